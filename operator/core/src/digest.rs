@@ -39,7 +39,11 @@ impl Sha256Digest {
         let bad = || DigestParseError::BadHex(format!("sha256:{hex_digits}"));
         // Uppercase hex is refused: the text form is compared as a string in
         // many places (Kubernetes labels, image references), so it must be unique.
-        if hex_digits.len() != 64 || !hex_digits.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hex_digits.len() != 64
+            || !hex_digits
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(bad());
         }
         let mut out = [0u8; 32];
@@ -92,7 +96,10 @@ mod tests {
     fn round_trips_text_form() {
         let d = Sha256Digest::of(b"");
         let text = d.to_string();
-        assert_eq!(text, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            text,
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(text.parse::<Sha256Digest>().unwrap(), d);
     }
 

@@ -4,3 +4,5 @@
 //! (the verification time is always passed in), so the same code serves the
 //! offline CLI, the controllers and the admission webhook.
 pub mod digest;
+pub mod keys;
+pub mod pem;
