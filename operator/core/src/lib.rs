@@ -3,6 +3,8 @@
 //! Everything here is pure: no Kubernetes types, no network, no clock reads
 //! (the verification time is always passed in), so the same code serves the
 //! offline CLI, the controllers and the admission webhook.
+pub mod canonical;
 pub mod digest;
 pub mod keys;
+pub mod merkle;
 pub mod pem;
