@@ -8,3 +8,4 @@ pub mod digest;
 pub mod keys;
 pub mod merkle;
 pub mod pem;
+pub mod zip;
