@@ -8,4 +8,5 @@ pub mod digest;
 pub mod keys;
 pub mod merkle;
 pub mod pem;
+pub mod x509;
 pub mod zip;
