@@ -1,0 +1,588 @@
+//! The proof bundle: a ZIP of five JSON documents that together prove which
+//! scan produced which score for which artifact, and who vouched for it.
+//! `docs/proof-bundle-format.md` is the normative description; this module
+//! reads and writes exactly that.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::canonical::{self, CanonicalError};
+use crate::digest::Sha256Digest;
+use crate::dsse::{Envelope, EnvelopeError, PAYLOAD_TYPE_IN_TOTO};
+use crate::keys::SigningKey;
+use crate::merkle;
+use crate::tlog::{LocalLog, TlogEntry};
+use crate::x509::{CertError, Certificate, parse_pem_certificates};
+use crate::zip::{ZipError, ZipLimits, read_zip, write_zip};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const MANIFEST_DSSE: &str = "manifest.dsse.json";
+pub const SCORE_PROOF: &str = "score_proof.json";
+pub const PROOF_ROOT_DSSE: &str = "proof_root.dsse.json";
+pub const META: &str = "meta.json";
+/// Every bundle holds exactly these entries, in this order when we write it.
+pub const ENTRIES: [&str; 5] = [MANIFEST, MANIFEST_DSSE, SCORE_PROOF, PROOF_ROOT_DSSE, META];
+
+pub const MANIFEST_SCHEMA: &str = "stellaops.io/scan-manifest/v1";
+pub const SCORE_PROOF_SCHEMA: &str = "stellaops.io/score-proof/v1";
+pub const META_SCHEMA: &str = "stellaops.io/bundle-meta/v1";
+pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.stellaops.scan-manifest.v1+json";
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub const PREDICATE_TYPE: &str = "https://stellaops.io/attestations/score-proof/v1";
+
+/// Ledgers larger than this are refused before any hashing: a million nodes
+/// is far beyond any real scan and bounds the work a hostile bundle can cause.
+pub const MAX_NODES: usize = 1_000_000;
+/// A node may have at most this many parents.
+pub const MAX_PARENTS: usize = 1024;
+/// Certificates shipped in meta.json (signing certificate plus intermediates).
+pub const MAX_CERTIFICATES: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("not a readable proof bundle: {0}")]
+    Zip(#[from] ZipError),
+    #[error("bundle is missing the entry {0:?} (a bundle holds {list})", list = ENTRIES.join(", "))]
+    MissingEntry(&'static str),
+    #[error("bundle holds an unexpected entry {0:?} (a bundle holds exactly {list})", list = ENTRIES.join(", "))]
+    UnexpectedEntry(String),
+    #[error("{entry}: not valid JSON: {detail}")]
+    Json { entry: &'static str, detail: String },
+    #[error("{entry}: {detail}")]
+    Schema { entry: &'static str, detail: String },
+    #[error("{entry}: {source}")]
+    Envelope {
+        entry: &'static str,
+        source: EnvelopeError,
+    },
+    #[error("meta.json: certificate {index}: {source}")]
+    Certificate { index: usize, source: CertError },
+}
+
+impl BundleError {
+    pub fn reason(&self) -> &'static str {
+        "BundleMalformed"
+    }
+}
+
+/// Hashes of the four scan inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestInputs {
+    pub sbom: Sha256Digest,
+    pub feed_snapshot: Sha256Digest,
+    pub vex: Sha256Digest,
+    pub policy: Sha256Digest,
+}
+
+/// The scan manifest (`manifest.json`). Unknown members are allowed and are
+/// covered by the manifest id like every other member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanManifest {
+    pub schema: String,
+    pub artifact_digest: Sha256Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_name: Option<String>,
+    pub inputs: ManifestInputs,
+    pub created_at: Timestamp,
+    pub deterministic: bool,
+}
+
+/// One node of the proof ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProofNode {
+    pub id: Sha256Digest,
+    pub kind: String,
+    pub parents: Vec<Sha256Digest>,
+    /// The node object without its `id` member: what the id is computed over.
+    pub body: Map<String, Value>,
+}
+
+/// `score_proof.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreProof {
+    pub manifest_id: Sha256Digest,
+    pub nodes: Vec<ProofNode>,
+    pub root_hash: Sha256Digest,
+}
+
+/// The predicate of the in-toto statement in `proof_root.dsse.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofRootPredicate {
+    pub manifest_id: Sha256Digest,
+    pub proof_root_hash: Sha256Digest,
+    pub node_count: u64,
+    pub signed_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub name: String,
+    pub digest: BTreeMap<String, String>,
+}
+
+/// An in-toto Statement v1 carrying a [`ProofRootPredicate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statement {
+    #[serde(rename = "_type")]
+    pub statement_type: String,
+    pub subject: Vec<Subject>,
+    pub predicate_type: String,
+    pub predicate: ProofRootPredicate,
+}
+
+/// `meta.json`: unsigned, informative, except that its times must agree with
+/// the signed ones and its certificates must chain to an anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleMeta {
+    pub schema: String,
+    pub created_at: Timestamp,
+    pub signed_at: Timestamp,
+    #[serde(default)]
+    pub tools: BTreeMap<String, String>,
+    /// PEM signing certificate first, then intermediates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparency_log: Option<TlogEntry>,
+}
+
+/// A parsed bundle. Parsing checks structure only; trust and consistency
+/// are the verifier's job, so that every problem is reported as a named check.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub manifest_value: Value,
+    pub manifest: ScanManifest,
+    pub manifest_envelope: Envelope,
+    pub score_proof: ScoreProof,
+    pub proof_root_envelope: Envelope,
+    /// The envelope as JSON, for the transparency-log leaf.
+    pub proof_root_envelope_value: Value,
+    pub statement: Statement,
+    pub meta: BundleMeta,
+    pub certificates: Vec<Certificate>,
+    /// Size of the ZIP archive in bytes (0 when built from entries).
+    pub size: u64,
+}
+
+fn json_entry(entry: &'static str, bytes: &[u8]) -> Result<Value, BundleError> {
+    canonical::parse_strict(bytes).map_err(|e| BundleError::Json {
+        entry,
+        detail: e.to_string(),
+    })
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    entry: &'static str,
+    value: Value,
+) -> Result<T, BundleError> {
+    serde_json::from_value(value).map_err(|e| BundleError::Schema {
+        entry,
+        detail: e.to_string(),
+    })
+}
+
+fn check_schema(entry: &'static str, value: &Value, expected: &str) -> Result<(), BundleError> {
+    match value.get("schema").and_then(Value::as_str) {
+        Some(s) if s == expected => Ok(()),
+        Some(other) => Err(BundleError::Schema {
+            entry,
+            detail: format!("schema is {other:?}, this verifier reads {expected:?}"),
+        }),
+        None => Err(BundleError::Schema {
+            entry,
+            detail: format!("missing \"schema\": {expected:?}"),
+        }),
+    }
+}
+
+/// The id of a ledger node: the content id of the node without its `id` member.
+pub fn node_id(body: &Map<String, Value>) -> Result<Sha256Digest, CanonicalError> {
+    canonical::content_id(&Value::Object(body.clone()))
+}
+
+/// The ledger's Merkle root: RFC 6962 tree hash over the 32-byte node ids, in ledger order.
+pub fn ledger_root<'a>(ids: impl IntoIterator<Item = &'a Sha256Digest>) -> Sha256Digest {
+    let leaves: Vec<merkle::Hash> = ids.into_iter().map(|id| merkle::leaf_hash(&id.0)).collect();
+    Sha256Digest(merkle::root_from_leaf_hashes(&leaves))
+}
+
+fn parse_score_proof(value: Value) -> Result<ScoreProof, BundleError> {
+    const E: &str = SCORE_PROOF;
+    let schema_err = |detail: String| BundleError::Schema { entry: E, detail };
+    check_schema(E, &value, SCORE_PROOF_SCHEMA)?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| schema_err("must be a JSON object".into()))?;
+    let digest_field = |name: &str| -> Result<Sha256Digest, BundleError> {
+        obj.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| schema_err(format!("missing string field {name:?}")))?
+            .parse()
+            .map_err(|e| schema_err(format!("{name}: {e}")))
+    };
+    let manifest_id = digest_field("manifestId")?;
+    let root_hash = digest_field("rootHash")?;
+    let nodes = obj
+        .get("nodes")
+        .and_then(Value::as_array)
+        .ok_or_else(|| schema_err("missing array field \"nodes\"".into()))?;
+    if nodes.len() > MAX_NODES {
+        return Err(schema_err(format!(
+            "ledger has {} nodes, more than the {MAX_NODES} accepted",
+            nodes.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(nodes.len());
+    for (i, node) in nodes.iter().enumerate() {
+        let node_err = |detail: String| schema_err(format!("nodes[{i}]: {detail}"));
+        let mut body = node
+            .as_object()
+            .ok_or_else(|| node_err("must be an object".into()))?
+            .clone();
+        let id: Sha256Digest = match body.remove("id") {
+            Some(Value::String(s)) => s.parse().map_err(|e| node_err(format!("id: {e}")))?,
+            _ => return Err(node_err("missing string field \"id\"".into())),
+        };
+        let kind = body
+            .get("kind")
+            .and_then(Value::as_str)
+            .ok_or_else(|| node_err("missing string field \"kind\"".into()))?
+            .to_string();
+        let parents_raw = body
+            .get("parents")
+            .and_then(Value::as_array)
+            .ok_or_else(|| node_err("missing array field \"parents\"".into()))?;
+        if parents_raw.len() > MAX_PARENTS {
+            return Err(node_err(format!(
+                "{} parents, more than {MAX_PARENTS}",
+                parents_raw.len()
+            )));
+        }
+        let parents = parents_raw
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .ok_or_else(|| node_err("parents must be strings".into()))?
+                    .parse()
+                    .map_err(|e| node_err(format!("parent: {e}")))
+            })
+            .collect::<Result<Vec<Sha256Digest>, _>>()?;
+        out.push(ProofNode {
+            id,
+            kind,
+            parents,
+            body,
+        });
+    }
+    Ok(ScoreProof {
+        manifest_id,
+        nodes: out,
+        root_hash,
+    })
+}
+
+impl Bundle {
+    /// Reads a bundle from ZIP bytes, within `limits`.
+    pub fn from_zip(archive: &[u8], limits: &ZipLimits) -> Result<Self, BundleError> {
+        let entries = read_zip(archive, limits)?;
+        let mut bundle = Self::from_entries(entries.into_iter().map(|e| (e.name, e.data)))?;
+        bundle.size = archive.len() as u64;
+        Ok(bundle)
+    }
+
+    /// Reads a bundle from its five named entries.
+    pub fn from_entries(
+        entries: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Result<Self, BundleError> {
+        let mut slots: [Option<Vec<u8>>; 5] = Default::default();
+        for (name, data) in entries {
+            let idx = ENTRIES
+                .iter()
+                .position(|e| *e == name)
+                .ok_or(BundleError::UnexpectedEntry(name))?;
+            if slots[idx].replace(data).is_some() {
+                return Err(BundleError::UnexpectedEntry(format!(
+                    "{} (given twice)",
+                    ENTRIES[idx]
+                )));
+            }
+        }
+        let mut take = |i: usize| slots[i].take().ok_or(BundleError::MissingEntry(ENTRIES[i]));
+        let (manifest_raw, manifest_dsse, score_raw, root_dsse, meta_raw) =
+            (take(0)?, take(1)?, take(2)?, take(3)?, take(4)?);
+
+        let manifest_value = json_entry(MANIFEST, &manifest_raw)?;
+        check_schema(MANIFEST, &manifest_value, MANIFEST_SCHEMA)?;
+        let manifest: ScanManifest = typed(MANIFEST, manifest_value.clone())?;
+
+        let manifest_envelope = Envelope::from_value(&json_entry(MANIFEST_DSSE, &manifest_dsse)?)
+            .map_err(|source| BundleError::Envelope {
+            entry: MANIFEST_DSSE,
+            source,
+        })?;
+
+        let score_proof = parse_score_proof(json_entry(SCORE_PROOF, &score_raw)?)?;
+
+        let proof_root_envelope_value = json_entry(PROOF_ROOT_DSSE, &root_dsse)?;
+        let proof_root_envelope =
+            Envelope::from_value(&proof_root_envelope_value).map_err(|source| {
+                BundleError::Envelope {
+                    entry: PROOF_ROOT_DSSE,
+                    source,
+                }
+            })?;
+        let statement_value =
+            canonical::parse_strict(&proof_root_envelope.payload).map_err(|e| {
+                BundleError::Schema {
+                    entry: PROOF_ROOT_DSSE,
+                    detail: format!("payload is not JSON: {e}"),
+                }
+            })?;
+        let statement: Statement =
+            serde_json::from_value(statement_value).map_err(|e| BundleError::Schema {
+                entry: PROOF_ROOT_DSSE,
+                detail: format!(
+                    "payload is not an in-toto Statement v1 with a score-proof predicate: {e}"
+                ),
+            })?;
+
+        let meta_value = json_entry(META, &meta_raw)?;
+        check_schema(META, &meta_value, META_SCHEMA)?;
+        let meta: BundleMeta = typed(META, meta_value)?;
+        if meta.certificates.len() > MAX_CERTIFICATES {
+            return Err(BundleError::Schema {
+                entry: META,
+                detail: format!(
+                    "{} certificates, more than {MAX_CERTIFICATES}",
+                    meta.certificates.len()
+                ),
+            });
+        }
+        let mut certificates = Vec::with_capacity(meta.certificates.len());
+        for (index, pem) in meta.certificates.iter().enumerate() {
+            let mut certs = parse_pem_certificates(pem)
+                .map_err(|source| BundleError::Certificate { index, source })?;
+            if certs.len() != 1 {
+                return Err(BundleError::Schema {
+                    entry: META,
+                    detail: format!(
+                        "certificates[{index}] must hold exactly one PEM certificate, found {}",
+                        certs.len()
+                    ),
+                });
+            }
+            certificates.append(&mut certs);
+        }
+
+        Ok(Self {
+            manifest_value,
+            manifest,
+            manifest_envelope,
+            score_proof,
+            proof_root_envelope,
+            proof_root_envelope_value,
+            statement,
+            meta,
+            certificates,
+            size: 0,
+        })
+    }
+
+    /// The manifest id: content id of `manifest.json`.
+    pub fn manifest_id(&self) -> Result<Sha256Digest, CanonicalError> {
+        canonical::content_id(&self.manifest_value)
+    }
+
+    /// The transparency-log leaf: canonical JSON of the proof-root envelope.
+    pub fn tlog_leaf(&self) -> Result<Vec<u8>, CanonicalError> {
+        canonical::to_canonical_bytes(&self.proof_root_envelope_value)
+    }
+}
+
+/// A ledger node before its id is known. Parents are the ids of earlier nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInput {
+    pub kind: String,
+    pub parents: Vec<Sha256Digest>,
+    pub data: Value,
+}
+
+impl NodeInput {
+    /// The node object without its id: what the id is computed over.
+    pub fn body(&self) -> Map<String, Value> {
+        let mut body = Map::new();
+        body.insert("kind".into(), Value::String(self.kind.clone()));
+        body.insert(
+            "parents".into(),
+            Value::Array(
+                self.parents
+                    .iter()
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ),
+        );
+        body.insert("data".into(), self.data.clone());
+        body
+    }
+
+    pub fn id(&self) -> Result<Sha256Digest, CanonicalError> {
+        node_id(&self.body())
+    }
+}
+
+/// What `bundle create` needs besides the signing key.
+pub struct BundleSpec<'a> {
+    pub manifest: Value,
+    pub nodes: Vec<NodeInput>,
+    pub signed_at: Timestamp,
+    pub tools: BTreeMap<String, String>,
+    /// Signing certificate and intermediates, when the key is certified.
+    pub certificates: Vec<Certificate>,
+    pub transparency_log: Option<(&'a mut LocalLog, &'a SigningKey)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("manifest: {0}")]
+    Manifest(String),
+    #[error("ledger node {index}: {detail}")]
+    Node { index: usize, detail: String },
+    #[error("ledger is empty: a score proof needs at least one node")]
+    EmptyLedger,
+    #[error("canonical JSON: {0}")]
+    Canonical(#[from] CanonicalError),
+    #[error("transparency log: {0}")]
+    Log(String),
+    #[error(transparent)]
+    Zip(#[from] ZipError),
+}
+
+/// The result of building a bundle.
+#[derive(Debug, Clone)]
+pub struct BuiltBundle {
+    pub zip: Vec<u8>,
+    pub manifest_id: Sha256Digest,
+    pub root_hash: Sha256Digest,
+    pub node_ids: Vec<Sha256Digest>,
+    pub artifact_digest: Sha256Digest,
+}
+
+fn pretty(value: &Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// Computes ids and the root, signs both envelopes, optionally logs the proof
+/// root, and writes the ZIP. Deterministic for deterministic keys and inputs.
+pub fn build_bundle(spec: BundleSpec<'_>, key: &SigningKey) -> Result<BuiltBundle, BuildError> {
+    if spec.manifest.get("schema").and_then(Value::as_str) != Some(MANIFEST_SCHEMA) {
+        return Err(BuildError::Manifest(format!(
+            "\"schema\" must be {MANIFEST_SCHEMA:?}"
+        )));
+    }
+    let manifest: ScanManifest = serde_json::from_value(spec.manifest.clone())
+        .map_err(|e| BuildError::Manifest(e.to_string()))?;
+    let manifest_bytes = canonical::to_canonical_bytes(&spec.manifest)?;
+    let manifest_id = Sha256Digest::of(&manifest_bytes);
+    if spec.nodes.is_empty() {
+        return Err(BuildError::EmptyLedger);
+    }
+
+    let mut node_ids: Vec<Sha256Digest> = Vec::with_capacity(spec.nodes.len());
+    let mut node_values = Vec::with_capacity(spec.nodes.len());
+    let mut seen = std::collections::HashSet::new();
+    for (index, node) in spec.nodes.into_iter().enumerate() {
+        if let Some(p) = node.parents.iter().find(|p| !seen.contains(*p)) {
+            return Err(BuildError::Node {
+                index,
+                detail: format!("parent {p} is not an earlier node"),
+            });
+        }
+        let mut body = node.body();
+        let id = node_id(&body)?;
+        if !seen.insert(id) {
+            return Err(BuildError::Node {
+                index,
+                detail: format!("duplicates an earlier node ({id})"),
+            });
+        }
+        body.insert("id".into(), Value::String(id.to_string()));
+        node_ids.push(id);
+        node_values.push(Value::Object(body));
+    }
+    let root_hash = ledger_root(&node_ids);
+    let score_proof = serde_json::json!({
+        "schema": SCORE_PROOF_SCHEMA,
+        "manifestId": manifest_id,
+        "nodes": node_values,
+        "rootHash": root_hash,
+    });
+
+    let manifest_envelope = Envelope::sign(MANIFEST_PAYLOAD_TYPE, manifest_bytes, &[key]);
+    let statement = Statement {
+        statement_type: STATEMENT_TYPE.into(),
+        subject: vec![Subject {
+            name: manifest
+                .artifact_name
+                .clone()
+                .unwrap_or_else(|| manifest.artifact_digest.to_string()),
+            digest: BTreeMap::from([("sha256".to_string(), manifest.artifact_digest.hex())]),
+        }],
+        predicate_type: PREDICATE_TYPE.into(),
+        predicate: ProofRootPredicate {
+            manifest_id,
+            proof_root_hash: root_hash,
+            node_count: node_ids.len() as u64,
+            signed_at: spec.signed_at,
+        },
+    };
+    let statement_bytes = canonical::to_canonical_vec(&statement)?;
+    let proof_root_envelope = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement_bytes, &[key]);
+
+    let transparency_log = match spec.transparency_log {
+        Some((log, log_key)) => {
+            let leaf = canonical::to_canonical_bytes(&proof_root_envelope.to_value())?;
+            let index = log.append(&leaf);
+            Some(
+                log.entry(index, log_key)
+                    .map_err(|e| BuildError::Log(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let meta = BundleMeta {
+        schema: META_SCHEMA.into(),
+        created_at: manifest.created_at,
+        signed_at: spec.signed_at,
+        tools: spec.tools,
+        certificates: spec.certificates.iter().map(Certificate::to_pem).collect(),
+        transparency_log,
+    };
+    let meta_value =
+        serde_json::to_value(&meta).map_err(|e| BuildError::Manifest(e.to_string()))?;
+
+    let files: [Vec<u8>; 5] = [
+        pretty(&spec.manifest),
+        manifest_envelope.to_json_pretty(),
+        pretty(&score_proof),
+        proof_root_envelope.to_json_pretty(),
+        pretty(&meta_value),
+    ];
+    let zip = write_zip(ENTRIES.iter().copied().zip(files.iter().map(Vec::as_slice)))?;
+    Ok(BuiltBundle {
+        zip,
+        manifest_id,
+        root_hash,
+        node_ids,
+        artifact_digest: manifest.artifact_digest,
+    })
+}

@@ -1,0 +1,326 @@
+//! Transparency-log inclusion, verified offline.
+//!
+//! A bundle may carry the entry a log made for its signed proof root: the
+//! entry's index, an RFC 6962 inclusion proof, and a checkpoint (origin, tree
+//! size, root hash) signed by the log's key. Verifying it needs no network:
+//! only the log key, which must be a trust anchor for the transparency-log purpose.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::SigningKey;
+use crate::merkle::{self, Hash, MerkleError};
+use crate::trust::{Purpose, SignerFailure, TrustStore, VerifiedSigner};
+
+/// Inclusion proofs are at most 64 hashes for any tree a log can hold;
+/// anything longer is hostile.
+pub const MAX_PROOF_LEN: usize = 64;
+
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(h))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&text, &mut out)
+            .map_err(|_| D::Error::custom(format!("{text:?} is not 64 hex digits")))?;
+        Ok(out)
+    }
+}
+
+mod hex_hashes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
+
+    pub fn serialize<S: Serializer>(hs: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(hs.len()))?;
+        for h in hs {
+            seq.serialize_element(&hex::encode(h))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        if texts.len() > super::MAX_PROOF_LEN {
+            return Err(D::Error::custom(format!(
+                "inclusion proof has {} hashes, more than {}",
+                texts.len(),
+                super::MAX_PROOF_LEN
+            )));
+        }
+        texts
+            .iter()
+            .map(|t| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(t, &mut out)
+                    .map_err(|_| D::Error::custom(format!("{t:?} is not 64 hex digits")))?;
+                Ok(out)
+            })
+            .collect()
+    }
+}
+
+/// A signed statement of the log's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The log's name, e.g. `transparency.example.com/attestations`.
+    pub origin: String,
+    pub tree_size: u64,
+    #[serde(with = "hex_hash")]
+    pub root_hash: Hash,
+    /// Base64 signature by the log key over [`Checkpoint::body`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The signed text, in the C2SP checkpoint layout:
+    /// `<origin>\n<tree size>\n<base64 root hash>\n`.
+    pub fn body(origin: &str, tree_size: u64, root_hash: &Hash) -> String {
+        format!("{origin}\n{tree_size}\n{}\n", STANDARD.encode(root_hash))
+    }
+}
+
+/// The log entry a bundle carries in `meta.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlogEntry {
+    /// Key id of the log key.
+    pub log_id: String,
+    pub log_index: u64,
+    #[serde(with = "hex_hashes")]
+    pub inclusion_proof: Vec<Hash>,
+    pub checkpoint: Checkpoint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlogFailure {
+    #[error("log checkpoint origin {0:?} is empty or contains a line break")]
+    BadOrigin(String),
+    #[error("log checkpoint signature is not valid base64")]
+    BadSignatureEncoding,
+    #[error("log checkpoint is not signed by a trusted log key: {0}")]
+    CheckpointNotTrusted(SignerFailure),
+    #[error(
+        "inclusion proof for entry {index} in a tree of {tree_size} does not lead to the signed checkpoint root: {source}"
+    )]
+    InclusionProofInvalid {
+        index: u64,
+        tree_size: u64,
+        source: MerkleError,
+    },
+}
+
+impl TlogFailure {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TlogFailure::BadOrigin(_) | TlogFailure::BadSignatureEncoding => "CheckpointMalformed",
+            TlogFailure::CheckpointNotTrusted(SignerFailure::TrustAnchorNotFound { .. }) => {
+                "LogKeyNotTrusted"
+            }
+            TlogFailure::CheckpointNotTrusted(SignerFailure::SignatureInvalid { .. }) => {
+                "CheckpointSignatureInvalid"
+            }
+            TlogFailure::CheckpointNotTrusted(other) => other.reason(),
+            TlogFailure::InclusionProofInvalid { .. } => "InclusionProofInvalid",
+        }
+    }
+}
+
+/// The leaf a log stores for a bundle: the canonical JSON of its signed
+/// `proof_root.dsse.json` envelope.
+pub fn leaf_hash_for(leaf_data: &[u8]) -> Hash {
+    merkle::leaf_hash(leaf_data)
+}
+
+impl TlogEntry {
+    /// Verifies the checkpoint signature and the inclusion of `leaf_data`.
+    pub fn verify(
+        &self,
+        leaf_data: &[u8],
+        trust: &TrustStore,
+        at: Timestamp,
+    ) -> Result<VerifiedSigner, TlogFailure> {
+        let cp = &self.checkpoint;
+        if cp.origin.is_empty() || cp.origin.contains('\n') {
+            return Err(TlogFailure::BadOrigin(cp.origin.clone()));
+        }
+        let sig = STANDARD
+            .decode(&cp.signature)
+            .map_err(|_| TlogFailure::BadSignatureEncoding)?;
+        let body = Checkpoint::body(&cp.origin, cp.tree_size, &cp.root_hash);
+        let signer = trust
+            .verify_signature(
+                &self.log_id,
+                body.as_bytes(),
+                &sig,
+                &[],
+                Purpose::TransparencyLog,
+                at,
+            )
+            .map_err(TlogFailure::CheckpointNotTrusted)?;
+        merkle::verify_inclusion(
+            &leaf_hash_for(leaf_data),
+            self.log_index,
+            cp.tree_size,
+            &self.inclusion_proof,
+            &cp.root_hash,
+        )
+        .map_err(|source| TlogFailure::InclusionProofInvalid {
+            index: self.log_index,
+            tree_size: cp.tree_size,
+            source,
+        })?;
+        Ok(signer)
+    }
+}
+
+/// An append-only log held in memory: what an air-gapped site runs as its own
+/// transparency log, and what tests and examples use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalLog {
+    pub origin: String,
+    #[serde(with = "hex_hashes_unbounded")]
+    pub leaves: Vec<Hash>,
+}
+
+mod hex_hashes_unbounded {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
+
+    pub fn serialize<S: Serializer>(hs: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(hs.len()))?;
+        for h in hs {
+            seq.serialize_element(&hex::encode(h))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|t| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(t, &mut out)
+                    .map_err(|_| D::Error::custom(format!("{t:?} is not 64 hex digits")))?;
+                Ok(out)
+            })
+            .collect()
+    }
+}
+
+impl LocalLog {
+    pub fn new(origin: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Appends a leaf and returns its index.
+    pub fn append(&mut self, leaf_data: &[u8]) -> u64 {
+        self.leaves.push(leaf_hash_for(leaf_data));
+        (self.leaves.len() - 1) as u64
+    }
+
+    /// The entry for leaf `index` against the current tree, with a fresh checkpoint signed by `key`.
+    pub fn entry(&self, index: u64, key: &SigningKey) -> Result<TlogEntry, MerkleError> {
+        let idx = usize::try_from(index).unwrap_or(usize::MAX);
+        let inclusion_proof = merkle::inclusion_proof(&self.leaves, idx)?;
+        let root_hash = merkle::root_from_leaf_hashes(&self.leaves);
+        let tree_size = self.leaves.len() as u64;
+        let body = Checkpoint::body(&self.origin, tree_size, &root_hash);
+        Ok(TlogEntry {
+            log_id: key.public_key().key_id().to_string(),
+            log_index: index,
+            inclusion_proof,
+            checkpoint: Checkpoint {
+                origin: self.origin.clone(),
+                tree_size,
+                root_hash,
+                signature: STANDARD.encode(key.sign(body.as_bytes())),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::test_keys::*;
+    use crate::trust::TrustAnchor;
+
+    fn setup() -> (SigningKey, TrustStore, LocalLog) {
+        let key = SigningKey::from_pem(ED25519_PKCS8).unwrap();
+        let anchor = TrustAnchor::from_key("log", key.public_key())
+            .with_purposes(vec![Purpose::TransparencyLog]);
+        let mut log = LocalLog::new("test.local/log");
+        for i in 0..5u8 {
+            log.append(&[i]);
+        }
+        (key, TrustStore::new(vec![anchor]), log)
+    }
+
+    #[test]
+    fn entry_verifies_and_tampering_fails_with_its_reason() {
+        let (key, trust, mut log) = setup();
+        let idx = log.append(b"entry");
+        log.append(b"later");
+        let entry = log.entry(idx, &key).unwrap();
+        let at = Timestamp::UNIX_EPOCH;
+        entry.verify(b"entry", &trust, at).unwrap();
+
+        let e = entry.verify(b"other", &trust, at).unwrap_err();
+        assert_eq!(e.reason(), "InclusionProofInvalid");
+
+        let mut bad = entry.clone();
+        bad.checkpoint.tree_size += 1;
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "CheckpointSignatureInvalid"
+        );
+
+        let mut bad = entry.clone();
+        bad.log_index = 0;
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "InclusionProofInvalid"
+        );
+
+        let mut bad = entry.clone();
+        bad.checkpoint.origin = "a\nb".into();
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "CheckpointMalformed"
+        );
+
+        let signing_only = TrustStore::new(vec![
+            TrustAnchor::from_key("k", key.public_key())
+                .with_purposes(vec![Purpose::AttestationSigning]),
+        ]);
+        assert_eq!(
+            entry
+                .verify(b"entry", &signing_only, at)
+                .unwrap_err()
+                .reason(),
+            "LogKeyNotTrusted"
+        );
+    }
+
+    #[test]
+    fn entry_json_round_trips_and_refuses_oversized_proofs() {
+        let (key, _, log) = setup();
+        let entry = log.entry(2, &key).unwrap();
+        let json = serde_json::to_string(&entry).unwrap();
+        assert_eq!(serde_json::from_str::<TlogEntry>(&json).unwrap(), entry);
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["inclusionProof"] = serde_json::json!(vec![hex::encode([0u8; 32]); MAX_PROOF_LEN + 1]);
+        assert!(serde_json::from_value::<TlogEntry>(v).is_err());
+    }
+}

@@ -1,0 +1,734 @@
+//! The five checks and the verification report.
+//!
+//! Every check always appears in the report, passed, failed or skipped, with a
+//! stable reason and a message saying what to do; a failing check never hides
+//! the others, because an operator fixing one problem wants to see them all.
+
+use std::collections::HashSet;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::bundle::{
+    Bundle, MANIFEST_PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, ledger_root, node_id,
+};
+use crate::canonical;
+use crate::digest::Sha256Digest;
+use crate::dsse::PAYLOAD_TYPE_IN_TOTO;
+use crate::trust::{Purpose, TrustStore, VerifiedSigner};
+
+/// The checks, by their stable names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum CheckName {
+    #[serde(rename = "signatureValid")]
+    SignatureValid,
+    #[serde(rename = "idRecomputed")]
+    IdRecomputed,
+    #[serde(rename = "merklePathValid")]
+    MerklePathValid,
+    #[serde(rename = "rekorInclusion")]
+    RekorInclusion,
+    #[serde(rename = "timestampValid")]
+    TimestampValid,
+}
+
+impl CheckName {
+    pub const ALL: [CheckName; 5] = [
+        CheckName::SignatureValid,
+        CheckName::IdRecomputed,
+        CheckName::MerklePathValid,
+        CheckName::RekorInclusion,
+        CheckName::TimestampValid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::SignatureValid => "signatureValid",
+            CheckName::IdRecomputed => "idRecomputed",
+            CheckName::MerklePathValid => "merklePathValid",
+            CheckName::RekorInclusion => "rekorInclusion",
+            CheckName::TimestampValid => "timestampValid",
+        }
+    }
+
+    /// The Kubernetes condition type for this check.
+    pub fn condition_type(self) -> &'static str {
+        match self {
+            CheckName::SignatureValid => "SignatureValid",
+            CheckName::IdRecomputed => "IdRecomputed",
+            CheckName::MerklePathValid => "MerklePathValid",
+            CheckName::RekorInclusion => "RekorInclusion",
+            CheckName::TimestampValid => "TimestampValid",
+        }
+    }
+
+    /// Signature, ids and Merkle root are what make a bundle mean anything;
+    /// they can never be skipped.
+    pub fn skippable(self) -> bool {
+        matches!(self, CheckName::RekorInclusion | CheckName::TimestampValid)
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckOutcome {
+    pub name: CheckName,
+    pub status: CheckStatus,
+    pub reason: String,
+    pub message: String,
+    /// Key ids, hashes compared and other evidence, shown with `--verbose`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<(String, String)>,
+}
+
+impl CheckOutcome {
+    fn pass(name: CheckName, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: CheckStatus::Pass,
+            reason: reason.into(),
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn fail(name: CheckName, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: CheckStatus::Fail,
+            reason: reason.into(),
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn skipped(name: CheckName, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: CheckStatus::Skipped,
+            reason: reason.into(),
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn with(mut self, key: &str, value: impl ToString) -> Self {
+        self.evidence.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// What to do about the transparency log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlogPolicy {
+    /// The bundle must carry a log entry, and it must verify.
+    Required,
+    /// Offline sites: verify the entry when the bundle has one, skip otherwise.
+    IfPresent,
+    /// Do not look at the log entry at all.
+    Skip,
+}
+
+/// The accepted window for the signed timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampWindow {
+    /// Bundles signed longer ago than this fail; `None` accepts any age.
+    pub max_age: Option<SignedDuration>,
+    /// Tolerated clock difference between signer and verifier.
+    pub clock_skew: SignedDuration,
+}
+
+impl Default for TimestampWindow {
+    fn default() -> Self {
+        Self {
+            max_age: None,
+            clock_skew: SignedDuration::from_mins(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The verification time: validity periods and ages are judged against it.
+    pub at: Timestamp,
+    pub tlog: TlogPolicy,
+    /// `None` skips the timestamp check.
+    pub timestamps: Option<TimestampWindow>,
+    /// When set, the bundle must be about this artifact.
+    pub expected_artifact: Option<Sha256Digest>,
+}
+
+impl VerifyOptions {
+    pub fn at(at: Timestamp) -> Self {
+        Self {
+            at,
+            tlog: TlogPolicy::Required,
+            timestamps: Some(TimestampWindow::default()),
+            expected_artifact: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignerSummary {
+    pub key_id: String,
+    pub algorithm: String,
+    pub anchor: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificate_path: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationReport {
+    pub verified: bool,
+    /// `Verified`, or the reason of the first failed check.
+    pub reason: String,
+    pub message: String,
+    pub artifact_digest: String,
+    pub manifest_id: String,
+    pub proof_root_hash: String,
+    pub signer: Option<SignerSummary>,
+    pub verified_at: Timestamp,
+    /// When the trust behind this result runs out (key or certificate expiry).
+    pub valid_until: Option<Timestamp>,
+    pub checks: Vec<CheckOutcome>,
+}
+
+impl VerificationReport {
+    pub fn check(&self, name: CheckName) -> Option<&CheckOutcome> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+fn summarize(s: &VerifiedSigner) -> SignerSummary {
+    SignerSummary {
+        key_id: s.key_id.to_string(),
+        algorithm: s.algorithm.to_string(),
+        anchor: s.anchor.clone(),
+        certificate_path: s.certificate_path.clone(),
+    }
+}
+
+/// Runs every check on a parsed bundle.
+pub fn verify_bundle(
+    bundle: &Bundle,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> VerificationReport {
+    let (signature, signers) = check_signatures(bundle, trust, opts);
+    let (ids, manifest_id) = check_ids(bundle, opts);
+    let (merkle, root) = check_merkle(bundle);
+    let (tlog, log_signer) = check_tlog(bundle, trust, opts);
+    let timestamp = check_timestamps(bundle, opts, &signers);
+    let checks = vec![signature, ids, merkle, tlog, timestamp];
+
+    let failed = checks.iter().find(|c| c.status == CheckStatus::Fail);
+    let verified = failed.is_none();
+    let (reason, message) = match failed {
+        Some(c) => (
+            c.reason.clone(),
+            format!("{}: {}", c.name.as_str(), c.message),
+        ),
+        None => (
+            "Verified".to_string(),
+            format!("artifact {} is verified", bundle.manifest.artifact_digest),
+        ),
+    };
+    // Only a trusted signature makes the signer and its validity worth reporting.
+    let signers = if checks[0].status == CheckStatus::Pass {
+        signers
+    } else {
+        Vec::new()
+    };
+    let valid_until = signers
+        .iter()
+        .chain(log_signer.iter())
+        .filter_map(|s| s.valid_until)
+        .min();
+    VerificationReport {
+        verified,
+        reason,
+        message,
+        artifact_digest: bundle.manifest.artifact_digest.to_string(),
+        manifest_id: manifest_id.map(|m| m.to_string()).unwrap_or_default(),
+        proof_root_hash: root.to_string(),
+        signer: signers.first().map(summarize),
+        verified_at: opts.at,
+        valid_until,
+        checks,
+    }
+}
+
+fn check_signatures(
+    bundle: &Bundle,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> (CheckOutcome, Vec<VerifiedSigner>) {
+    const C: CheckName = CheckName::SignatureValid;
+    let envelopes = [
+        (
+            "manifest.dsse.json",
+            &bundle.manifest_envelope,
+            MANIFEST_PAYLOAD_TYPE,
+        ),
+        (
+            "proof_root.dsse.json",
+            &bundle.proof_root_envelope,
+            PAYLOAD_TYPE_IN_TOTO,
+        ),
+    ];
+    let mut signers = Vec::new();
+    let mut outcome = None;
+    for (entry, envelope, payload_type) in envelopes {
+        if envelope.payload_type != payload_type {
+            outcome.get_or_insert_with(|| {
+                CheckOutcome::fail(
+                    C,
+                    "PayloadTypeMismatch",
+                    format!(
+                        "{entry} has payloadType {:?}, expected {payload_type:?}: a signature made for another kind of document is not accepted",
+                        envelope.payload_type
+                    ),
+                )
+            });
+            continue;
+        }
+        match trust.verify_envelope(
+            envelope,
+            &bundle.certificates,
+            Purpose::AttestationSigning,
+            opts.at,
+        ) {
+            Ok(signer) => signers.push(signer),
+            Err(failure) => {
+                outcome.get_or_insert_with(|| {
+                    CheckOutcome::fail(C, failure.reason(), format!("{entry}: {failure}"))
+                });
+            }
+        }
+    }
+    let mut outcome = outcome.unwrap_or_else(|| {
+        let s = &signers[0];
+        let same = signers.iter().all(|o| o.key_id == s.key_id);
+        let who = if same {
+            format!("key {}", s.key_id)
+        } else {
+            "trusted keys".to_string()
+        };
+        CheckOutcome::pass(
+            C,
+            "SignatureVerified",
+            format!(
+                "both envelopes are signed by {who} (trust anchor {})",
+                s.anchor
+            ),
+        )
+    });
+    for (entry, s) in ["manifest.dsse.json", "proof_root.dsse.json"]
+        .iter()
+        .zip(&signers)
+    {
+        outcome = outcome.with(
+            &format!("{entry} signer"),
+            format!("{} ({}, anchor {})", s.key_id, s.algorithm, s.anchor),
+        );
+        if !s.certificate_path.is_empty() {
+            outcome = outcome.with(
+                &format!("{entry} certificate path"),
+                s.certificate_path.join(" -> "),
+            );
+        }
+    }
+    (outcome, signers)
+}
+
+fn check_ids(bundle: &Bundle, opts: &VerifyOptions) -> (CheckOutcome, Option<Sha256Digest>) {
+    const C: CheckName = CheckName::IdRecomputed;
+    let manifest_bytes = match canonical::to_canonical_bytes(&bundle.manifest_value) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                CheckOutcome::fail(
+                    C,
+                    "ManifestNotCanonicalizable",
+                    format!("manifest.json: {e}"),
+                ),
+                None,
+            );
+        }
+    };
+    let manifest_id = Sha256Digest::of(&manifest_bytes);
+    let fail =
+        |reason: &str, message: String| (CheckOutcome::fail(C, reason, message), Some(manifest_id));
+    let st = &bundle.statement;
+    let m = &bundle.manifest;
+
+    if let Some(expected) = opts.expected_artifact
+        && expected != m.artifact_digest
+    {
+        return fail(
+            "ArtifactDigestMismatch",
+            format!(
+                "the bundle is about artifact {}, not the requested {expected}",
+                m.artifact_digest
+            ),
+        );
+    }
+    if bundle.manifest_envelope.payload != manifest_bytes {
+        return fail(
+            "ManifestMismatch",
+            format!(
+                "manifest.dsse.json signs manifest {}, but manifest.json is {manifest_id}: the manifest was changed after signing; re-create the bundle",
+                Sha256Digest::of(&bundle.manifest_envelope.payload)
+            ),
+        );
+    }
+    if bundle.score_proof.manifest_id != manifest_id {
+        return fail(
+            "ManifestIdMismatch",
+            format!(
+                "score_proof.json names manifest {}, but manifest.json is {manifest_id}",
+                bundle.score_proof.manifest_id
+            ),
+        );
+    }
+    if st.statement_type != STATEMENT_TYPE || st.predicate_type != PREDICATE_TYPE {
+        return fail(
+            "StatementTypeMismatch",
+            format!(
+                "the signed statement is {:?} with predicate {:?}; expected {STATEMENT_TYPE:?} with {PREDICATE_TYPE:?}",
+                st.statement_type, st.predicate_type
+            ),
+        );
+    }
+    if st.predicate.manifest_id != manifest_id {
+        return fail(
+            "ManifestIdMismatch",
+            format!(
+                "the signed statement names manifest {}, but manifest.json is {manifest_id}",
+                st.predicate.manifest_id
+            ),
+        );
+    }
+    let hex = m.artifact_digest.hex();
+    if !st
+        .subject
+        .iter()
+        .any(|s| s.digest.get("sha256") == Some(&hex))
+    {
+        return fail(
+            "SubjectMismatch",
+            format!(
+                "the signed statement's subject does not include artifact {} named by manifest.json",
+                m.artifact_digest
+            ),
+        );
+    }
+    let nodes = &bundle.score_proof.nodes;
+    if st.predicate.node_count != nodes.len() as u64 {
+        return fail(
+            "NodeCountMismatch",
+            format!(
+                "the signed statement counts {} ledger nodes, score_proof.json has {}",
+                st.predicate.node_count,
+                nodes.len()
+            ),
+        );
+    }
+    let mut seen: HashSet<Sha256Digest> = HashSet::with_capacity(nodes.len());
+    for (i, node) in nodes.iter().enumerate() {
+        let computed = match node_id(&node.body) {
+            Ok(id) => id,
+            Err(e) => {
+                return fail(
+                    "NodeIdMismatch",
+                    format!("nodes[{i}] cannot be canonicalized: {e}"),
+                );
+            }
+        };
+        if computed != node.id {
+            return fail(
+                "NodeIdMismatch",
+                format!(
+                    "nodes[{i}] ({}) claims id {} but its content hashes to {computed}: the ledger was altered",
+                    node.kind, node.id
+                ),
+            );
+        }
+        if let Some(p) = node.parents.iter().find(|p| !seen.contains(*p)) {
+            return fail(
+                "ParentMissing",
+                format!(
+                    "nodes[{i}] ({}) names parent {p}, which is not an earlier node",
+                    node.kind
+                ),
+            );
+        }
+        if !seen.insert(node.id) {
+            return fail(
+                "NodeIdDuplicate",
+                format!("nodes[{i}] repeats node {}", node.id),
+            );
+        }
+    }
+    let outcome = CheckOutcome::pass(
+        C,
+        "IdsMatch",
+        format!(
+            "manifest id {manifest_id} and {} ledger node ids recomputed",
+            nodes.len()
+        ),
+    )
+    .with("manifest id", manifest_id)
+    .with("artifact digest", m.artifact_digest)
+    .with("ledger nodes", nodes.len());
+    (outcome, Some(manifest_id))
+}
+
+fn check_merkle(bundle: &Bundle) -> (CheckOutcome, Sha256Digest) {
+    const C: CheckName = CheckName::MerklePathValid;
+    let proof = &bundle.score_proof;
+    let computed = ledger_root(proof.nodes.iter().map(|n| &n.id));
+    if proof.nodes.is_empty() {
+        return (
+            CheckOutcome::fail(
+                C,
+                "EmptyLedger",
+                "score_proof.json has no nodes: there is nothing to prove",
+            ),
+            computed,
+        );
+    }
+    let signed = bundle.statement.predicate.proof_root_hash;
+    let outcome = if proof.root_hash != computed {
+        CheckOutcome::fail(
+            C,
+            "MerkleRootMismatch",
+            format!(
+                "score_proof.json declares root {} but its nodes hash to {computed}",
+                proof.root_hash
+            ),
+        )
+    } else if signed != computed {
+        CheckOutcome::fail(
+            C,
+            "MerkleRootMismatch",
+            format!(
+                "the signed proof root is {signed} but the ledger hashes to {computed}: the ledger was altered after signing"
+            ),
+        )
+    } else {
+        CheckOutcome::pass(
+            C,
+            "RootMatches",
+            format!(
+                "ledger of {} nodes hashes to the signed root {computed}",
+                proof.nodes.len()
+            ),
+        )
+    };
+    (
+        outcome
+            .with("declared root", proof.root_hash)
+            .with("signed root", signed)
+            .with("computed root", computed),
+        computed,
+    )
+}
+
+fn check_tlog(
+    bundle: &Bundle,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> (CheckOutcome, Option<VerifiedSigner>) {
+    const C: CheckName = CheckName::RekorInclusion;
+    if opts.tlog == TlogPolicy::Skip {
+        return (
+            CheckOutcome::skipped(
+                C,
+                "NotRequested",
+                "transparency-log inclusion was not requested",
+            ),
+            None,
+        );
+    }
+    let Some(entry) = &bundle.meta.transparency_log else {
+        return match opts.tlog {
+            TlogPolicy::Required => (
+                CheckOutcome::fail(
+                    C,
+                    "TransparencyLogEntryMissing",
+                    "the bundle carries no transparency-log entry: re-create it with a log entry, or allow offline verification",
+                ),
+                None,
+            ),
+            _ => (
+                CheckOutcome::skipped(
+                    C,
+                    "Offline",
+                    "offline verification and the bundle carries no transparency-log entry",
+                ),
+                None,
+            ),
+        };
+    };
+    let leaf = match bundle.tlog_leaf() {
+        Ok(l) => l,
+        Err(e) => {
+            return (
+                CheckOutcome::fail(
+                    C,
+                    "InclusionProofInvalid",
+                    format!("proof_root.dsse.json: {e}"),
+                ),
+                None,
+            );
+        }
+    };
+    let evidence = |o: CheckOutcome| {
+        o.with("log id", &entry.log_id)
+            .with("log origin", &entry.checkpoint.origin)
+            .with("log index", entry.log_index)
+            .with("tree size", entry.checkpoint.tree_size)
+            .with("checkpoint root", hex::encode(entry.checkpoint.root_hash))
+    };
+    match entry.verify(&leaf, trust, opts.at) {
+        Ok(signer) => (
+            evidence(CheckOutcome::pass(
+                C,
+                "InclusionVerified",
+                format!(
+                    "entry {} is included in {} at tree size {}, checkpoint signed by {}",
+                    entry.log_index,
+                    entry.checkpoint.origin,
+                    entry.checkpoint.tree_size,
+                    signer.key_id
+                ),
+            )),
+            Some(signer),
+        ),
+        Err(e) => (
+            evidence(CheckOutcome::fail(C, e.reason(), e.to_string())),
+            None,
+        ),
+    }
+}
+
+fn check_timestamps(
+    bundle: &Bundle,
+    opts: &VerifyOptions,
+    signers: &[VerifiedSigner],
+) -> CheckOutcome {
+    const C: CheckName = CheckName::TimestampValid;
+    let Some(window) = opts.timestamps else {
+        return CheckOutcome::skipped(C, "NotRequested", "the timestamp check was not requested");
+    };
+    let created = bundle.manifest.created_at;
+    let signed = bundle.statement.predicate.signed_at;
+    let meta = &bundle.meta;
+    let evidence = |o: CheckOutcome| {
+        o.with("created at", created)
+            .with("signed at", signed)
+            .with("verified at", opts.at)
+    };
+    if meta.created_at != created || meta.signed_at != signed {
+        return evidence(CheckOutcome::fail(
+            C,
+            "TimestampMismatch",
+            format!(
+                "meta.json says created {} and signed {}, but the signed documents say created {created} and signed {signed}",
+                meta.created_at, meta.signed_at
+            ),
+        ));
+    }
+    if created > signed + window.clock_skew {
+        return evidence(CheckOutcome::fail(
+            C,
+            "TimestampOrderInvalid",
+            format!(
+                "the manifest was created at {created}, after the bundle was signed at {signed}"
+            ),
+        ));
+    }
+    if signed > opts.at + window.clock_skew {
+        return evidence(CheckOutcome::fail(
+            C,
+            "TimestampInFuture",
+            format!(
+                "the bundle claims to be signed at {signed}, later than now ({}): check the signer's clock",
+                opts.at
+            ),
+        ));
+    }
+    if let Some(max_age) = window.max_age
+        && opts.at.duration_since(signed) > max_age
+    {
+        return evidence(CheckOutcome::fail(
+            C,
+            "TimestampTooOld",
+            format!(
+                "the bundle was signed at {signed}, more than {} before {}: produce a fresh bundle",
+                format_duration(max_age),
+                opts.at
+            ),
+        ));
+    }
+    for s in signers {
+        let before = s.valid_from.is_some_and(|f| signed + window.clock_skew < f);
+        let after = s.valid_until.is_some_and(|u| signed > u);
+        if before || after {
+            return evidence(CheckOutcome::fail(
+                C,
+                "SignedOutsideKeyValidity",
+                format!(
+                    "the bundle claims to be signed at {signed}, outside the validity of key {} ({} to {})",
+                    s.key_id,
+                    s.valid_from
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    s.valid_until
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "-".into())
+                ),
+            ));
+        }
+    }
+    let age = match window.max_age {
+        Some(m) => format!("within the maximum age of {}", format_duration(m)),
+        None => "no maximum age set".to_string(),
+    };
+    evidence(CheckOutcome::pass(
+        C,
+        "WithinWindow",
+        format!("signed at {signed}, {age}"),
+    ))
+}
+
+/// `72h`, `30m`, `90s`: the form durations are given in on the command line.
+pub fn format_duration(d: SignedDuration) -> String {
+    let secs = d.as_secs();
+    if secs % 86_400 == 0 && secs != 0 {
+        format!("{}d", secs / 86_400)
+    } else if secs % 3600 == 0 && secs != 0 {
+        format!("{}h", secs / 3600)
+    } else if secs % 60 == 0 && secs != 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
