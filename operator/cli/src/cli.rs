@@ -1,0 +1,145 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "attestor",
+    version,
+    about = "Verify signed attestations and score proofs, offline or in a Kubernetes cluster.",
+    after_help = "Exit codes: 0 verified, 1 verification failed, 2 bad usage or unreadable input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify a proof bundle against trust anchors, with no network access.
+    Verify(VerifyArgs),
+    /// Show what a proof bundle holds and optionally extract its files.
+    Inspect(InspectArgs),
+    /// Create proof bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Generate key pairs for signing bundles and log checkpoints.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The proof bundle (ZIP) to verify.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// A trust anchor: a PEM file of public keys and/or root certificates, or
+    /// a TrustAnchor YAML manifest (validity window and purposes honoured). Repeatable.
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    pub trust_anchors: Vec<PathBuf>,
+    /// A PEM public key trusted for attestation signing only. Repeatable.
+    #[arg(long = "public-key", value_name = "PEM")]
+    pub public_keys: Vec<PathBuf>,
+    /// Do not require a transparency-log entry; one present in the bundle is still verified.
+    #[arg(long)]
+    pub offline: bool,
+    /// Run only these optional checks (rekorInclusion, timestampValid) besides
+    /// signatureValid, idRecomputed and merklePathValid, which always run. Repeatable.
+    #[arg(long = "check", value_name = "NAME")]
+    pub checks: Vec<String>,
+    /// The bundle must be about this artifact digest (sha256:...).
+    #[arg(long, value_name = "DIGEST")]
+    pub artifact: Option<String>,
+    /// Fail bundles signed longer ago than this (e.g. 720h, 30d).
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
+    /// Tolerated clock difference between signer and verifier.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub clock_skew: String,
+    /// Verify as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Add the evidence behind each check: key ids, hashes compared.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Extract the bundle's files into this directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Sign a scan manifest and a proof ledger into a proof bundle.
+    Create(BundleCreateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BundleCreateArgs {
+    /// The scan manifest (JSON, schema stellaops.io/scan-manifest/v1).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// The proof ledger: {"nodes": [{"kind", "parents", "data"}]} where parents are
+    /// indexes of earlier nodes or their ids. Ids and the Merkle root are computed.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// Private key (PKCS#8 PEM, P-256 or Ed25519; or SEC1 "EC PRIVATE KEY").
+    #[arg(long, value_name = "PEM")]
+    pub key: PathBuf,
+    /// Signing certificate for the key, followed by intermediates (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub certificate: Option<PathBuf>,
+    /// Local transparency log state file (JSON); created if missing. Needs --tlog-key.
+    #[arg(long, value_name = "FILE", requires = "tlog_key")]
+    pub tlog: Option<PathBuf>,
+    /// Private key that signs the log checkpoint.
+    #[arg(long, value_name = "PEM", requires = "tlog")]
+    pub tlog_key: Option<PathBuf>,
+    /// Origin (name) of a new local log.
+    #[arg(long, value_name = "NAME", default_value = "attestor.local/log")]
+    pub tlog_origin: String,
+    /// Signing time to record (RFC 3339); defaults to now.
+    #[arg(long, value_name = "TIME")]
+    pub signed_at: Option<String>,
+    /// Where to write the bundle.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a private key (PKCS#8 PEM) and its public key (PEM).
+    Generate(KeysGenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithm {
+    P256,
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    #[arg(long, value_enum, default_value = "p256")]
+    pub algorithm: KeyAlgorithm,
+    /// Private key output; the public key goes to the same path with `.pub` before the extension.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
