@@ -254,6 +254,22 @@ impl ParseContext<'_> {
             });
         }
         match literal.parse::<f64>() {
+            // `1e20` is a whole number whose canonical form is a 21-digit
+            // integer literal: refuse it here as an integer above 2^53, so a
+            // document is refused the same way however the number is spelled.
+            Ok(f)
+                if f.is_finite()
+                    && f.fract() == 0.0
+                    && f.abs() > MAX_EXACT_INTEGER as f64
+                    && f.abs() < 1e21 =>
+            {
+                Err(
+                    self.refuse(Violation::Located(CanonicalError::IntegerOutOfRange {
+                        number: literal.to_string(),
+                        at: at(),
+                    })),
+                )
+            }
             Ok(f) if f.is_finite() => Ok(Value::from(f)),
             _ => Err(
                 self.refuse(Violation::Located(CanonicalError::NumberOutOfRange {

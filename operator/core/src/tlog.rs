@@ -27,10 +27,7 @@ mod hex_hash {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = String::deserialize(d)?;
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(&text, &mut out)
-            .map_err(|_| D::Error::custom(format!("{text:?} is not 64 hex digits")))?;
-        Ok(out)
+        super::parse_hex_hash(&text).map_err(D::Error::custom)
     }
 }
 
@@ -56,14 +53,16 @@ mod hex_hashes {
         }
         texts
             .iter()
-            .map(|t| {
-                let mut out = [0u8; 32];
-                hex::decode_to_slice(t, &mut out)
-                    .map_err(|_| D::Error::custom(format!("{t:?} is not 64 hex digits")))?;
-                Ok(out)
-            })
+            .map(|t| super::parse_hex_hash(t).map_err(D::Error::custom))
             .collect()
     }
+}
+
+/// 64 lowercase hex digits, as every hash in a bundle is written.
+fn parse_hex_hash(text: &str) -> Result<Hash, String> {
+    crate::digest::Sha256Digest::from_hex(text)
+        .map(|d| d.0)
+        .map_err(|_| format!("{text:?} is not 64 lowercase hex digits"))
 }
 
 /// A signed statement of the log's state.
@@ -107,6 +106,8 @@ pub enum TlogFailure {
     BadSignatureEncoding,
     #[error("log checkpoint is not signed by a trusted log key: {0}")]
     CheckpointNotTrusted(SignerFailure),
+    #[error("logId {log_id} names another key than the one that signed the checkpoint ({key_id})")]
+    LogIdMismatch { log_id: String, key_id: String },
     #[error(
         "inclusion proof for entry {index} in a tree of {tree_size} does not lead to the signed checkpoint root: {source}"
     )]
@@ -129,6 +130,7 @@ impl TlogFailure {
             }
             TlogFailure::CheckpointNotTrusted(other) => other.reason(),
             TlogFailure::InclusionProofInvalid { .. } => "InclusionProofInvalid",
+            TlogFailure::LogIdMismatch { .. } => "LogIdMismatch",
         }
     }
 }
@@ -165,6 +167,12 @@ impl TlogEntry {
                 at,
             )
             .map_err(TlogFailure::CheckpointNotTrusted)?;
+        if self.log_id != signer.key_id.to_string() {
+            return Err(TlogFailure::LogIdMismatch {
+                log_id: self.log_id.clone(),
+                key_id: signer.key_id.to_string(),
+            });
+        }
         merkle::verify_inclusion(
             &leaf_hash_for(leaf_data),
             self.log_index,
@@ -205,12 +213,7 @@ mod hex_hashes_unbounded {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
         Vec::<String>::deserialize(d)?
             .iter()
-            .map(|t| {
-                let mut out = [0u8; 32];
-                hex::decode_to_slice(t, &mut out)
-                    .map_err(|_| D::Error::custom(format!("{t:?} is not 64 hex digits")))?;
-                Ok(out)
-            })
+            .map(|t| super::parse_hex_hash(t).map_err(D::Error::custom))
             .collect()
     }
 }
@@ -294,6 +297,14 @@ mod tests {
         );
 
         let mut bad = entry.clone();
+        bad.log_id =
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "LogIdMismatch"
+        );
+
+        let mut bad = entry.clone();
         bad.checkpoint.origin = "a\nb".into();
         assert_eq!(
             bad.verify(b"entry", &trust, at).unwrap_err().reason(),
@@ -321,6 +332,11 @@ mod tests {
         assert_eq!(serde_json::from_str::<TlogEntry>(&json).unwrap(), entry);
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["inclusionProof"] = serde_json::json!(vec![hex::encode([0u8; 32]); MAX_PROOF_LEN + 1]);
-        assert!(serde_json::from_value::<TlogEntry>(v).is_err());
+        assert!(serde_json::from_value::<TlogEntry>(v.clone()).is_err());
+        v["inclusionProof"] = serde_json::json!([hex::encode([0xab; 32]).to_uppercase()]);
+        assert!(
+            serde_json::from_value::<TlogEntry>(v).is_err(),
+            "uppercase hex is refused"
+        );
     }
 }

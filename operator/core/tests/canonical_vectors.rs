@@ -324,12 +324,17 @@ fn integers_above_2_pow_53_are_refused_by_name() {
     );
 }
 
-/// Floats are accepted when parsing, but a double in (2^53, 10^21) is an
-/// integer that ECMAScript writes without an exponent, so its canonical form
-/// would be refused by the parser: the writer refuses it instead.
+/// A double in (2^53, 10^21) is an integer that ECMAScript writes without an
+/// exponent, so its canonical form would be an integer literal above 2^53:
+/// the parser refuses it however it is spelled, and the writer refuses such
+/// values built in code.
 #[test]
-fn large_integral_doubles_cannot_be_written() {
-    let value = parse_strict(b"{\"x\": [1e20]}").unwrap();
+fn large_integral_doubles_are_refused() {
+    assert!(matches!(
+        parse_strict(b"{\"x\": [1e20]}").unwrap_err(),
+        CanonicalError::IntegerOutOfRange { number, .. } if number == "1e20"
+    ));
+    let value = serde_json::json!({"x": [1e20]});
     assert_eq!(
         to_canonical_bytes(&value).unwrap_err(),
         CanonicalError::IntegerOutOfRange {
@@ -342,8 +347,10 @@ fn large_integral_doubles_cannot_be_written() {
     assert_eq!(canon("9.007199254740992e15"), "9007199254740992");
     assert!(matches!(
         refused("9.007199254740994e15"),
-        CanonicalError::IntegerOutOfRange { number, .. } if number == "9007199254740994"
+        CanonicalError::IntegerOutOfRange { number, .. } if number == "9.007199254740994e15"
     ));
+    assert_eq!(canon("1.5e-7"), "1.5e-7");
+    assert_eq!(canon("123456789.5"), "123456789.5");
 }
 
 #[test]
