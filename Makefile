@@ -2,13 +2,15 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo test check fmt lint build release examples bench
+.PHONY: help demo test check fmt lint build release examples bench crds docs
 
 help:
 	@echo "make demo      offline verification demo over examples/ (no cluster needed)"
 	@echo "make test      everything CI runs: format, lints, unit and integration tests, example cases"
 	@echo "make bench     verification throughput next to openssl speed ecdsap256"
 	@echo "make examples  regenerate examples/ (keys and certificates are kept)"
+	@echo "make crds      regenerate crds/ from the types in operator/api"
+	@echo "make docs      regenerate docs/crds.md from the types in operator/api"
 
 demo: release
 	ATTESTOR_BIN=target/release/attestor examples/demo.sh
@@ -33,6 +35,12 @@ test: lint
 
 examples:
 	$(CARGO) run --locked -p attestor --example make_examples
+
+crds:
+	$(CARGO) run --locked -q -p attestor -- crd --output-dir crds
+
+docs:
+	$(CARGO) run --locked -q -p attestor-api --example write_docs
 
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify

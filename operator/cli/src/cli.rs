@@ -28,6 +28,17 @@ pub enum Command {
     /// Generate key pairs for signing bundles and log checkpoints.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print the CustomResourceDefinitions of TrustAnchor, TrustedIssuer, ProofVerification
+    /// and ReplayJob as multi-document YAML (install with `kubectl apply --server-side -f -`).
+    Crd(CrdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrdArgs {
+    /// Instead of printing, write one file per CRD into this directory, named
+    /// `<plural>.attestor.stellaops.io.yaml` (what `make crds` does for `crds/`).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

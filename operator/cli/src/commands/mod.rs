@@ -1,4 +1,5 @@
 pub mod bundle_create;
+pub mod crd;
 pub mod inspect;
 pub mod keys;
 pub mod verify;
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Keys(KeysCommand::Generate(args)) => {
             keys::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
+        Command::Crd(args) => crd::run(&args).map(|_| crate::EXIT_VERIFIED),
     }
 }
 

@@ -1,0 +1,7 @@
+//! Writes docs/crds.md, the reference generated from the types (`make docs`).
+
+fn main() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/crds.md");
+    std::fs::write(&path, attestor_api::docs::markdown()).expect("write docs/crds.md");
+    println!("wrote {}", path.display());
+}

@@ -1,0 +1,354 @@
+//! Condition types and reasons of each kind, as constants for the controllers and as the table
+//! `docs/crds.md` is generated from.
+//!
+//! Every status carries `conditions` in the standard `metav1.Condition` shape: `type`, `status`
+//! (`True`, `False` or `Unknown`), `reason` (CamelCase, stable, for machines), `message` (for
+//! people: what happened and what to do), `lastTransitionTime` and `observedGeneration`.
+
+/// A condition type, what it means, and the reasons it is set with.
+#[derive(Debug, Clone, Copy)]
+pub struct ConditionDoc {
+    /// The condition `type`.
+    pub type_: &'static str,
+    /// What `True` means.
+    pub meaning: &'static str,
+    /// The reasons, with the status they go with.
+    pub reasons: &'static [ReasonDoc],
+}
+
+/// One reason a condition is set with.
+#[derive(Debug, Clone, Copy)]
+pub struct ReasonDoc {
+    /// `True`, `False` or `Unknown`.
+    pub status: &'static str,
+    /// The reason, CamelCase.
+    pub reason: &'static str,
+    /// When it is used.
+    pub meaning: &'static str,
+}
+
+const fn r(status: &'static str, reason: &'static str, meaning: &'static str) -> ReasonDoc {
+    ReasonDoc {
+        status,
+        reason,
+        meaning,
+    }
+}
+
+/// `TrustAnchor` is usable. The `READY` column.
+pub const READY: &str = "Ready";
+/// `TrustAnchor` expires within `spec.expiryWarning`.
+pub const EXPIRING_SOON: &str = "ExpiringSoon";
+/// `TrustedIssuer` may vouch for images. The `TRUSTED` column.
+pub const TRUSTED: &str = "Trusted";
+/// `ProofVerification`: the bundle verified. The `VERIFIED` and `REASON` columns.
+pub const VERIFIED: &str = "Verified";
+/// `ProofVerification`: the bundle could be read from its source.
+pub const SOURCE_AVAILABLE: &str = "SourceAvailable";
+/// `ReplayJob`: the last run completed.
+pub const LAST_RUN_SUCCEEDED: &str = "LastRunSucceeded";
+
+/// Conditions of a `TrustAnchor`.
+pub const TRUST_ANCHOR: &[ConditionDoc] = &[
+    ConditionDoc {
+        type_: READY,
+        meaning: "the key or certificate parses, uses a supported algorithm and is within its validity window; signatures can be verified with it",
+        reasons: &[
+            r("True", "Valid", "usable now"),
+            r(
+                "False",
+                "InvalidKey",
+                "`spec.publicKey` is not a well-formed PEM SubjectPublicKeyInfo",
+            ),
+            r(
+                "False",
+                "InvalidCertificate",
+                "`spec.certificate` or `spec.intermediates` is not a well-formed PEM X.509 certificate",
+            ),
+            r(
+                "False",
+                "AlgorithmNotSupported",
+                "the key is well-formed but neither ECDSA P-256 nor Ed25519",
+            ),
+            r(
+                "False",
+                "NotYetValid",
+                "`spec.notBefore` (or the certificate's not-before) is in the future",
+            ),
+            r(
+                "False",
+                "Expired",
+                "`spec.expires` (or the certificate's not-after) has passed: add the successor key and retire this one",
+            ),
+        ],
+    },
+    ConditionDoc {
+        type_: EXPIRING_SOON,
+        meaning: "the anchor expires within `spec.expiryWarning`: rotate now",
+        reasons: &[
+            r(
+                "True",
+                "ExpiresSoon",
+                "`status.notAfter` is less than `spec.expiryWarning` away",
+            ),
+            r(
+                "False",
+                "NotExpiringSoon",
+                "more than `spec.expiryWarning` remains, or the anchor has already expired (see `Ready`)",
+            ),
+            r(
+                "False",
+                "NoExpiry",
+                "neither `spec.expires` nor a certificate bounds the anchor's validity",
+            ),
+        ],
+    },
+];
+
+/// Conditions of a `TrustedIssuer`.
+pub const TRUSTED_ISSUER: &[ConditionDoc] = &[ConditionDoc {
+    type_: TRUSTED,
+    meaning: "the issuer is approved and at least one of its keys is usable: ProofVerifications naming it can pass",
+    reasons: &[
+        r(
+            "True",
+            "Approved",
+            "`spec.approval` is set and keys are available",
+        ),
+        r(
+            "False",
+            "NotApproved",
+            "`spec.approval` is missing: an unapproved issuer is never trusted",
+        ),
+        r(
+            "False",
+            "AnchorNotFound",
+            "a TrustAnchor named in `spec.anchors` does not exist",
+        ),
+        r(
+            "False",
+            "AnchorNotReady",
+            "a TrustAnchor named in `spec.anchors` is not `Ready`",
+        ),
+        r(
+            "False",
+            "KeyFetchFailed",
+            "`spec.directory.url` could not be read and no keys were fetched before (`status.lastKeyFetchError`)",
+        ),
+        r(
+            "False",
+            "NoKeys",
+            "neither the anchors nor the directory provide a usable key",
+        ),
+    ],
+}];
+
+/// The five checks of docs/proof-bundle-format.md section 10 as `ProofVerification`
+/// condition types, their passing reasons and failure reasons.
+pub const CHECKS: &[(&str, &str, &[&str])] = &[
+    (
+        "SignatureValid",
+        "SignatureVerified",
+        &[
+            "PayloadTypeMismatch",
+            "TrustAnchorNotFound",
+            "SignatureInvalid",
+            "KeyExpired",
+            "KeyNotYetValid",
+            "CertificateExpired",
+            "CertificateNotYetValid",
+            "CertificateChainInvalid",
+            "AlgorithmNotSupported",
+        ],
+    ),
+    (
+        "IdRecomputed",
+        "IdsMatch",
+        &[
+            "ArtifactDigestMismatch",
+            "ManifestNotCanonicalizable",
+            "ManifestMismatch",
+            "ManifestIdMismatch",
+            "StatementTypeMismatch",
+            "SubjectMismatch",
+            "NodeCountMismatch",
+            "NodeIdMismatch",
+            "ParentMissing",
+            "NodeIdDuplicate",
+        ],
+    ),
+    (
+        "MerklePathValid",
+        "RootMatches",
+        &["EmptyLedger", "MerkleRootMismatch"],
+    ),
+    (
+        "RekorInclusion",
+        "InclusionVerified",
+        &[
+            "TransparencyLogEntryMissing",
+            "CheckpointMalformed",
+            "LogKeyNotTrusted",
+            "CheckpointSignatureInvalid",
+            "LogIdMismatch",
+            "InclusionProofInvalid",
+            "KeyExpired",
+        ],
+    ),
+    (
+        "TimestampValid",
+        "WithinWindow",
+        &[
+            "TimestampMismatch",
+            "TimestampOrderInvalid",
+            "TimestampInFuture",
+            "TimestampTooOld",
+            "SignedOutsideKeyValidity",
+        ],
+    ),
+];
+
+/// Conditions of a `ProofVerification` besides the five checks (see [`CHECKS`]).
+pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
+    ConditionDoc {
+        type_: VERIFIED,
+        meaning: "the bundle was read, the issuer is trusted for the image, and no check failed",
+        reasons: &[
+            r(
+                "True",
+                "Verified",
+                "every check passed or was skipped by `spec.checks`",
+            ),
+            r(
+                "False",
+                "<check failure reason>",
+                "the failure reason of the first failing check, in the order SignatureValid, IdRecomputed, MerklePathValid, RekorInclusion, TimestampValid (e.g. `SignatureInvalid`, `NodeIdMismatch`)",
+            ),
+            r(
+                "False",
+                "SourceUnavailable",
+                "the bundle could not be read (see `SourceAvailable`)",
+            ),
+            r(
+                "False",
+                "InputUnreadable",
+                "the bundle was read but is not a well-formed proof bundle or envelope",
+            ),
+            r(
+                "False",
+                "IssuerNotFound",
+                "`spec.issuerRef` names no TrustedIssuer",
+            ),
+            r(
+                "False",
+                "IssuerNotTrusted",
+                "the TrustedIssuer is not `Trusted` (for example not approved)",
+            ),
+            r(
+                "False",
+                "ImageNotInScope",
+                "`spec.image` matches none of the issuer's `scope.images`",
+            ),
+            r("Unknown", "Pending", "not verified yet"),
+        ],
+    },
+    ConditionDoc {
+        type_: SOURCE_AVAILABLE,
+        meaning: "the bundle or envelope was read from `spec.source`",
+        reasons: &[
+            r(
+                "True",
+                "Fetched",
+                "read, and matching `source.url.digest` when given",
+            ),
+            r(
+                "False",
+                "ConfigMapNotFound",
+                "the ConfigMap of `source.configMapKeyRef` does not exist",
+            ),
+            r(
+                "False",
+                "SecretNotFound",
+                "the Secret of `source.secretKeyRef` does not exist",
+            ),
+            r(
+                "False",
+                "KeyNotFound",
+                "the ConfigMap or Secret has no such key",
+            ),
+            r(
+                "False",
+                "FetchFailed",
+                "`source.url` could not be downloaded",
+            ),
+            r(
+                "False",
+                "DigestMismatch",
+                "the downloaded bytes do not match `source.url.digest`",
+            ),
+        ],
+    },
+];
+
+/// Conditions of a `ReplayJob`.
+pub const REPLAY_JOB: &[ConditionDoc] = &[
+    ConditionDoc {
+        type_: READY,
+        meaning: "the job is valid and will run on its schedule or trigger",
+        reasons: &[
+            r(
+                "True",
+                "Scheduled",
+                "the next run is at `status.nextRunTime`",
+            ),
+            r(
+                "True",
+                "WaitingForTrigger",
+                "no schedule: runs when a new feed snapshot appears",
+            ),
+            r(
+                "True",
+                "Suspended",
+                "`spec.suspend` is true: no new runs start",
+            ),
+            r(
+                "False",
+                "InvalidSchedule",
+                "`spec.schedule` has the right shape but is not a valid cron expression",
+            ),
+            r(
+                "False",
+                "InvalidTimeZone",
+                "`spec.timeZone` is not a known IANA time zone",
+            ),
+            r(
+                "False",
+                "StoreUnavailable",
+                "`spec.store.url` cannot be read",
+            ),
+        ],
+    },
+    ConditionDoc {
+        type_: LAST_RUN_SUCCEEDED,
+        meaning: "the last run replayed every selected verification (drift is a finding, not a failure: see `status.drifted`)",
+        reasons: &[
+            r("True", "AllReproduced", "every replayed proof root matched"),
+            r(
+                "True",
+                "DriftDetected",
+                "the run completed and some proof roots changed",
+            ),
+            r(
+                "False",
+                "ReplayFailed",
+                "some replays could not be run (`status.lastRun.failed`)",
+            ),
+            r(
+                "False",
+                "DeadlineExceeded",
+                "the run could not start within `spec.startingDeadlineSeconds`",
+            ),
+            r("Unknown", "NeverRun", "the job has not run yet"),
+        ],
+    },
+];

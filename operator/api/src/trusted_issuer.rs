@@ -1,0 +1,143 @@
+//! `TrustedIssuer`: who may vouch for which images.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{DURATION_PATTERN, HTTP_URL_PATTERN, NAME_PATTERN};
+
+/// The issuer's identity, where its keys come from, who approved it and which images it may
+/// vouch for.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "attestor.stellaops.io",
+    version = "v1alpha1",
+    kind = "TrustedIssuer",
+    plural = "trustedissuers",
+    shortname = "ti",
+    category = "attestor",
+    status = "TrustedIssuerStatus",
+    derive = "PartialEq",
+    doc = "An issuer of attestations (a CI system, a vendor) whose proofs are accepted for the images in its scope, verified against its trust anchors or the keys its directory publishes. An issuer without spec.approval is never trusted.",
+    printcolumn(
+        name = "Trusted",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Trusted\")].status",
+        description = "Whether proofs by this issuer can pass"
+    ),
+    printcolumn(
+        name = "Issuer",
+        type_ = "string",
+        json_path = ".spec.issuer",
+        description = "The issuer identity"
+    ),
+    printcolumn(
+        name = "Keys",
+        type_ = "integer",
+        json_path = ".status.keyCount",
+        description = "Number of usable keys"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(validation = Rule::new("(has(self.anchors) && size(self.anchors) > 0) || has(self.directory)")
+    .message("give spec.anchors (TrustAnchor names) or spec.directory (a key directory URL), or both"))]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedIssuerSpec {
+    /// The issuer's identity, e.g. `https://ci.example/shop` or `vendor.example`. Shown in
+    /// reports and matched against the identity a bundle claims.
+    #[schemars(length(min = 1, max = 1024))]
+    pub issuer: String,
+    /// Names of the TrustAnchors this issuer signs with (`AttestationSigning`) and whose
+    /// transparency log it uses (`TransparencyLog`). Give `anchors`, `directory` or both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 253), regex(pattern = NAME_PATTERN)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub anchors: Vec<String>,
+    /// A key directory the issuer publishes its current public keys at, fetched every
+    /// `refreshInterval`. Give `anchors`, `directory` or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<KeyDirectory>,
+    /// Who approved trusting this issuer, and why. Without approval the issuer is never
+    /// trusted: declaring it is not enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// Which images this issuer may vouch for.
+    pub scope: IssuerScope,
+}
+
+/// Where an issuer publishes its keys.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyDirectory {
+    /// URL of the key directory, `https://` (or `http://` for tests and air-gapped mirrors).
+    #[schemars(length(max = 2048), regex(pattern = HTTP_URL_PATTERN))]
+    pub url: String,
+    /// How often the directory is fetched again. A duration such as `1h` or `30m` (units ms, s,
+    /// m, h, d).
+    #[serde(default = "default_refresh_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub refresh_interval: String,
+}
+
+fn default_refresh_interval() -> String {
+    "1h".into()
+}
+
+/// A recorded decision to trust an issuer.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// Who approved, e.g. a person or team (`security-team@example.com`).
+    #[schemars(length(min = 1, max = 256))]
+    pub approved_by: String,
+    /// Why the issuer is trusted, e.g. a ticket or review reference.
+    #[schemars(length(min = 1, max = 1024))]
+    pub reason: String,
+    /// When the approval was given (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<Time>,
+}
+
+/// The images an issuer may vouch for.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerScope {
+    /// Image name patterns without tag or digest, e.g. `registry.example/shop/*`, where `*`
+    /// matches any characters within one path segment; `*` alone means every image. At least
+    /// one.
+    #[schemars(
+        length(min = 1, max = 256),
+        inner(length(min = 1, max = 512), regex(pattern = r"^\S+$"))
+    )]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub images: Vec<String>,
+}
+
+/// What the controller found out about the issuer.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedIssuerStatus {
+    /// `Trusted`, one entry per type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Key ids (`sha256:…`) of the usable keys, from the anchors and the directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_ids: Vec<String>,
+    /// Number of usable keys (the length of `keyIds`), for the `KEYS` column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_count: Option<i32>,
+    /// When the directory was last fetched successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key_fetch_time: Option<Time>,
+    /// Why the last directory fetch failed; cleared by a successful fetch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key_fetch_error: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
