@@ -553,3 +553,39 @@ fn bundle_create_is_reproducible_and_refuses_bad_ledgers() {
     assert_eq!(code(&wrong_cert), 2);
     assert!(text(&wrong_cert.stderr).contains("is not for the signing key"));
 }
+
+#[test]
+fn crd_prints_the_definitions_and_writes_what_crds_holds() {
+    let o = attestor(&["crd"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let printed = text(&o.stdout);
+    assert_eq!(printed, attestor_api::crds_yaml());
+    assert_eq!(printed.matches("kind: CustomResourceDefinition").count(), 4);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old.attestor.stellaops.io.yaml"), "stale").unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = attestor(&["crd", "--output-dir", out]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "proofverifications.attestor.stellaops.io.yaml",
+            "replayjobs.attestor.stellaops.io.yaml",
+            "trustanchors.attestor.stellaops.io.yaml",
+            "trustedissuers.attestor.stellaops.io.yaml",
+        ]
+    );
+    for name in written {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(&name)).unwrap(),
+            std::fs::read_to_string(repo().join("crds").join(&name)).unwrap(),
+            "crds/{name} is stale: run `make crds`"
+        );
+    }
+}
