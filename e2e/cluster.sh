@@ -61,8 +61,14 @@ find_go() {
 }
 
 # Fingerprint of what a binary set is built from; a mismatch rebuilds it.
+# Comments and blank lines in go.mod do not count, so editing them does not
+# cost a rebuild.
 fingerprint() { # <module dir> <ldflags>
-    { cat "$1/go.mod" "$1/go.sum"; printf '%s\n' "$2"; } | sha256sum | cut -d' ' -f1
+    {
+        grep -Ev '^[[:space:]]*(//.*)?$' "$1/go.mod"
+        cat "$1/go.sum"
+        printf '%s\n' "$2"
+    } | sha256sum | cut -d' ' -f1
 }
 
 BUILD_PID=
@@ -88,7 +94,7 @@ go_build() { # <label> <module dir> <out dir> <ldflags> <package>...
         sleep 2
         if (( SECONDS - last >= 30 )); then
             last=$SECONDS
-            log "  ... $label: $(elapsed $((SECONDS - start))) elapsed, $(wc -l <"$blog") packages compiled so far"
+            log "  ... $label: $(elapsed $((SECONDS - start))) elapsed, $(grep -vc '^go: ' "$blog" || true) packages compiled so far"
         fi
     done
     wait "$BUILD_PID" || rc=$?
@@ -269,27 +275,34 @@ port_busy() { # <port>
 }
 
 TAKEN_PORTS=" "
-# A free port: <env var name> overrides (and must be free), else a random one.
-pick_port() { # <env var name>
-    local want=${!1:-} p i
+# Sets <var> to a free port: the one in the environment variable <env name>
+# (which must be free), else a random free one below the kernel's ephemeral
+# range, so that outgoing connections do not grab it before we bind it.
+pick_port() { # <var> <env name>
+    local want=${!2:-} p i lo=20000 hi=32767 range
     if [[ -n $want ]]; then
         if ! [[ $want =~ ^[0-9]+$ ]] || (( want < 1 || want > 65535 )); then
-            die "$1=$want is not a port"
+            die "$2=$want is not a port"
         fi
-        port_busy "$want" && die "$1=$want: port is already in use"
+        port_busy "$want" && die "$2=$want: port is already in use"
         TAKEN_PORTS+="$want "
-        printf '%s\n' "$want"
+        printf -v "$1" '%s' "$want"
         return
     fi
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+    if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
+        range=${range%%[[:space:]]*}
+        if (( range > lo + 1000 )); then hi=$((range - 1)); else lo=10000 hi=$((range - 1)); fi
+        (( hi > lo )) || { lo=20000 hi=32767; }
+    fi
+    for ((i = 0; i < 500; i++)); do
+        p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
         [[ $TAKEN_PORTS == *" $p "* ]] && continue
         port_busy "$p" && continue
         TAKEN_PORTS+="$p "
-        printf '%s\n' "$p"
+        printf -v "$1" '%s' "$p"
         return
     done
-    die "found no free port"
+    die "found no free port in $lo-$hi"
 }
 
 # --- processes -----------------------------------------------------------------
@@ -312,12 +325,13 @@ proc_state() {
 }
 
 # The PID recorded for <component> if it is still that very process: same
-# start time, and its executable is the binary we started. Prints the PID.
+# start time, and its executable is the binary we started (named after the
+# component). Prints the PID.
 live_pid() { # <component>
     local file=$PID_DIR/$1 pid start exe cur cur_exe state
     [[ -r $file ]] || return 1
     read -r pid start exe <"$file" || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [[ $pid =~ ^[0-9]+$ && ${exe##*/} == "$1" ]] || return 1
     cur=$(proc_start "$pid") || return 1
     [[ $cur == "$start" ]] || return 1
     cur_exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
@@ -332,8 +346,9 @@ start_component() { # <component> <args>...
     shift
     exe=$(readlink -f "$(bin_path "$name")")   # as /proc/PID/exe shows it
     # setsid: its own session, so the terminal's or CI step's signals don't
-    # reach it and it outlives this script.
-    setsid "$exe" "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    # reach it and it outlives this script. 8>&- 9>&-: it must not inherit
+    # (and so hold forever) the build or up/down lock.
+    setsid "$exe" "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 8>&- 9>&- &
     pid=$!
     # Wait for the exec to happen before recording the process identity.
     for ((i = 0; i < 50; i++)); do
@@ -468,10 +483,10 @@ cmd_up() {
     log "generating certificates and keys in $PKI_DIR"
     gen_pki
 
-    ETCD_PORT=$(pick_port ATTESTOR_E2E_ETCD_PORT)
-    ETCD_PEER_PORT=$(pick_port ATTESTOR_E2E_ETCD_PEER_PORT)
-    APISERVER_PORT=$(pick_port ATTESTOR_E2E_APISERVER_PORT)
-    KCM_PORT=$(pick_port ATTESTOR_E2E_KCM_PORT)
+    pick_port ETCD_PORT ATTESTOR_E2E_ETCD_PORT
+    pick_port ETCD_PEER_PORT ATTESTOR_E2E_ETCD_PEER_PORT
+    pick_port APISERVER_PORT ATTESTOR_E2E_APISERVER_PORT
+    pick_port KCM_PORT ATTESTOR_E2E_KCM_PORT
     printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKCM_PORT=%s\n' \
         "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" >"$RUN_DIR/ports"
     write_kubeconfig "$RUN_DIR/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
@@ -602,11 +617,20 @@ cmd_env() {
     printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_PATH"
 }
 
+# One up/down at a time per checkout.
+lock_run_state() {
+    exec 9>"$E2E_DIR/.cluster.lock"
+    if ! flock -n 9; then
+        log "waiting for another up/down in $E2E_DIR to finish"
+        flock 9
+    fi
+}
+
 main() {
     [[ $# -eq 1 ]] || usage
     case $1 in
-        up) cmd_up ;;
-        down) cmd_down ;;
+        up) lock_run_state; cmd_up ;;
+        down) lock_run_state; cmd_down ;;
         status) cmd_status ;;
         env) cmd_env ;;
         build) build ;;

@@ -1,4 +1,6 @@
-// Pins the etcd server binary that e2e/cluster.sh builds.
+// Pins the etcd server binary that e2e/cluster.sh builds (the main package
+// of go.etcd.io/etcd/server/v3). A module of its own, so that etcd's and
+// Kubernetes' dependency versions do not raise each other.
 module attestor.local/e2e/etcd
 
 go 1.26.0

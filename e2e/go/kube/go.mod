@@ -1,7 +1,9 @@
-// Pins the Kubernetes control-plane binaries that e2e/cluster.sh builds.
-// k8s.io/kubernetes requires every k8s.io/* staging module at v0.0.0 and
-// replaces them with ./staging paths that are not in its module zip, so the
-// replace block below pins each to the matching published v0.37.2.
+// Pins the Kubernetes control-plane binaries that e2e/cluster.sh builds
+// (kube-apiserver, kube-controller-manager: see the tool block).
+// k8s.io/kubernetes v1.Y.Z requires every k8s.io/* staging module at v0.0.0
+// and replaces it with a ./staging path that is not in its module zip, so the
+// replace block below pins each one to the matching published v0.Y.Z.
+// Upgrading: see e2e/README.md.
 module attestor.local/e2e/kube
 
 go 1.26.0
