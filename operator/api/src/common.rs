@@ -1,6 +1,7 @@
 //! Field shapes shared by the kinds: durations, digests, references.
 
 use kube::KubeSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 /// Durations are written as one or more `<number><unit>` groups, units `ms`, `s`, `m`, `h`, `d`:
@@ -36,4 +37,25 @@ pub struct ObjectRef {
     /// Name of the referenced object.
     #[schemars(length(min = 1, max = 253), regex(pattern = NAME_PATTERN))]
     pub name: String,
+}
+
+/// Schema of an optional enum field: the enum's values, nullable, and no description of its own,
+/// so that the field's doc comment is the description `kubectl explain` shows (the derived schema
+/// of an `Option<Enum>` would carry the enum type's description instead).
+pub(crate) fn optional_enum<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema = generator.subschema_for::<T>();
+    if let Some(reference) = schema
+        .get("$ref")
+        .and_then(|r| r.as_str())
+        .map(String::from)
+    {
+        let name = reference.rsplit('/').next().unwrap_or_default().to_string();
+        if let Some(defined) = generator.definitions().get(&name) {
+            schema = Schema::try_from(defined.clone()).expect("a schema");
+        }
+    }
+    schema.remove("description");
+    schema.remove("title");
+    schema.insert("nullable".into(), true.into());
+    schema
 }

@@ -110,6 +110,7 @@ pub struct ProofSource {
     /// What the source holds: `Bundle` (a proof bundle ZIP) or `Envelope` (one DSSE envelope,
     /// JSON). When left out: `Envelope` for an inline `envelope`, `Bundle` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::common::optional_enum::<ProofFormat>")]
     pub format: Option<ProofFormat>,
 }
 
@@ -274,6 +275,7 @@ pub struct LastReplay {
     pub previous_root_hash: Option<String>,
     /// For `Drifted`: which input changed the result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::common::optional_enum::<DriftCause>")]
     pub cause: Option<DriftCause>,
     /// For `Failed`: why the replay could not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
