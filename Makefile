@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo test check fmt lint build release examples bench crds docs
+.PHONY: help demo test check fmt lint build release examples bench crds docs cluster-up cluster-down
 
 help:
 	@echo "make demo      offline verification demo over examples/ (no cluster needed)"
@@ -11,6 +11,8 @@ help:
 	@echo "make examples  regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds      regenerate crds/ from the types in operator/api"
 	@echo "make docs      regenerate docs/crds.md from the types in operator/api"
+	@echo "make cluster-up    start the local control plane (e2e/cluster.sh up); the API server tests use it"
+	@echo "make cluster-down  stop it"
 
 demo: release
 	ATTESTOR_BIN=target/release/attestor examples/demo.sh
@@ -41,6 +43,12 @@ crds:
 
 docs:
 	$(CARGO) run --locked -q -p attestor-api --example write_docs
+
+cluster-up:
+	e2e/cluster.sh up
+
+cluster-down:
+	e2e/cluster.sh down
 
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify
