@@ -268,7 +268,8 @@ fn type_of(prop: &Value) -> String {
 
 fn constraints(prop: &Value) -> Vec<String> {
     let mut c = Vec::new();
-    let num = |k: &str| prop.get(k).and_then(Value::as_i64);
+    // Bounds are JSON numbers, written as floats (`64.0`) by the CRD types.
+    let num = |k: &str| prop.get(k).and_then(Value::as_f64).map(|v| v as i64);
     match (num("minLength"), num("maxLength")) {
         (Some(a), Some(b)) => c.push(format!("{a} to {b} characters")),
         (Some(a), None) => c.push(format!("at least {a} characters")),

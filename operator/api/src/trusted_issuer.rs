@@ -47,8 +47,8 @@ use crate::common::{DURATION_PATTERN, HTTP_URL_PATTERN, NAME_PATTERN};
     .message("give spec.anchors (TrustAnchor names) or spec.directory (a key directory URL), or both"))]
 #[serde(rename_all = "camelCase")]
 pub struct TrustedIssuerSpec {
-    /// The issuer's identity, e.g. `https://ci.example/shop` or `vendor.example`. Shown in
-    /// reports and matched against the identity a bundle claims.
+    /// The issuer's identity, e.g. `https://ci.example/shop` or `vendor.example`, as reports,
+    /// events and the `ISSUER` column show it.
     #[schemars(length(min = 1, max = 1024))]
     pub issuer: String,
     /// Names of the TrustAnchors this issuer signs with (`AttestationSigning`) and whose

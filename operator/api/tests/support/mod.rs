@@ -26,14 +26,20 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
-/// The kubeconfig to use: `$KUBECONFIG` when set, else `e2e/kubeconfig` of this repository;
-/// `None` when that file does not exist.
-fn kubeconfig_path() -> Option<PathBuf> {
+/// The kubeconfig to use: `$KUBECONFIG` when set (its first file), else `e2e/kubeconfig` of
+/// this repository; `Err` says which file does not exist.
+fn kubeconfig_path() -> Result<PathBuf, String> {
     let path = match std::env::var_os("KUBECONFIG") {
-        Some(v) if !v.is_empty() => std::env::split_paths(&v).next()?,
+        Some(v) if !v.is_empty() => std::env::split_paths(&v)
+            .next()
+            .ok_or_else(|| "$KUBECONFIG names no file".to_string())?,
         _ => repo_root().join("e2e/kubeconfig"),
     };
-    path.exists().then_some(path)
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{} does not exist", path.display()))
+    }
 }
 
 fn no_control_plane(detail: &str) -> Option<Client> {
@@ -50,8 +56,9 @@ fn no_control_plane(detail: &str) -> Option<Client> {
 /// A client for the test control plane, or `None` (after printing why) when there is none
 /// outside CI. Panics in CI when there is none.
 pub async fn client() -> Option<Client> {
-    let Some(path) = kubeconfig_path() else {
-        return no_control_plane("neither $KUBECONFIG nor e2e/kubeconfig exists");
+    let path = match kubeconfig_path() {
+        Ok(path) => path,
+        Err(detail) => return no_control_plane(&detail),
     };
     let kubeconfig = Kubeconfig::read_from(&path)
         .unwrap_or_else(|e| panic!("{}: not a kubeconfig: {e}", path.display()));
