@@ -589,3 +589,31 @@ fn crd_prints_the_definitions_and_writes_what_crds_holds() {
         );
     }
 }
+
+/// The cluster manifest of TrustAnchors is a `--trust-anchor` file too, and the bundles the
+/// ProofVerification examples point at end the way their comments say.
+#[test]
+fn cluster_trust_anchors_verify_the_example_bundles_as_the_examples_say() {
+    for (bundle, extra, want_exit, want_reason) in [
+        ("valid.zip", None, 0, "Verified"),
+        ("valid-certificate.zip", Some("--offline"), 0, "Verified"),
+        ("tampered-signature.zip", None, 1, "SignatureInvalid"),
+        ("expired-key.zip", None, 1, "KeyExpired"),
+    ] {
+        let path = format!("examples/bundles/{bundle}");
+        let mut args = vec![
+            "verify",
+            "--bundle",
+            &path,
+            "--trust-anchor",
+            "examples/10-trustanchors.yaml",
+            "--output",
+            "json",
+        ];
+        args.extend(extra);
+        let o = attestor(&args);
+        assert_eq!(code(&o), want_exit, "{bundle}: {}", text(&o.stderr));
+        let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(report["reason"], want_reason, "{bundle}");
+    }
+}
