@@ -580,11 +580,16 @@ async fn urls_other_than_http_and_https_are_refused_without_a_request() {
         ("", "invalid URL \"\""),
         ("https://", "invalid URL"),
         ("/relative/b.zip", "invalid URL"),
+        (
+            "https://user:secret@127.0.0.1/b.zip",
+            "URL https://127.0.0.1/b.zip: carries a user name or password",
+        ),
     ] {
         let err = f.fetch(url, expect()).await.unwrap_err();
         assert_eq!(err.reason(), "InvalidSourceUrl", "{url:?}: {err}");
         assert!(err.to_string().contains(reason_fragment), "{url:?}: {err}");
         assert!(err.to_string().contains("source.url"), "{url:?}: {err}");
+        assert!(!err.to_string().contains("secret"), "{url:?}: {err}");
         assert!(!err.is_transient());
     }
 }

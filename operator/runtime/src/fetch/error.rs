@@ -59,6 +59,16 @@ pub enum FetchError {
         field: &'static str,
     },
 
+    #[error(
+        "URL {url}: carries a user name or password, which would end up in logs and status; \
+         give a URL without credentials (for example a presigned URL) in {field}"
+    )]
+    CredentialsInUrl {
+        /// The URL with its credentials removed.
+        url: String,
+        field: &'static str,
+    },
+
     #[error("GET {url}: HTTP {status}{}{}: {}", reason_phrase(*status), Attempts(*attempts), http_hint(*status, field))]
     Http {
         url: String,
@@ -168,9 +178,9 @@ impl FetchError {
     /// The stable condition reason for this failure.
     pub fn reason(&self) -> &'static str {
         match self {
-            FetchError::InvalidUrl { .. } | FetchError::UnsupportedScheme { .. } => {
-                reason::INVALID_SOURCE_URL
-            }
+            FetchError::InvalidUrl { .. }
+            | FetchError::UnsupportedScheme { .. }
+            | FetchError::CredentialsInUrl { .. } => reason::INVALID_SOURCE_URL,
             FetchError::Http {
                 status: 404 | 410, ..
             } => reason::SOURCE_NOT_FOUND,
@@ -206,6 +216,7 @@ impl FetchError {
         match self {
             FetchError::InvalidUrl { url, .. }
             | FetchError::UnsupportedScheme { url, .. }
+            | FetchError::CredentialsInUrl { url, .. }
             | FetchError::Http { url, .. }
             | FetchError::TooLarge { url, .. }
             | FetchError::DigestMismatch { url, .. }

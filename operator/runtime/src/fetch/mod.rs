@@ -437,11 +437,8 @@ fn parse_url(text: &str, field: &'static str) -> Result<Url, FetchError> {
         return Err(invalid("no host".into()));
     }
     if has_credentials(&url) {
-        return Err(FetchError::InvalidUrl {
+        return Err(FetchError::CredentialsInUrl {
             url: redact_credentials(&url),
-            detail: "the URL carries credentials, which would end up in logs and status; \
-                     use a presigned URL instead"
-                .into(),
             field,
         });
     }
@@ -556,7 +553,8 @@ mod tests {
         assert!(matches!(e, FetchError::InvalidUrl { .. }), "{e:?}");
         assert!(e.to_string().contains("source.url"), "{e}");
         let e = parse_url("https://user:secret@example.test/b.zip", "source.url").unwrap_err();
-        assert!(matches!(e, FetchError::InvalidUrl { .. }), "{e:?}");
+        assert!(matches!(e, FetchError::CredentialsInUrl { .. }), "{e:?}");
+        assert_eq!(e.reason(), "InvalidSourceUrl");
         assert!(!e.to_string().contains("secret"), "{e}");
         assert!(parse_url("https://", "source.url").is_err());
     }
