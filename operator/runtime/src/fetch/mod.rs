@@ -21,6 +21,7 @@
 //! system's roots (which honour `SSL_CERT_FILE` and `SSL_CERT_DIR` on Linux)
 //! and/or extra roots given in [`FetchConfig`].
 
+pub mod directory;
 mod error;
 mod retry;
 
