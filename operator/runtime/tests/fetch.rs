@@ -605,3 +605,35 @@ async fn clones_fetch_concurrently() {
     assert_eq!(b.unwrap().bytes, b"x");
     assert_eq!(server.hits(), 2);
 }
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = attestor_runtime::fetch::FetchConfig::default();
+    assert_eq!(c.connect_timeout, Duration::from_secs(5));
+    assert_eq!(c.timeout, Duration::from_secs(30));
+    assert_eq!(c.max_redirects, 3);
+    assert_eq!(
+        c.retry,
+        RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    );
+    assert!(c.system_roots && c.proxy_from_env);
+}
+
+#[test]
+fn a_client_without_usable_roots_is_refused_at_setup() {
+    let mut config = test_config(&[]);
+    config.extra_roots_der.clear();
+    let err = attestor_runtime::fetch::Fetcher::new(config).unwrap_err();
+    assert!(err.to_string().contains("no root certificates"), "{err}");
+
+    let config = test_config(&[b"not a certificate"]);
+    let err = attestor_runtime::fetch::Fetcher::new(config).unwrap_err();
+    assert!(
+        err.to_string().contains("extra root certificate #1"),
+        "{err}"
+    );
+}
