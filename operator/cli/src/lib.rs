@@ -3,7 +3,6 @@
 pub mod anchors;
 pub mod cli;
 pub mod commands;
-pub mod duration;
 pub mod error;
 pub mod render;
 

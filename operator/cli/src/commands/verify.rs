@@ -9,9 +9,9 @@ use attestor_core::zip::ZipLimits;
 
 use crate::anchors::load_trust_store;
 use crate::cli::{OutputFormat, VerifyArgs};
-use crate::duration::parse_duration;
 use crate::error::read_file;
 use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED, render};
+use attestor_api::duration::parse as parse_duration;
 
 /// Turns the flags into verification options.
 pub fn options(args: &VerifyArgs) -> Result<VerifyOptions, CliError> {
