@@ -32,6 +32,9 @@ fmt:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	@# ring is the only crypto provider: aws-lc-sys would add a C/CMake build.
+	@if $(CARGO) tree --locked --workspace -i aws-lc-sys >/dev/null 2>&1; then \
+	  echo "aws-lc-sys entered the dependency tree: keep rustls on the ring provider"; exit 1; fi
 
 # Tests that need no cluster: the integration tests skip (outside CI) with a one-line reason.
 unit: lint

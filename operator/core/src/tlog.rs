@@ -199,16 +199,11 @@ pub struct LocalLog {
     pub leaves: Vec<Hash>,
 }
 
+/// The log's leaves: as long as the log, unlike an inclusion proof.
 mod hex_hashes_unbounded {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
+    use serde::{Deserialize, Deserializer, de::Error};
 
-    pub fn serialize<S: Serializer>(hs: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(hs.len()))?;
-        for h in hs {
-            seq.serialize_element(&hex::encode(h))?;
-        }
-        seq.end()
-    }
+    pub use super::hex_hashes::serialize;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
         Vec::<String>::deserialize(d)?
