@@ -43,10 +43,15 @@ unit: lint
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
 
 # Everything, with a cluster: compile first so the control plane is not kept waiting.
-test: lint
+test:
+	@echo "[$$(date +%T)] lint"
+	@$(MAKE) --no-print-directory lint
+	@echo "[$$(date +%T)] build"
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --no-run
+	@echo "[$$(date +%T)] tests and e2e against a cluster"
 	e2e/with-cluster.sh $(MAKE) --no-print-directory integration e2e
+	@echo "[$$(date +%T)] make test passed"
 
 integration:
 	$(CARGO) test --locked --workspace
