@@ -10,7 +10,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::bundle::{
-    Bundle, MANIFEST_PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, ledger_root, node_id,
+    Bundle, MANIFEST_DSSE, MANIFEST_PAYLOAD_TYPE, PREDICATE_TYPE, PROOF_ROOT_DSSE, STATEMENT_TYPE,
+    ledger_root, node_id,
 };
 use crate::canonical;
 use crate::digest::Sha256Digest;
@@ -282,17 +283,19 @@ fn check_signatures(
     const C: CheckName = CheckName::SignatureValid;
     let envelopes = [
         (
-            "manifest.dsse.json",
+            MANIFEST_DSSE,
             &bundle.manifest_envelope,
             MANIFEST_PAYLOAD_TYPE,
         ),
         (
-            "proof_root.dsse.json",
+            PROOF_ROOT_DSSE,
             &bundle.proof_root_envelope,
             PAYLOAD_TYPE_IN_TOTO,
         ),
     ];
-    let mut signers = Vec::new();
+    // Each signer with the entry it signed, so evidence is labelled right
+    // even when only one of the two envelopes verified.
+    let mut signed_by: Vec<(&str, VerifiedSigner)> = Vec::new();
     let mut outcome = None;
     for (entry, envelope, payload_type) in envelopes {
         if envelope.payload_type != payload_type {
@@ -314,7 +317,7 @@ fn check_signatures(
             Purpose::AttestationSigning,
             opts.at,
         ) {
-            Ok(signer) => signers.push(signer),
+            Ok(signer) => signed_by.push((entry, signer)),
             Err(failure) => {
                 outcome.get_or_insert_with(|| {
                     CheckOutcome::fail(C, failure.reason(), format!("{entry}: {failure}"))
@@ -323,8 +326,8 @@ fn check_signatures(
         }
     }
     let mut outcome = outcome.unwrap_or_else(|| {
-        let s = &signers[0];
-        let same = signers.iter().all(|o| o.key_id == s.key_id);
+        let s = &signed_by[0].1;
+        let same = signed_by.iter().all(|(_, o)| o.key_id == s.key_id);
         let who = if same {
             format!("key {}", s.key_id)
         } else {
@@ -339,10 +342,7 @@ fn check_signatures(
             ),
         )
     });
-    for (entry, s) in ["manifest.dsse.json", "proof_root.dsse.json"]
-        .iter()
-        .zip(&signers)
-    {
+    for (entry, s) in &signed_by {
         outcome = outcome.with(
             &format!("{entry} signer"),
             format!("{} ({}, anchor {})", s.key_id, s.algorithm, s.anchor),
@@ -354,7 +354,7 @@ fn check_signatures(
             );
         }
     }
-    (outcome, signers)
+    (outcome, signed_by.into_iter().map(|(_, s)| s).collect())
 }
 
 fn check_ids(bundle: &Bundle, opts: &VerifyOptions) -> (CheckOutcome, Option<Sha256Digest>) {
