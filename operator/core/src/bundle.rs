@@ -137,6 +137,43 @@ pub struct Statement {
     pub predicate: ProofRootPredicate,
 }
 
+/// Why an envelope's payload is not the score-proof [`Statement`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    #[error("payload is not JSON: {0}")]
+    NotJson(String),
+    /// An in-toto statement, but of another kind: worth telling apart from garbage.
+    #[error(
+        "payload is a statement of type {statement_type:?} with predicate {predicate_type:?}, not an in-toto Statement v1 with a score-proof predicate"
+    )]
+    OtherType {
+        statement_type: String,
+        predicate_type: String,
+    },
+    #[error("payload is not an in-toto Statement v1 with a score-proof predicate: {0}")]
+    Malformed(String),
+}
+
+impl Statement {
+    /// Reads the statement a proof-root envelope signs, strictly (no duplicate keys).
+    pub fn from_payload(payload: &[u8]) -> Result<Self, StatementError> {
+        let value =
+            canonical::parse_strict(payload).map_err(|e| StatementError::NotJson(e.to_string()))?;
+        Self::deserialize(&value).map_err(|e| {
+            let text = |k: &str| value.get(k).and_then(Value::as_str);
+            match (text("_type"), text("predicateType")) {
+                (Some(st), Some(pt)) if st != STATEMENT_TYPE || pt != PREDICATE_TYPE => {
+                    StatementError::OtherType {
+                        statement_type: st.to_string(),
+                        predicate_type: pt.to_string(),
+                    }
+                }
+                _ => StatementError::Malformed(e.to_string()),
+            }
+        })
+    }
+}
+
 /// `meta.json`: unsigned, informative, except that its times must agree with
 /// the signed ones and its certificates must chain to an anchor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,20 +376,12 @@ impl Bundle {
                     source,
                 }
             })?;
-        let statement_value =
-            canonical::parse_strict(&proof_root_envelope.payload).map_err(|e| {
-                BundleError::Schema {
-                    entry: PROOF_ROOT_DSSE,
-                    detail: format!("payload is not JSON: {e}"),
-                }
-            })?;
-        let statement: Statement =
-            serde_json::from_value(statement_value).map_err(|e| BundleError::Schema {
+        let statement = Statement::from_payload(&proof_root_envelope.payload).map_err(|e| {
+            BundleError::Schema {
                 entry: PROOF_ROOT_DSSE,
-                detail: format!(
-                    "payload is not an in-toto Statement v1 with a score-proof predicate: {e}"
-                ),
-            })?;
+                detail: e.to_string(),
+            }
+        })?;
 
         let meta_value = json_entry(META, &meta_raw)?;
         check_schema(META, &meta_value, META_SCHEMA)?;

@@ -384,7 +384,7 @@ pub struct VerifiedSigner {
 /// Why no signature of a document could be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignerFailure {
-    #[error("no trust anchor holds key {}: add it with a TrustAnchor (or pass it with --trust-anchor)", display_ids(.key_ids))]
+    #[error("no trust anchor holds key {}: add it with a TrustAnchor", display_ids(.key_ids))]
     TrustAnchorNotFound { key_ids: Vec<String> },
     #[error(
         "signature by key {key_id} (trust anchor {anchor}) does not verify: the document was altered after signing, or signed with another key"
