@@ -31,6 +31,9 @@ pub enum Command {
     /// Print the CustomResourceDefinitions of TrustAnchor, TrustedIssuer, ProofVerification
     /// and ReplayJob as multi-document YAML (install with `kubectl apply --server-side -f -`).
     Crd(CrdArgs),
+    /// Run the operator: the TrustAnchor, TrustedIssuer and ProofVerification controllers, with
+    /// leader election, probes and metrics. Uses the in-cluster config or KUBECONFIG.
+    Run(crate::commands::run::RunArgs),
 }
 
 #[derive(Debug, Args)]

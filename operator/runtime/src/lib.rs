@@ -1,7 +1,26 @@
-//! The in-cluster runtime of the attestor operator.
+//! The in-cluster runtime of the attestor operator (`attestor run`).
 //!
-//! For now this is only [`fetch`]: getting proof bundles and trusted-issuer
-//! key directories over HTTP(S) with hard limits on size, time, redirects and
-//! retries. The controllers and the admission webhook will live here too;
-//! verification itself stays in `attestor-core`, which never touches the network.
+//! - [`fetch`]: proof bundles and issuer key directories over HTTP(S), with hard limits on size,
+//!   time, redirects and retries.
+//! - [`trust`], [`verification`], [`scope`], [`conditions`]: pure decisions (what an anchor or
+//!   issuer amounts to now, what a verification's status and Events should be), tested without
+//!   an API server.
+//! - [`controllers`]: the TrustAnchor, TrustedIssuer and ProofVerification controllers.
+//! - [`operator`]: the process: probes, metrics, leader election, shutdown.
+//!
+//! Verification itself stays in `attestor-core`, which never touches the network.
+pub mod conditions;
+pub mod controllers;
 pub mod fetch;
+pub mod http;
+pub mod kube_client;
+pub mod leader;
+pub mod metrics;
+pub mod operator;
+pub mod source;
+pub mod telemetry;
+pub mod trust;
+pub mod verification;
+
+/// Issuer scopes are part of the pure admission domain; the controllers use the same rules.
+pub use attestor_admission::scope;

@@ -2,6 +2,7 @@ pub mod bundle_create;
 pub mod crd;
 pub mod inspect;
 pub mod keys;
+pub mod run;
 pub mod verify;
 
 use crate::CliError;
@@ -19,6 +20,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
             keys::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
         Command::Crd(args) => crd::run(&args).map(|_| crate::EXIT_VERIFIED),
+        Command::Run(args) => run::run(args).map(|_| crate::EXIT_VERIFIED),
     }
 }
 

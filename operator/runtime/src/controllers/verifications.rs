@@ -1,0 +1,255 @@
+//! ProofVerification: settle the issuer, read the proof, run the checks, and say so in status and
+//! Events. The rules are in [`crate::verification::decide`]; this is the plumbing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use attestor_api::proof_verification::ProofFormat;
+use attestor_api::{ProofVerification, ProofVerificationStatus};
+use attestor_core::bundle::Bundle;
+use attestor_core::dsse::Envelope;
+use attestor_core::trust::TrustStore;
+use attestor_core::verify::{VerifyOptions, verify_bundle, verify_envelope};
+use attestor_core::zip::ZipLimits;
+use futures::{Stream, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, predicates};
+use kube::{Api, Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+use super::relations::{Relations, Trigger};
+use super::{Context, ReconcileError, log_result, patch_status, timed};
+use crate::scope::Scope;
+use crate::source::{self, ConfigMaps};
+use crate::verification::{Outcome, Timing, decide};
+
+const NAME: &str = "proofverification";
+const DEFAULT_REVERIFY: Duration = Duration::from_secs(24 * 3600);
+
+pub fn controller(
+    ctx: &Arc<Context>,
+    trigger: Trigger<ProofVerification>,
+    relations: Relations<ProofVerification>,
+    cancel: CancellationToken,
+) -> impl Stream<Item = ()> + Send + use<> {
+    let trigger = trigger.predicate_filter(predicates::generation, Default::default());
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency);
+    let gone = ctx.clone();
+    Controller::for_stream(trigger, ctx.verifications.clone())
+        .with_config(config)
+        .reconcile_on(relations)
+        .graceful_shutdown_on(cancel.cancelled_owned())
+        .run(reconcile, error_policy, ctx.clone())
+        .map(move |result| {
+            log_result(NAME, result, |obj| {
+                gone.source_failure(
+                    obj.namespace.as_deref().unwrap_or_default(),
+                    &obj.name,
+                    false,
+                );
+            })
+        })
+}
+
+impl ConfigMaps for Context {
+    async fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<ConfigMap>>, kube::Error> {
+        Context::config_map(self, namespace, name).await
+    }
+}
+
+async fn reconcile(
+    pv: Arc<ProofVerification>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    timed(&ctx.metrics, NAME, apply(&pv, &ctx)).await
+}
+
+async fn apply(pv: &ProofVerification, ctx: &Context) -> Result<Action, ReconcileError> {
+    let namespace = pv.namespace().unwrap_or_default();
+    let name = pv.name_any();
+    let started = Instant::now();
+    let now = Timestamp::now();
+    let outcome = gather(pv, ctx, &namespace, now).await;
+    let elapsed = started.elapsed();
+    let source_failed = matches!(outcome, Outcome::SourceFailed { .. });
+    let size = match &outcome {
+        Outcome::Checked { size, .. } | Outcome::Unreadable { size, .. } => Some(*size),
+        _ => None,
+    };
+    let timing = Timing {
+        reverify: attestor_api::duration::parse(&pv.spec.reverify_interval)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .unwrap_or(DEFAULT_REVERIFY),
+        source_failures: ctx.source_failure(&namespace, &name, source_failed),
+    };
+    let previous = pv.status.clone().unwrap_or_default();
+    let decision = decide(
+        &pv.spec,
+        &previous,
+        pv.metadata.generation,
+        outcome,
+        now,
+        timing,
+    );
+    if let Some((result, reason)) = &decision.metric {
+        ctx.metrics
+            .observe_verification(*result, reason, elapsed, size);
+    }
+    if pv.status.as_ref() != Some(&decision.status) {
+        write(ctx, &namespace, &name, &decision.status).await?;
+    }
+    let reference = pv.object_ref(&());
+    for note in decision.events {
+        tracing::info!(
+            verification = %format!("{namespace}/{name}"),
+            event = %note.reason,
+            note = %note.note,
+            "verification changed"
+        );
+        ctx.publish(&reference, note, "Verify").await;
+    }
+    Ok(Action::requeue(decision.requeue_after))
+}
+
+async fn write(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    status: &ProofVerificationStatus,
+) -> Result<(), ReconcileError> {
+    let api: Api<ProofVerification> = Api::namespaced(ctx.client.clone(), namespace);
+    patch_status(&api, name, status)
+        .await
+        .map_err(|source| ReconcileError::StatusWrite {
+            kind: "ProofVerification",
+            name: format!("{namespace}/{name}"),
+            source,
+        })
+}
+
+async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Timestamp) -> Outcome {
+    let spec = &pv.spec;
+    let issuer_name = spec.issuer_ref.name.clone();
+    let Some(issuer) = ctx.issuers.get(&ObjectRef::new(&issuer_name)) else {
+        return Outcome::IssuerNotFound {
+            issuer: issuer_name,
+        };
+    };
+    let evaluation = ctx.evaluate_issuer(&issuer, now);
+    if !evaluation.is_trusted() {
+        return Outcome::IssuerNotTrusted {
+            issuer: issuer_name,
+            reason: evaluation.trusted.reason,
+            message: evaluation.trusted.message,
+        };
+    }
+    if let Some(image) = &spec.image {
+        let scope = Scope::new(&issuer.spec.scope.images);
+        if !scope.covers(image) {
+            return Outcome::ImageNotInScope {
+                image: image.clone(),
+                issuer: issuer_name,
+                scope: scope.describe(),
+            };
+        }
+    }
+    let read = source::read(
+        ctx,
+        &ctx.client,
+        &ctx.fetcher,
+        namespace,
+        &spec.source,
+        ctx.settings.max_bundle_bytes,
+    )
+    .await;
+    let bytes = match read {
+        Ok(b) => b,
+        Err(e) => {
+            return Outcome::SourceFailed {
+                reason: e.reason.to_string(),
+                message: e.message,
+                transient: e.transient,
+            };
+        }
+    };
+    let options = VerifyOptions {
+        at: now,
+        tlog: spec.checks.transparency_log.to_core(),
+        timestamps: Some(spec.checks.timestamp_window().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "spec.checks has a malformed duration; using the defaults");
+            Default::default()
+        })),
+        expected_artifact: spec.artifact_digest.parse().ok(),
+    };
+    let format = spec.source.effective_format();
+    let store = evaluation.store;
+    // Hashing and signature checks are CPU work: keep them off the async workers.
+    let checked = tokio::task::spawn_blocking(move || {
+        check(format, &bytes.bytes, &store, &options).map(|r| (r, bytes))
+    })
+    .await;
+    match checked {
+        Ok(Ok((report, bytes))) => Outcome::Checked {
+            report: Box::new(report),
+            issuer: issuer_name,
+            size: bytes.bytes.len() as u64,
+            digest: bytes.digest.to_string(),
+        },
+        Ok(Err((message, size, digest))) => Outcome::Unreadable {
+            message,
+            size,
+            digest,
+        },
+        Err(e) => Outcome::Unreadable {
+            message: format!("verification aborted: {e}"),
+            size: 0,
+            digest: String::new(),
+        },
+    }
+}
+
+type Unreadable = (String, u64, String);
+
+fn check(
+    format: ProofFormat,
+    bytes: &[u8],
+    store: &TrustStore,
+    options: &VerifyOptions,
+) -> Result<attestor_core::verify::VerificationReport, Unreadable> {
+    let unreadable = |message: String| {
+        (
+            message,
+            bytes.len() as u64,
+            attestor_core::digest::Sha256Digest::of(bytes).to_string(),
+        )
+    };
+    match format {
+        ProofFormat::Bundle => {
+            let bundle = Bundle::from_zip(bytes, &ZipLimits::default())
+                .map_err(|e| unreadable(e.to_string()))?;
+            Ok(verify_bundle(&bundle, store, options))
+        }
+        ProofFormat::Envelope => {
+            let envelope = Envelope::from_json(bytes)
+                .map_err(|e| unreadable(format!("not a DSSE envelope: {e}")))?;
+            Ok(verify_envelope(&envelope, store, options))
+        }
+    }
+}
+
+fn error_policy(pv: Arc<ProofVerification>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(
+        verification = %format!("{}/{}", pv.namespace().unwrap_or_default(), pv.name_any()),
+        error = %error,
+        "reconcile failed; retrying"
+    );
+    Action::requeue(Duration::from_secs(10))
+}

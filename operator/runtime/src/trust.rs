@@ -1,0 +1,570 @@
+//! What TrustAnchors and TrustedIssuers amount to at a given instant: pure functions of the
+//! declared objects, the fetched directory keys and the time, shared by the three controllers so
+//! that an issuer's `Trusted` condition and the keys a ProofVerification is checked against can
+//! never disagree.
+
+use std::sync::Arc;
+
+use attestor_api::conditions::{EXPIRING_SOON, READY, TRUSTED};
+use attestor_api::{TrustAnchorSpec, TrustedIssuerSpec};
+use attestor_core::digest::Sha256Digest;
+use attestor_core::trust::{AnchorError, AnchorMaterial, Purpose, TrustAnchor, TrustStore};
+use attestor_core::verify::format_duration;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::conditions::{Decided, Status};
+use crate::fetch::directory::{KeySet, LastError};
+
+/// What `status` shows about an anchor's key, whether or not it is usable now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnchorFacts {
+    pub key_id: Option<String>,
+    pub algorithm: Option<String>,
+    /// SHA-256 of the certificate's DER, for certificate anchors.
+    pub fingerprint: Option<String>,
+    /// The later of `spec.notBefore` and the certificate's not-before.
+    pub not_before: Option<Timestamp>,
+    /// The earlier of `spec.expires` and the certificate's not-after.
+    pub not_after: Option<Timestamp>,
+}
+
+/// A TrustAnchor's spec, parsed once per generation: parsing does not depend on the time, so the
+/// controllers cache this and only [`ParsedAnchor::evaluate`] at each instant.
+#[derive(Debug, Clone)]
+pub struct ParsedAnchor {
+    pub name: String,
+    pub anchor: Result<TrustAnchor, AnchorError>,
+    pub facts: AnchorFacts,
+    pub purposes: Vec<Purpose>,
+    expiry_warning: SignedDuration,
+}
+
+/// Conditions of a TrustAnchor at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorEvaluation {
+    pub ready: Decided,
+    pub expiring_soon: Decided,
+    /// When the conditions change by the passage of time alone.
+    pub next_change: Option<Timestamp>,
+}
+
+const DEFAULT_EXPIRY_WARNING: SignedDuration = SignedDuration::from_hours(720);
+
+impl ParsedAnchor {
+    pub fn parse(name: &str, spec: &TrustAnchorSpec) -> Self {
+        let anchor = TrustAnchor::from_spec(name, &spec.to_core());
+        let expiry_warning =
+            attestor_api::duration::parse(&spec.expiry_warning).unwrap_or(DEFAULT_EXPIRY_WARNING);
+        let mut facts = AnchorFacts {
+            not_before: spec.not_before.as_ref().map(|t| t.0),
+            not_after: spec.expires.as_ref().map(|t| t.0),
+            ..AnchorFacts::default()
+        };
+        if let Ok(anchor) = &anchor {
+            facts.key_id = anchor.key_id().map(|k| k.to_string());
+            match &anchor.material {
+                AnchorMaterial::Key(key) => {
+                    facts.algorithm = Some(key.algorithm().as_str().to_string());
+                }
+                AnchorMaterial::Certificate { cert, .. } => {
+                    facts.algorithm = cert.public_key().ok().map(|k| k.algorithm().to_string());
+                    facts.fingerprint = Some(Sha256Digest::of(cert.der()).to_string());
+                    facts.not_before = Some(
+                        facts
+                            .not_before
+                            .map_or(cert.not_before(), |t| t.max(cert.not_before())),
+                    );
+                    facts.not_after = Some(
+                        facts
+                            .not_after
+                            .map_or(cert.not_after(), |t| t.min(cert.not_after())),
+                    );
+                }
+                AnchorMaterial::Unsupported { algorithm, .. } => {
+                    facts.algorithm = Some(algorithm.clone());
+                }
+            }
+        }
+        let purposes = anchor
+            .as_ref()
+            .map(|a| a.purposes.clone())
+            .unwrap_or_default();
+        Self {
+            name: name.to_string(),
+            anchor,
+            facts,
+            purposes,
+            expiry_warning,
+        }
+    }
+
+    /// Whether the anchor can verify signatures for `purpose` at `now`.
+    pub fn usable(&self, purpose: Purpose, now: Timestamp) -> bool {
+        match &self.anchor {
+            Ok(a) => {
+                !matches!(a.material, AnchorMaterial::Unsupported { .. })
+                    && a.allows(purpose)
+                    && self.facts.not_before.is_none_or(|nb| now >= nb)
+                    && self.facts.not_after.is_none_or(|na| now <= na)
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn evaluate(&self, now: Timestamp) -> AnchorEvaluation {
+        let ready = self.readiness(now);
+        let (expiring_soon, warn_at) = self.expiry(now);
+        let next_change = [self.facts.not_before, warn_at, self.facts.not_after]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > now)
+            .min();
+        AnchorEvaluation {
+            ready,
+            expiring_soon,
+            next_change,
+        }
+    }
+
+    fn readiness(&self, now: Timestamp) -> Decided {
+        let not_ready =
+            |reason: &str, message: String| Decided::new(READY, Status::False, reason, message);
+        let anchor = match &self.anchor {
+            Ok(a) => a,
+            Err(e) => {
+                let field = match e.reason() {
+                    "InvalidCertificate" => "spec.certificate / spec.intermediates",
+                    _ => "spec.publicKey",
+                };
+                return not_ready(
+                    e.reason(),
+                    format!("{e}: fix {field} (a PEM ECDSA P-256 or Ed25519 key or certificate)"),
+                );
+            }
+        };
+        if let AnchorMaterial::Unsupported { algorithm, key_id } = &anchor.material {
+            return not_ready(
+                "AlgorithmNotSupported",
+                format!(
+                    "key {key_id} uses {algorithm}; only ECDSA P-256 and Ed25519 keys are accepted: publish an ECDSA P-256 or Ed25519 key and declare that"
+                ),
+            );
+        }
+        if let Some(nb) = self.facts.not_before
+            && now < nb
+        {
+            return not_ready(
+                "NotYetValid",
+                format!(
+                    "the anchor becomes valid at {nb}: signatures are not trusted with it before then"
+                ),
+            );
+        }
+        if let Some(na) = self.facts.not_after
+            && now > na
+        {
+            return not_ready(
+                "Expired",
+                format!(
+                    "the anchor expired at {na}: add its successor as a new TrustAnchor, list it in the TrustedIssuers that use this one, then delete this anchor"
+                ),
+            );
+        }
+        let purposes = self
+            .purposes
+            .iter()
+            .map(|p| match p {
+                Purpose::AttestationSigning => "AttestationSigning",
+                Purpose::TransparencyLog => "TransparencyLog",
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let until = match self.facts.not_after {
+            Some(na) => format!("until {na}"),
+            None => "with no expiry".to_string(),
+        };
+        Decided::new(
+            READY,
+            Status::True,
+            "Valid",
+            format!(
+                "key {} ({}) is trusted for {purposes} {until}",
+                self.facts.key_id.as_deref().unwrap_or("-"),
+                self.facts.algorithm.as_deref().unwrap_or("-"),
+            ),
+        )
+    }
+
+    fn expiry(&self, now: Timestamp) -> (Decided, Option<Timestamp>) {
+        let Some(not_after) = self.facts.not_after else {
+            return (
+                Decided::new(
+                    EXPIRING_SOON,
+                    Status::False,
+                    "NoExpiry",
+                    "neither spec.expires nor a certificate bounds this anchor's validity",
+                ),
+                None,
+            );
+        };
+        if now > not_after {
+            return (
+                Decided::new(
+                    EXPIRING_SOON,
+                    Status::False,
+                    "NotExpiringSoon",
+                    format!("already expired at {not_after} (see Ready)"),
+                ),
+                None,
+            );
+        }
+        let warn_at = not_after - self.expiry_warning;
+        if now >= warn_at {
+            let left = format_duration(now.duration_until(not_after));
+            (
+                Decided::new(
+                    EXPIRING_SOON,
+                    Status::True,
+                    "ExpiresSoon",
+                    format!(
+                        "expires at {not_after} (in {left}): add the successor key as a new TrustAnchor and list it in the TrustedIssuers now, so that both are trusted during the overlap"
+                    ),
+                ),
+                None,
+            )
+        } else {
+            (
+                Decided::new(
+                    EXPIRING_SOON,
+                    Status::False,
+                    "NotExpiringSoon",
+                    format!(
+                        "expires at {not_after}, more than {} away",
+                        format_duration(self.expiry_warning)
+                    ),
+                ),
+                Some(warn_at),
+            )
+        }
+    }
+}
+
+/// An issuer's directory as the TrustedIssuer controller last fetched it.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryView {
+    /// The last good key set, fresh or stale.
+    pub keys: Option<Arc<KeySet>>,
+    /// The error of the last refresh, cleared by a success.
+    pub last_error: Option<LastError>,
+}
+
+/// What an issuer amounts to at one instant.
+#[derive(Debug, Clone)]
+pub struct IssuerEvaluation {
+    pub trusted: Decided,
+    /// Every key the issuer's proofs are checked against, expired ones included so that a proof
+    /// signed with one fails as `KeyExpired` rather than `TrustAnchorNotFound`.
+    pub store: TrustStore,
+    /// Ids of the keys usable now, sorted.
+    pub usable_key_ids: Vec<String>,
+    /// Anchors named in `spec.anchors` that do not exist.
+    pub missing_anchors: Vec<String>,
+}
+
+impl IssuerEvaluation {
+    pub fn is_trusted(&self) -> bool {
+        self.trusted.status == Status::True
+    }
+}
+
+/// Evaluates an issuer. `anchor` looks a TrustAnchor up by name (`None`: no such object).
+pub fn evaluate_issuer(
+    name: &str,
+    spec: &TrustedIssuerSpec,
+    anchor: &dyn Fn(&str) -> Option<Arc<ParsedAnchor>>,
+    directory: Option<&DirectoryView>,
+    now: Timestamp,
+) -> IssuerEvaluation {
+    let mut store = TrustStore::new(Vec::new());
+    let mut usable_signing = Vec::new();
+    let mut usable = Vec::new();
+    let mut missing = Vec::new();
+    let mut not_ready = Vec::new();
+    for anchor_name in &spec.anchors {
+        let Some(parsed) = anchor(anchor_name) else {
+            missing.push(anchor_name.clone());
+            continue;
+        };
+        let evaluation = parsed.evaluate(now);
+        if evaluation.ready.status != Status::True {
+            not_ready.push(format!("{anchor_name} ({})", evaluation.ready.reason));
+        }
+        if let Ok(a) = &parsed.anchor {
+            store.push(a.clone());
+            let id = parsed.facts.key_id.clone().unwrap_or_default();
+            if parsed.usable(Purpose::AttestationSigning, now) {
+                usable_signing.push(id.clone());
+            }
+            if parsed.usable(Purpose::AttestationSigning, now)
+                || parsed.usable(Purpose::TransparencyLog, now)
+            {
+                usable.push(id);
+            }
+        }
+    }
+    if let Some(keys) = directory.and_then(|d| d.keys.as_ref()) {
+        for key in &keys.keys {
+            store.push(key.to_trust_anchor(format!("{name} directory key {}", key.key_id)));
+            if key.is_valid_at(now) {
+                usable_signing.push(key.key_id.to_string());
+                usable.push(key.key_id.to_string());
+            }
+        }
+    }
+    usable.sort();
+    usable.dedup();
+    usable_signing.sort();
+    usable_signing.dedup();
+
+    let directory_error = directory.and_then(|d| d.last_error.as_ref());
+    let mut notes = Vec::new();
+    if !missing.is_empty() {
+        notes.push(format!(
+            "TrustAnchor {} not found: create it, or remove it from spec.anchors",
+            missing.join(", ")
+        ));
+    }
+    if !not_ready.is_empty() {
+        notes.push(format!(
+            "TrustAnchor {} not Ready (kubectl describe trustanchor for why)",
+            not_ready.join(", ")
+        ));
+    }
+    if let Some(e) = directory_error {
+        notes.push(format!(
+            "the key directory could not be refreshed at {}: {} ({})",
+            e.at, e.message, e.reason
+        ));
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", notes.join("; "))
+    };
+
+    let trusted = match &spec.approval {
+        None => Decided::new(
+            TRUSTED,
+            Status::False,
+            "ApprovalMissing",
+            format!(
+                "issuer {} has no spec.approval: an unapproved issuer is never trusted. Review it, then set spec.approval.approvedBy and spec.approval.reason",
+                spec.issuer
+            ),
+        ),
+        Some(_) if usable_signing.is_empty() => {
+            let (reason, message) = if !missing.is_empty() && not_ready.is_empty() {
+                (
+                    "AnchorNotFound",
+                    format!(
+                        "no usable signing key: TrustAnchor {} not found: create it (kubectl apply -f the anchor's manifest) or fix spec.anchors",
+                        missing.join(", ")
+                    ),
+                )
+            } else if !not_ready.is_empty() {
+                (
+                    "AnchorNotReady",
+                    format!(
+                        "no usable signing key: TrustAnchor {} not Ready: kubectl describe trustanchor {} shows why",
+                        not_ready.join(", "),
+                        spec.anchors.first().map(String::as_str).unwrap_or_default()
+                    ),
+                )
+            } else if let Some(e) = directory_error {
+                (
+                    "KeyFetchFailed",
+                    format!(
+                        "no usable signing key: the key directory {} could not be read and no keys were fetched before: {}: check the URL and that the operator can reach it",
+                        spec.directory
+                            .as_ref()
+                            .map(|d| d.url.as_str())
+                            .unwrap_or("-"),
+                        e.message
+                    ),
+                )
+            } else {
+                (
+                    "NoKeys",
+                    "no usable signing key: the anchors are for other purposes or the directory lists no valid key: add a TrustAnchor with purposes [AttestationSigning]".to_string(),
+                )
+            };
+            Decided::new(TRUSTED, Status::False, reason, message)
+        }
+        Some(approval) => Decided::new(
+            TRUSTED,
+            Status::True,
+            "Approved",
+            format!(
+                "approved by {} ({}); {} usable signing key(s){notes}",
+                approval.approved_by,
+                approval.reason,
+                usable_signing.len()
+            ),
+        ),
+    };
+    IssuerEvaluation {
+        trusted,
+        store,
+        usable_key_ids: usable,
+        missing_anchors: missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attestor_api::trusted_issuer::{Approval, IssuerScope};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn key_pem() -> String {
+        include_str!("../../../examples/keys/test-only-signing.pub.pem").to_string()
+    }
+
+    fn spec(not_before: Option<&str>, expires: Option<&str>) -> TrustAnchorSpec {
+        TrustAnchorSpec {
+            public_key: Some(key_pem()),
+            certificate: None,
+            intermediates: None,
+            purposes: vec![attestor_api::trust_anchor::Purpose::AttestationSigning],
+            not_before: not_before.map(|t| Time(at(t))),
+            expires: expires.map(|t| Time(at(t))),
+            expiry_warning: "720h".into(),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn anchor_lifecycle_and_next_change() {
+        let parsed = ParsedAnchor::parse(
+            "a",
+            &spec(Some("2026-01-01T00:00:00Z"), Some("2027-01-01T00:00:00Z")),
+        );
+        let before = parsed.evaluate(at("2025-12-01T00:00:00Z"));
+        assert_eq!(before.ready.reason, "NotYetValid");
+        assert_eq!(before.next_change, Some(at("2026-01-01T00:00:00Z")));
+
+        let during = parsed.evaluate(at("2026-06-01T00:00:00Z"));
+        assert_eq!(during.ready.status, Status::True);
+        assert_eq!(during.expiring_soon.reason, "NotExpiringSoon");
+        // 720h before expiry: the warning starts.
+        assert_eq!(during.next_change, Some(at("2026-12-02T00:00:00Z")));
+
+        let warned = parsed.evaluate(at("2026-12-15T00:00:00Z"));
+        assert_eq!(warned.ready.status, Status::True);
+        assert_eq!(warned.expiring_soon.status, Status::True);
+        assert_eq!(warned.next_change, Some(at("2027-01-01T00:00:00Z")));
+
+        let after = parsed.evaluate(at("2027-01-02T00:00:00Z"));
+        assert_eq!(after.ready.reason, "Expired");
+        assert_eq!(after.expiring_soon.status, Status::False);
+        assert_eq!(after.next_change, None);
+        assert!(after.ready.message.contains("add its successor"));
+    }
+
+    #[test]
+    fn invalid_keys_are_not_ready_with_a_reason() {
+        let mut s = spec(None, None);
+        s.public_key = Some("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into());
+        let e = ParsedAnchor::parse("bad", &s).evaluate(at("2026-01-01T00:00:00Z"));
+        assert_eq!(e.ready.status, Status::False);
+        assert_eq!(e.ready.reason, "InvalidKey");
+        assert!(
+            e.ready.message.contains("fix spec.publicKey"),
+            "{}",
+            e.ready.message
+        );
+        assert_eq!(e.expiring_soon.reason, "NoExpiry");
+    }
+
+    fn issuer(anchors: &[&str], approved: bool) -> TrustedIssuerSpec {
+        TrustedIssuerSpec {
+            issuer: "https://ci.example".into(),
+            anchors: anchors.iter().map(|s| s.to_string()).collect(),
+            directory: None,
+            approval: approved.then(|| Approval {
+                approved_by: "sec".into(),
+                reason: "SEC-1".into(),
+                approved_at: None,
+            }),
+            scope: IssuerScope {
+                images: vec!["*".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn issuer_needs_approval_and_a_usable_signing_key() {
+        let now = at("2026-06-01T00:00:00Z");
+        let current = Arc::new(ParsedAnchor::parse("current", &spec(None, None)));
+        let retired = Arc::new(ParsedAnchor::parse(
+            "retired",
+            &spec(None, Some("2025-01-01T00:00:00Z")),
+        ));
+        let lookup = |n: &str| match n {
+            "current" => Some(current.clone()),
+            "retired" => Some(retired.clone()),
+            _ => None,
+        };
+
+        let e = evaluate_issuer("i", &issuer(&["current"], false), &lookup, None, now);
+        assert_eq!(e.trusted.reason, "ApprovalMissing");
+
+        // One retired and one missing anchor do not untrust an issuer with a current key.
+        let e = evaluate_issuer(
+            "i",
+            &issuer(&["current", "retired", "gone"], true),
+            &lookup,
+            None,
+            now,
+        );
+        assert!(e.is_trusted(), "{:?}", e.trusted);
+        assert!(
+            e.trusted.message.contains("gone not found"),
+            "{}",
+            e.trusted.message
+        );
+        assert_eq!(
+            e.store.anchors().len(),
+            2,
+            "expired anchors stay in the store"
+        );
+        assert_eq!(e.usable_key_ids.len(), 1);
+        assert_eq!(e.missing_anchors, vec!["gone".to_string()]);
+
+        let e = evaluate_issuer("i", &issuer(&["gone"], true), &lookup, None, now);
+        assert_eq!(e.trusted.reason, "AnchorNotFound");
+        let e = evaluate_issuer("i", &issuer(&["retired", "gone"], true), &lookup, None, now);
+        assert_eq!(e.trusted.reason, "AnchorNotReady");
+
+        let failed = DirectoryView {
+            keys: None,
+            last_error: Some(LastError {
+                at: now,
+                reason: "SourceUnavailable",
+                message: "connection refused".into(),
+            }),
+        };
+        let mut only_directory = issuer(&[], true);
+        only_directory.directory = Some(attestor_api::trusted_issuer::KeyDirectory {
+            url: "https://keys.example/k.json".into(),
+            refresh_interval: "1h".into(),
+        });
+        let e = evaluate_issuer("i", &only_directory, &lookup, Some(&failed), now);
+        assert_eq!(e.trusted.reason, "KeyFetchFailed");
+        assert!(e.trusted.message.contains("connection refused"));
+    }
+}

@@ -1,0 +1,452 @@
+//! From what happened while verifying a ProofVerification to what its status, Events, metrics
+//! and next reconcile should be. Pure: the controller gathers the facts (issuer, source, report)
+//! and applies the decision, so every rule here is tested without an API server.
+
+use std::time::Duration;
+
+use attestor_api::conditions::{SOURCE_AVAILABLE, VERIFIED};
+use attestor_api::proof_verification::{ProofVerificationSpec, ProofVerificationStatus};
+use attestor_core::verify::{CheckName, CheckStatus, VerificationReport};
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::conditions::{self, Decided, Status};
+use crate::metrics::VerificationResult;
+
+/// What the controller found out.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// `spec.issuerRef` names no TrustedIssuer.
+    IssuerNotFound { issuer: String },
+    /// The TrustedIssuer exists but is not `Trusted`.
+    IssuerNotTrusted {
+        issuer: String,
+        reason: String,
+        message: String,
+    },
+    /// `spec.image` is outside the issuer's scope.
+    ImageNotInScope {
+        image: String,
+        issuer: String,
+        scope: String,
+    },
+    /// The proof could not be read. `reason` is the `SourceAvailable` reason.
+    SourceFailed {
+        reason: String,
+        message: String,
+        transient: bool,
+    },
+    /// The proof was read but is not a proof bundle / envelope.
+    Unreadable {
+        message: String,
+        size: u64,
+        digest: String,
+    },
+    /// The checks ran.
+    Checked {
+        report: Box<VerificationReport>,
+        issuer: String,
+        size: u64,
+        digest: String,
+    },
+}
+
+/// An Event to publish on the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventNote {
+    pub warning: bool,
+    pub reason: String,
+    pub note: String,
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub status: ProofVerificationStatus,
+    pub events: Vec<EventNote>,
+    /// For `proof_verification_total`; `None` when no verification was attempted.
+    pub metric: Option<(VerificationResult, String)>,
+    pub requeue_after: Duration,
+}
+
+/// How the next reconcile is timed.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// `spec.reverifyInterval`.
+    pub reverify: Duration,
+    /// Consecutive source failures so far, this one included (for the backoff).
+    pub source_failures: u32,
+}
+
+/// Failures that time alone does not fix are still looked at again this often, so that a fixed
+/// bundle at the same URL is noticed without an edit to the object.
+const FAILED_RECHECK: Duration = Duration::from_secs(3600);
+const MIN_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+pub fn decide(
+    spec: &ProofVerificationSpec,
+    previous: &ProofVerificationStatus,
+    generation: Option<i64>,
+    outcome: Outcome,
+    now: Timestamp,
+    timing: Timing,
+) -> Decision {
+    let mut status = previous.clone();
+    status.observed_generation = generation;
+    let failed_recheck = timing.reverify.min(FAILED_RECHECK);
+    let (decided, metric, requeue_after) = match outcome {
+        Outcome::SourceFailed {
+            reason,
+            message,
+            transient,
+        } => {
+            let backoff = backoff(timing.source_failures);
+            let source = Decided::new(SOURCE_AVAILABLE, Status::False, &reason, &message);
+            let requeue = if transient {
+                backoff
+            } else {
+                failed_recheck.max(backoff)
+            };
+            if still_holds(previous, generation, now) {
+                // An outage of the source says nothing about the proof verified before: keep the
+                // verdict (until it expires) and report the outage beside it.
+                let verified = conditions::find(&previous.conditions, VERIFIED)
+                    .map(|c| {
+                        Decided::new(
+                            VERIFIED,
+                            Status::True,
+                            &c.reason,
+                            format!(
+                                "verified at {}; the source cannot be read right now ({reason}), so the last verdict stands: see SourceAvailable",
+                                previous.verified_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
+                            ),
+                        )
+                    })
+                    .expect("still_holds checked Verified");
+                (
+                    vec![verified, source],
+                    Some((VerificationResult::Unavailable, reason)),
+                    requeue,
+                )
+            } else {
+                let mut decided = vec![
+                    Decided::new(
+                        VERIFIED,
+                        Status::False,
+                        "SourceUnavailable",
+                        format!("the proof could not be read: {message}"),
+                    ),
+                    source,
+                ];
+                decided.extend(checks_not_run("the proof could not be read"));
+                clear_results(&mut status);
+                (
+                    decided,
+                    Some((VerificationResult::Unavailable, reason)),
+                    requeue,
+                )
+            }
+        }
+        Outcome::IssuerNotFound { issuer } => {
+            clear_results(&mut status);
+            let mut decided = vec![Decided::new(
+                VERIFIED,
+                Status::False,
+                "IssuerNotFound",
+                format!(
+                    "TrustedIssuer {issuer} not found: create it (kubectl get trustedissuers lists those that exist) or fix spec.issuerRef.name"
+                ),
+            )];
+            decided.push(not_read());
+            decided.extend(checks_not_run("the issuer is unknown"));
+            (decided, None, failed_recheck)
+        }
+        Outcome::IssuerNotTrusted {
+            issuer,
+            reason,
+            message,
+        } => {
+            clear_results(&mut status);
+            let mut decided = vec![Decided::new(
+                VERIFIED,
+                Status::False,
+                "IssuerNotTrusted",
+                format!(
+                    "TrustedIssuer {issuer} is not trusted ({reason}: {message}): kubectl describe trustedissuer {issuer}"
+                ),
+            )];
+            decided.push(not_read());
+            decided.extend(checks_not_run("the issuer is not trusted"));
+            (decided, None, failed_recheck)
+        }
+        Outcome::ImageNotInScope {
+            image,
+            issuer,
+            scope,
+        } => {
+            clear_results(&mut status);
+            let mut decided = vec![Decided::new(
+                VERIFIED,
+                Status::False,
+                "ImageNotInScope",
+                format!(
+                    "image {image} is outside the scope of TrustedIssuer {issuer} ({scope}): use an issuer trusted for this image, or widen spec.scope.images after review"
+                ),
+            )];
+            decided.push(not_read());
+            decided.extend(checks_not_run("the image is outside the issuer's scope"));
+            (decided, None, failed_recheck)
+        }
+        Outcome::Unreadable {
+            message,
+            size,
+            digest,
+        } => {
+            clear_results(&mut status);
+            status.bundle_size = Some(size as i64);
+            status.bundle_digest = Some(digest);
+            status.verified_at = Some(Time(now));
+            let format = spec.source.effective_format();
+            let mut decided = vec![
+                Decided::new(
+                    VERIFIED,
+                    Status::False,
+                    "InputUnreadable",
+                    format!(
+                        "{message}: the source must hold a {} ({}); re-create it with `attestor bundle create`, or set spec.source.format",
+                        match format {
+                            attestor_api::proof_verification::ProofFormat::Bundle =>
+                                "proof bundle ZIP",
+                            attestor_api::proof_verification::ProofFormat::Envelope =>
+                                "DSSE envelope (JSON)",
+                        },
+                        "docs/proof-bundle-format.md"
+                    ),
+                ),
+                fetched(size),
+            ];
+            decided.extend(checks_not_run("the proof is unreadable"));
+            (
+                decided,
+                Some((VerificationResult::Failed, "InputUnreadable".to_string())),
+                failed_recheck,
+            )
+        }
+        Outcome::Checked {
+            report,
+            issuer,
+            size,
+            digest,
+        } => {
+            status.manifest_id = non_empty(&report.manifest_id);
+            status.proof_root_hash = non_empty(&report.proof_root_hash);
+            status.signer_key_id = report.signer.as_ref().map(|s| s.key_id.clone());
+            status.verified_at = Some(Time(report.verified_at));
+            status.valid_until = report.valid_until.map(Time);
+            status.bundle_size = Some(size as i64);
+            status.bundle_digest = Some(digest);
+            let verified = if report.verified {
+                let signer = report
+                    .signer
+                    .as_ref()
+                    .map(|s| format!("; signed by key {} (trust anchor {})", s.key_id, s.anchor))
+                    .unwrap_or_default();
+                let until = report
+                    .valid_until
+                    .map(|t| format!("; holds until {t}"))
+                    .unwrap_or_default();
+                Decided::new(
+                    VERIFIED,
+                    Status::True,
+                    "Verified",
+                    format!("{}{signer}{until}", report.message),
+                )
+            } else {
+                Decided::new(
+                    VERIFIED,
+                    Status::False,
+                    &report.reason,
+                    with_next_step(&report.message, &report.reason, &issuer),
+                )
+            };
+            let mut decided = vec![verified, fetched(size)];
+            decided.extend(report.checks.iter().map(|c| {
+                let status = match c.status {
+                    CheckStatus::Pass => Status::True,
+                    CheckStatus::Fail => Status::False,
+                    CheckStatus::Skipped => Status::Unknown,
+                };
+                Decided::new(c.name.condition_type(), status, &c.reason, &c.message)
+            }));
+            let requeue = if report.verified {
+                let until_expiry = report
+                    .valid_until
+                    .map(|t| now.duration_until(t).unsigned_abs() + Duration::from_secs(1));
+                until_expiry.map_or(timing.reverify, |d| d.min(timing.reverify))
+            } else {
+                failed_recheck
+            };
+            let result = if report.verified {
+                VerificationResult::Verified
+            } else {
+                VerificationResult::Failed
+            };
+            (decided, Some((result, report.reason.clone())), requeue)
+        }
+    };
+    status.conditions = conditions::merge(&previous.conditions, &decided, generation, now);
+    let events = transitions(previous, &status);
+    Decision {
+        status,
+        events,
+        metric,
+        requeue_after,
+    }
+}
+
+/// A verdict that a source outage must not overturn: `Verified=True` for this generation, and
+/// not past its validity.
+fn still_holds(
+    previous: &ProofVerificationStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> bool {
+    conditions::is_true(&previous.conditions, VERIFIED)
+        && previous.observed_generation == generation
+        && previous.valid_until.as_ref().is_none_or(|t| t.0 > now)
+}
+
+fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    (MIN_BACKOFF * 2u32.pow(exp)).min(MAX_BACKOFF)
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn clear_results(status: &mut ProofVerificationStatus) {
+    status.manifest_id = None;
+    status.proof_root_hash = None;
+    status.signer_key_id = None;
+    status.valid_until = None;
+    status.bundle_size = None;
+    status.bundle_digest = None;
+}
+
+fn fetched(size: u64) -> Decided {
+    Decided::new(
+        SOURCE_AVAILABLE,
+        Status::True,
+        "Fetched",
+        format!("read {size} bytes"),
+    )
+}
+
+fn not_read() -> Decided {
+    Decided::new(
+        SOURCE_AVAILABLE,
+        Status::Unknown,
+        "NotRead",
+        "the proof is not read until the issuer question is settled (see Verified)",
+    )
+}
+
+fn checks_not_run(why: &str) -> impl Iterator<Item = Decided> + '_ {
+    CheckName::ALL.into_iter().map(move |c| {
+        Decided::new(
+            c.condition_type(),
+            Status::Unknown,
+            "NotRun",
+            format!("not run: {why}"),
+        )
+    })
+}
+
+/// The failure message with what to do about it in a cluster.
+fn with_next_step(message: &str, reason: &str, issuer: &str) -> String {
+    let step = match reason {
+        "TrustAnchorNotFound" => format!(
+            "list that TrustAnchor in TrustedIssuer {issuer}'s spec.anchors (or publish the key in its directory)"
+        ),
+        "SignatureInvalid" | "PayloadTypeMismatch" => {
+            "treat the bundle as tampered: re-create and re-sign it from the original inputs"
+                .to_string()
+        }
+        "KeyExpired" | "CertificateExpired" => {
+            "re-sign the proof with a current key, and keep the old anchor only for the rotation overlap".to_string()
+        }
+        "KeyNotYetValid" | "CertificateNotYetValid" | "TimestampInFuture" => {
+            "check the signer's clock and the TrustAnchor's spec.notBefore (tolerance: spec.checks.clockSkew)".to_string()
+        }
+        "CertificateChainInvalid" => {
+            "ship the signing certificate's intermediates in the bundle or in the TrustAnchor's spec.intermediates".to_string()
+        }
+        "AlgorithmNotSupported" => "sign with an ECDSA P-256 or Ed25519 key".to_string(),
+        "ArtifactDigestMismatch" | "SubjectMismatch" => {
+            "point spec.source at the proof for spec.artifactDigest".to_string()
+        }
+        "TransparencyLogEntryMissing" => {
+            "re-create the bundle with a log entry, or set spec.checks.transparencyLog: IfPresent for offline sites".to_string()
+        }
+        "LogKeyNotTrusted" => format!(
+            "add the log's key as a TrustAnchor with purposes [TransparencyLog] and list it in TrustedIssuer {issuer}'s spec.anchors"
+        ),
+        "TimestampTooOld" => {
+            "produce a fresh proof, or raise spec.checks.maxAge".to_string()
+        }
+        "SignedOutsideKeyValidity" => {
+            "re-sign with a key that is valid at the signing time".to_string()
+        }
+        _ => "the bundle was altered or built wrong: re-create it with `attestor bundle create` and check it with `attestor verify`".to_string(),
+    };
+    format!("{message}. Next: {step}")
+}
+
+/// Events for changes a person should notice: reaching a verdict, changing it, losing the source.
+fn transitions(
+    before: &ProofVerificationStatus,
+    after: &ProofVerificationStatus,
+) -> Vec<EventNote> {
+    let mut events = Vec::new();
+    let old = conditions::find(&before.conditions, VERIFIED);
+    let new = conditions::find(&after.conditions, VERIFIED);
+    if let Some(new) = new {
+        let changed = old.is_none_or(|o| o.status != new.status || o.reason != new.reason);
+        if changed {
+            events.push(if new.status == "True" {
+                EventNote {
+                    warning: false,
+                    reason: "Verified".into(),
+                    note: new.message.clone(),
+                }
+            } else {
+                EventNote {
+                    warning: true,
+                    reason: "VerificationFailed".into(),
+                    note: format!("{}: {}", new.reason, new.message),
+                }
+            });
+        }
+    }
+    let old = conditions::find(&before.conditions, SOURCE_AVAILABLE);
+    let new = conditions::find(&after.conditions, SOURCE_AVAILABLE);
+    if let Some(new) = new
+        && new.status == "False"
+        && old.is_none_or(|o| o.status != "False" || o.reason != new.reason)
+        && conditions::is_true(&after.conditions, VERIFIED)
+    {
+        // When the verdict flips too, VerificationFailed already says it; this is for the
+        // outage that leaves the verdict standing.
+        events.push(EventNote {
+            warning: true,
+            reason: "SourceUnavailable".into(),
+            note: format!("{}: {}", new.reason, new.message),
+        });
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests;
