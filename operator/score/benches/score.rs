@@ -1,0 +1,199 @@
+//! `cargo bench -p attestor-score`: scoring and replay of a synthetic scan
+//! (10,000 components against 50,000 advisories by default), and how the time
+//! grows with the input size.
+//!
+//! Figures, not assertions: these machines are shared, so the numbers are for
+//! reading and comparing, never for failing a build. `SCORE_BENCH_COMPONENTS`
+//! changes n (advisories are always 5 n).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use attestor_score::{ScoringInputs, compare, score};
+use serde_json::{Value, json};
+
+/// Knuth's MMIX linear congruential generator: deterministic, no crate needed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn version(&mut self) -> String {
+        format!("{}.{}.{}", self.below(5), self.below(20), self.below(20))
+    }
+}
+
+/// The four documents of a synthetic scan: `n` components and `5n`
+/// advisories spread over `2n` npm packages, so a component has 2.5
+/// candidate advisories on average and about a third of those affect it.
+fn documents(n: usize, seed: u64) -> [Vec<u8>; 4] {
+    let rng = &mut Lcg(seed);
+    let packages = 2 * n as u64;
+    let components: Vec<Value> = (0..n)
+        .map(|i| {
+            let p = rng.below(packages);
+            json!({"type": "library", "name": format!("p{p}"),
+                   "purl": format!("pkg:npm/p{p}@{}", rng.version()), "bom-ref": i})
+        })
+        .collect();
+    let advisories: Vec<Value> = (0..5 * n)
+        .map(|i| {
+            let p = rng.below(packages);
+            let cvss = rng.below(101);
+            let (introduced, fixed) = {
+                let (a, b) = (rng.version(), rng.version());
+                if a < b { (a, b) } else { (b, a) }
+            };
+            let range_type = if rng.below(2) == 0 { "SEMVER" } else { "ECOSYSTEM" };
+            let mut affected = json!({
+                "package": {"purl": format!("pkg:npm/p{p}")},
+                "ranges": [{"type": range_type, "events": [{"introduced": introduced}, {"fixed": fixed}]}]
+            });
+            if rng.below(5) == 0 {
+                affected["versions"] = json!([rng.version()]);
+            }
+            json!({
+                "id": format!("GHSA-{i:08}"),
+                "aliases": [format!("CVE-2024-{i}")],
+                "cvss": format!("{}.{}", cvss / 10, cvss % 10),
+                "affected": [affected],
+            })
+        })
+        .collect();
+    let statements: Vec<Value> = (0..n / 10)
+        .map(|_| {
+            let a = rng.below(5 * n as u64);
+            let p = rng.below(packages);
+            let status =
+                ["not_affected", "affected", "fixed", "under_investigation"][rng.below(4) as usize];
+            json!({"vulnerability": {"name": format!("CVE-2024-{a}")},
+                   "products": [{"@id": format!("pkg:npm/p{p}")}],
+                   "status": status, "justification": "vulnerable_code_not_present"})
+        })
+        .collect();
+    [
+        json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components}),
+        json!({"advisories": advisories}),
+        json!({"@context": "https://openvex.dev/ns/v0.2.0", "statements": statements}),
+        json!({"threshold": 100000, "weights": {"critical": 100, "high": 80, "medium": 50, "low": 20},
+               "vex": {"not_affected": "suppress", "fixed": "suppress"}}),
+    ]
+    .map(|v| serde_json::to_vec(&v).expect("serializable"))
+}
+
+fn parse(docs: &[Vec<u8>; 4]) -> ScoringInputs {
+    ScoringInputs::parse(&docs[0], &docs[1], &docs[2], &docs[3]).expect("synthetic inputs parse")
+}
+
+/// The fastest of `runs` runs of `f`: the least disturbed by other load.
+fn fastest<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = None;
+    let mut out = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let value = f();
+        let elapsed = start.elapsed();
+        if best.is_none_or(|b| elapsed < b) {
+            best = Some(elapsed);
+        }
+        out = Some(value);
+    }
+    (best.unwrap_or_default(), out.expect("at least one run"))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let n: usize = std::env::var("SCORE_BENCH_COMPONENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let started = Instant::now();
+    println!(
+        "attestor-score: {n} components, {} advisories, {} VEX statements",
+        5 * n,
+        n / 10
+    );
+
+    let docs = documents(n, 1);
+    let bytes: usize = docs.iter().map(Vec::len).sum();
+    let (parse_time, inputs) = fastest(3, || parse(&docs));
+    let (score_time, ledger) = fastest(5, || score(black_box(&inputs)).expect("scores"));
+    println!(
+        "  parse   {:>9.1} ms  ({:.1} MB of JSON, {:.0} MB/s)",
+        ms(parse_time),
+        bytes as f64 / 1e6,
+        bytes as f64 / 1e6 / parse_time.as_secs_f64()
+    );
+    println!(
+        "  score   {:>9.1} ms  ({} findings, {} proof nodes, {:.0} nodes/s)",
+        ms(score_time),
+        ledger.findings,
+        ledger.nodes.len(),
+        ledger.nodes.len() as f64 / score_time.as_secs_f64()
+    );
+
+    // Replay: recompute from the same inputs and compare with the original.
+    let original = ledger.proof_nodes();
+    let (replay_time, report) = fastest(5, || {
+        let recomputed = score(&inputs).expect("scores");
+        compare(&original, &ledger.inputs, &recomputed)
+    });
+    println!(
+        "  replay  {:>9.1} ms  (recompute + compare, {:?})",
+        ms(replay_time),
+        report.outcome
+    );
+    // Drift: another feed (a different seed), so most findings differ.
+    let mut drifted_docs = docs.clone();
+    drifted_docs[1] = documents(n, 2)[1].clone();
+    let drifted_inputs = parse(&drifted_docs);
+    let (drift_time, report) = fastest(3, || {
+        let recomputed = score(&drifted_inputs).expect("scores");
+        compare(&original, &ledger.inputs, &recomputed)
+    });
+    println!(
+        "  drift   {:>9.1} ms  (recompute + compare, {} node differences, cause {:?})",
+        ms(drift_time),
+        report.changes.len(),
+        report.cause
+    );
+
+    println!("  growth (advisories = 5 n; ratio = t / (n log2 n), normalised to 1.00 at n/8):");
+    println!(
+        "  {:>8} {:>10} {:>10} {:>8} {:>12} {:>8}",
+        "n", "parse ms", "score ms", "nodes", "score ratio", "total ratio"
+    );
+    let mut base = None;
+    for divisor in [8, 4, 2, 1] {
+        let size = n / divisor;
+        let docs = documents(size, 1);
+        let (parse_time, inputs) = fastest(3, || parse(&docs));
+        let (score_time, ledger) = fastest(5, || score(&inputs).expect("scores"));
+        let n_log_n = size as f64 * (size as f64).log2();
+        let per_score = score_time.as_secs_f64() / n_log_n;
+        let per_total = (parse_time + score_time).as_secs_f64() / n_log_n;
+        let (base_score, base_total) = *base.get_or_insert((per_score, per_total));
+        println!(
+            "  {size:>8} {:>10.1} {:>10.1} {:>8} {:>12.2} {:>8.2}",
+            ms(parse_time),
+            ms(score_time),
+            ledger.nodes.len(),
+            per_score / base_score,
+            per_total / base_total,
+        );
+    }
+    println!("  total {:.1} s", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,220 @@
+//! The scoring computation: match, apply VEX, weight, aggregate, and record
+//! every step as a proof node in the canonical order of docs/scoring.md.
+//!
+//! Cost: components are sorted once (n log n), every component looks its
+//! package up in the feed's index (log a), and only the advisories naming that
+//! package are evaluated, so the work is O((n + a) log(n + a) + matches).
+
+use attestor_core::bundle::{MAX_NODES, MAX_PARENTS};
+use attestor_core::digest::Sha256Digest;
+use serde_json::json;
+
+use crate::inputs::ScoringInputs;
+use crate::inputs::feed::{Advisory, VersionForms};
+use crate::inputs::policy::VexEffect;
+use crate::inputs::sbom::Component;
+use crate::inputs::vex::VexStatus;
+use crate::ledger::{Ledger, LedgerBuilder, NodeKind, ScoreError, Verdict, inputs_json};
+
+/// One component matched by one advisory, with what VEX and the policy made of it.
+struct Finding<'a> {
+    component: &'a Component,
+    advisory: &'a Advisory,
+    vex: Option<(VexStatus, VexEffect)>,
+    /// `(weightPercent, points)`; `None` when suppressed.
+    weight: Option<(u32, u64)>,
+}
+
+/// Scores `inputs` and builds the proof ledger. Pure and deterministic: the
+/// same inputs give the same ledger, byte for byte, on every machine.
+pub fn score(inputs: &ScoringInputs) -> Result<Ledger, ScoreError> {
+    let findings = find(inputs);
+    build(inputs, &findings)
+}
+
+/// The findings in canonical order: by component (canonical purl), then advisory id.
+fn find(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
+    let mut findings = Vec::new();
+    // Components are sorted by canonical purl and candidates by advisory id,
+    // so findings come out in canonical order without another sort.
+    for component in &inputs.sbom.components {
+        let Some(version) = component.version() else {
+            // Without a version nothing can be compared.
+            continue;
+        };
+        let mut candidates = inputs.feed.candidates(&component.purl.package).peekable();
+        if candidates.peek().is_none() {
+            continue;
+        }
+        let forms = VersionForms::new(version);
+        let mut last_matched = None;
+        for (index, advisory, affected) in candidates {
+            // An advisory with several entries for this package matches once.
+            if last_matched == Some(index) || !affected.contains(&forms) {
+                continue;
+            }
+            last_matched = Some(index);
+            findings.push(finding(inputs, component, advisory));
+        }
+    }
+    findings
+}
+
+fn finding<'a>(
+    inputs: &'a ScoringInputs,
+    component: &'a Component,
+    advisory: &'a Advisory,
+) -> Finding<'a> {
+    let vex = inputs
+        .vex
+        .statement_for(advisory, component)
+        .map(|statement| (statement.status, inputs.policy.effect(statement.status)));
+    let weight = match vex {
+        Some((_, VexEffect::Suppress)) => None,
+        _ => {
+            let percent = inputs.policy.weight(advisory.cvss.band());
+            Some((percent, points(advisory.cvss.tenths(), percent)))
+        }
+    };
+    Finding {
+        component,
+        advisory,
+        vex,
+        weight,
+    }
+}
+
+/// ⌊cvssTenths × weightPercent / 10⌋: hundredths of a weighted CVSS point.
+pub fn points(cvss_tenths: u8, weight_percent: u32) -> u64 {
+    u64::from(cvss_tenths) * u64::from(weight_percent) / 10
+}
+
+fn build(inputs: &ScoringInputs, findings: &[Finding]) -> Result<Ledger, ScoreError> {
+    let vex_nodes = findings.iter().filter(|f| f.vex.is_some()).count();
+    let weight_nodes = findings.iter().filter(|f| f.weight.is_some()).count();
+    let terminals = findings.len();
+    let subtotal_nodes = subtotal_count(terminals);
+    let total = 2 + findings.len() + vex_nodes + weight_nodes + subtotal_nodes;
+    if total > MAX_NODES {
+        return Err(ScoreError::TooManyNodes {
+            nodes: total,
+            max: MAX_NODES,
+        });
+    }
+    let mut ledger = LedgerBuilder::with_capacity(total);
+    let digests = inputs.digests();
+    let inputs_id = ledger.push(NodeKind::Inputs, Vec::new(), inputs_json(&digests))?;
+
+    let mut tips = Vec::with_capacity(findings.len());
+    for f in findings {
+        let data = json!({
+            "advisory": f.advisory.id,
+            "component": f.component.canonical,
+            "cvssTenths": f.advisory.cvss.tenths(),
+        });
+        tips.push(ledger.push(NodeKind::Match, vec![inputs_id], data)?);
+    }
+    for (f, tip) in findings.iter().zip(tips.iter_mut()) {
+        if let Some((status, effect)) = f.vex {
+            let data = json!({
+                "advisory": f.advisory.id,
+                "status": status.name(),
+                "effect": effect.name(),
+            });
+            *tip = ledger.push(NodeKind::Vex, vec![*tip], data)?;
+        }
+    }
+    let mut score = 0u64;
+    let mut tip_points = Vec::with_capacity(findings.len());
+    for (f, tip) in findings.iter().zip(tips.iter_mut()) {
+        let mut points = 0;
+        if let Some((percent, p)) = f.weight {
+            let data = json!({
+                "advisory": f.advisory.id,
+                "points": p,
+                "weightPercent": percent,
+            });
+            *tip = ledger.push(NodeKind::PolicyWeight, vec![*tip], data)?;
+            points = p;
+        }
+        score += points;
+        tip_points.push((*tip, points));
+    }
+
+    let parents = if tip_points.is_empty() {
+        vec![inputs_id]
+    } else {
+        reduce(&mut ledger, tip_points)?
+    };
+    let threshold = inputs.policy.threshold;
+    let verdict = Verdict::of(score, threshold);
+    let data = json!({
+        "score": score,
+        "threshold": threshold,
+        "verdict": verdict.as_str(),
+    });
+    ledger.push(NodeKind::Aggregate, parents, data)?;
+
+    let (nodes, root) = ledger.finish();
+    Ok(Ledger {
+        inputs: digests,
+        nodes,
+        root,
+        score,
+        threshold,
+        verdict,
+        findings: findings.len(),
+        suppressed: findings.len() - weight_nodes,
+    })
+}
+
+/// Groups the findings' last nodes under `subtotal` nodes of at most
+/// [`MAX_PARENTS`] parents each, level by level, until the aggregate can
+/// take them all as parents.
+fn reduce(
+    ledger: &mut LedgerBuilder,
+    mut level: Vec<(Sha256Digest, u64)>,
+) -> Result<Vec<Sha256Digest>, ScoreError> {
+    while level.len() > MAX_PARENTS {
+        let mut next = Vec::with_capacity(level.len().div_ceil(MAX_PARENTS));
+        for chunk in level.chunks(MAX_PARENTS) {
+            let sum: u64 = chunk.iter().map(|(_, p)| p).sum();
+            let parents = chunk.iter().map(|(id, _)| *id).collect();
+            let id = ledger.push(NodeKind::Subtotal, parents, json!({ "score": sum }))?;
+            next.push((id, sum));
+        }
+        level = next;
+    }
+    Ok(level.into_iter().map(|(id, _)| id).collect())
+}
+
+fn subtotal_count(mut items: usize) -> usize {
+    let mut count = 0;
+    while items > MAX_PARENTS {
+        items = items.div_ceil(MAX_PARENTS);
+        count += items;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_are_floored_hundredths() {
+        assert_eq!(points(72, 100), 720);
+        assert_eq!(points(98, 100), 980);
+        assert_eq!(points(73, 33), 240);
+        assert_eq!(points(100, 1000), 10_000);
+        assert_eq!(points(55, 0), 0);
+    }
+
+    #[test]
+    fn subtotal_levels() {
+        assert_eq!(subtotal_count(0), 0);
+        assert_eq!(subtotal_count(MAX_PARENTS), 0);
+        assert_eq!(subtotal_count(MAX_PARENTS + 1), 2);
+        assert_eq!(subtotal_count(MAX_PARENTS * MAX_PARENTS + 1), 1025 + 2);
+    }
+}

@@ -1,0 +1,50 @@
+//! The four scoring inputs, each read strictly and addressed by its content id.
+
+pub mod feed;
+pub mod policy;
+pub mod sbom;
+pub mod vex;
+
+use attestor_core::bundle::ManifestInputs;
+
+use crate::error::InputError;
+use feed::Feed;
+use policy::Policy;
+use sbom::Sbom;
+use vex::Vex;
+
+/// Everything a score is computed from.
+#[derive(Debug, Clone)]
+pub struct ScoringInputs {
+    pub sbom: Sbom,
+    pub feed: Feed,
+    pub vex: Vex,
+    pub policy: Policy,
+}
+
+impl ScoringInputs {
+    /// Parses the four documents (JSON bytes as stored or fetched).
+    pub fn parse(sbom: &[u8], feed: &[u8], vex: &[u8], policy: &[u8]) -> Result<Self, InputError> {
+        Ok(Self {
+            sbom: Sbom::parse(sbom)?,
+            feed: Feed::parse(feed)?,
+            vex: Vex::parse(vex)?,
+            policy: Policy::parse(policy)?,
+        })
+    }
+
+    /// The content ids of the four documents, as `manifest.json` names them.
+    ///
+    /// These are what the `inputs` node records. Each is set by parsing; a
+    /// caller may overwrite a document's `digest` only to say that the same
+    /// semantic content is being scored under another name (the tests do, to
+    /// show that reordering unordered arrays changes nothing but the ids).
+    pub fn digests(&self) -> ManifestInputs {
+        ManifestInputs {
+            sbom: self.sbom.digest,
+            feed_snapshot: self.feed.digest,
+            vex: self.vex.digest,
+            policy: self.policy.digest,
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Every malformed input is refused with a typed error that names the input,
+//! the JSON pointer and the problem. The messages are part of the interface:
+//! operators read them, so they are pinned here.
+
+use attestor_score::inputs::feed::Feed;
+use attestor_score::inputs::policy::Policy;
+use attestor_score::inputs::sbom::Sbom;
+use attestor_score::inputs::vex::Vex;
+use attestor_score::{InputError, InputKind};
+
+fn sbom(text: &str) -> String {
+    Sbom::parse(text.as_bytes())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+fn feed(text: &str) -> String {
+    Feed::parse(text.as_bytes())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+fn vex(text: &str) -> String {
+    Vex::parse(text.as_bytes())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+fn policy(text: &str) -> String {
+    Policy::parse(text.as_bytes())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+/// A feed with one advisory whose members are `members` (JSON text without braces).
+fn advisory(members: &str) -> String {
+    feed(&format!(r#"{{"advisories": [{{{members}}}]}}"#))
+}
+
+/// A feed with one advisory for npm lodash with the given range.
+fn range(range: &str) -> String {
+    advisory(&format!(
+        r#""id": "A-1", "cvss": "5.0", "affected": [{{"package": {{"purl": "pkg:npm/lodash"}}, "ranges": [{range}]}}]"#
+    ))
+}
+
+fn statement(members: &str) -> String {
+    vex(&format!(r#"{{"statements": [{{{members}}}]}}"#))
+}
+
+#[test]
+fn bad_json() {
+    assert_eq!(
+        sbom(r#"{"bomFormat": "CycloneDX", "components": [}"#),
+        "SBOM: not valid JSON: invalid JSON at line 1 column 43: expected value"
+    );
+    assert_eq!(
+        feed("{\"advisories\": []} x"),
+        "feed snapshot: not valid JSON: unexpected data after the JSON value at line 1 column 20"
+    );
+    assert_eq!(
+        vex("\u{feff}{}"),
+        "VEX document: not valid JSON: JSON input must not start with a UTF-8 byte order mark"
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 9007199254740993}"#),
+        "policy: not valid JSON: integer 9007199254740993 at line 1 column 15 has a magnitude \
+         above 2^53 and cannot be represented exactly as an IEEE-754 double (RFC 8785, I-JSON); \
+         encode it as a string"
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    assert_eq!(
+        sbom(r#"{"bomFormat": "CycloneDX", "bomFormat": "CycloneDX"}"#),
+        "SBOM: not valid JSON: duplicate object key \"bomFormat\" at line 1 column 38"
+    );
+    assert_eq!(
+        advisory(r#""id": "A-1", "cvss": "5.0", "cvss": "6.0""#),
+        "feed snapshot: not valid JSON: duplicate object key \"cvss\" at line 1 column 51"
+    );
+    assert_eq!(
+        feed(
+            r#"{"advisories": [
+                {"id": "A-1", "cvss": "5.0", "package": "pkg:npm/a", "introduced": "0"},
+                {"id": "A-2", "cvss": "5.0", "package": "pkg:npm/a", "introduced": "0"},
+                {"id": "A-1", "cvss": "7.0", "package": "pkg:npm/b", "introduced": "0"}
+            ]}"#
+        ),
+        "feed snapshot: at /advisories/2/id: duplicate advisory id \"A-1\" (first at /advisories/0/id)"
+    );
+}
+
+#[test]
+fn sbom_errors() {
+    assert_eq!(
+        sbom(r#"{"components": []}"#),
+        "SBOM: at the document root: missing required member \"bomFormat\""
+    );
+    assert_eq!(
+        sbom(r#"{"bomFormat": "SPDX"}"#),
+        "SBOM: at /bomFormat: \"SPDX\" is not one of \"CycloneDX\""
+    );
+    assert_eq!(
+        sbom(r#"{"bomFormat": "CycloneDX", "components": {}}"#),
+        "SBOM: at /components: expected an array, found an object"
+    );
+    assert_eq!(
+        sbom(
+            r#"{"bomFormat": "CycloneDX", "components": [{"purl": "pkg:npm/a@1"}, {"purl": "pkg:npm/lo%zzdash@1"}]}"#
+        ),
+        "SBOM: at /components/1/purl: invalid package URL \"pkg:npm/lo%zzdash@1\": has an invalid \
+         percent-encoding at byte 10"
+    );
+    assert_eq!(
+        sbom(
+            r#"{"bomFormat": "CycloneDX", "components": [{"name": "app", "components": [{"purl": "npm/lodash@1"}]}]}"#
+        ),
+        "SBOM: at /components/0/components/0/purl: invalid package URL \"npm/lodash@1\": does not \
+         start with \"pkg:\""
+    );
+    assert_eq!(
+        sbom(r#"{"bomFormat": "CycloneDX", "components": [{"purl": 7}]}"#),
+        "SBOM: at /components/0/purl: expected a string, found a number"
+    );
+    assert_eq!(
+        sbom(r#"{"bomFormat": "CycloneDX", "components": [{"purl": "pkg:npm/a", "version": ""}]}"#),
+        "SBOM: at /components/0/version: must not be empty"
+    );
+}
+
+#[test]
+fn bad_cvss() {
+    let base = r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0""#;
+    for (cvss, message) in [
+        (
+            r#""7.25""#,
+            "invalid CVSS base score \"7.25\": has more than one decimal place",
+        ),
+        (
+            "7.25",
+            "invalid CVSS base score 7.25: has more than one decimal place",
+        ),
+        ("11", "invalid CVSS base score 11: is outside 0.0 to 10.0"),
+        (
+            r#""10.5""#,
+            "invalid CVSS base score \"10.5\": is outside 0.0 to 10.0",
+        ),
+        ("-1", "invalid CVSS base score -1: is outside 0.0 to 10.0"),
+        (
+            r#""07.5""#,
+            "invalid CVSS base score \"07.5\": has a leading zero",
+        ),
+        (
+            r#""high""#,
+            "invalid CVSS base score \"high\": is not a plain decimal number",
+        ),
+        (
+            "1e-7",
+            "invalid CVSS base score 1e-7: is not a plain decimal number",
+        ),
+        ("true", "expected a number or a string, found a boolean"),
+    ] {
+        assert_eq!(
+            advisory(&format!("{base}, \"cvss\": {cvss}")),
+            format!("feed snapshot: at /advisories/0/cvss: {message}"),
+            "{cvss}"
+        );
+    }
+    assert_eq!(
+        advisory(
+            r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0", "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]"#
+        ),
+        "feed snapshot: at /advisories/0/severity/0/score: invalid CVSS base score \
+         \"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\": is a CVSS vector, not a base score \
+         (give the base score, e.g. \"7.5\")"
+    );
+    assert_eq!(
+        advisory(r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0""#),
+        "feed snapshot: at /advisories/0: missing required member \"cvss\""
+    );
+    assert_eq!(
+        advisory(
+            r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0", "cvss": "1.0", "severity": []"#
+        ),
+        "feed snapshot: at /advisories/0: give either \"cvss\" or \"severity\", not both"
+    );
+}
+
+#[test]
+fn bad_version_ranges() {
+    assert_eq!(
+        range(r#"{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/1/fixed: invalid SEMVER \
+         version \"1.2\": is not MAJOR.MINOR.PATCH with optional -PRERELEASE and +BUILD"
+    );
+    assert_eq!(
+        range(r#"{"type": "SEMVER", "events": [{"introduced": "1.02.0"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/0/introduced: invalid SEMVER \
+         version \"1.02.0\": numeric identifier \"02\" has a leading zero"
+    );
+    assert_eq!(
+        range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0 final"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/1/fixed: invalid ECOSYSTEM \
+         version \"1.0 final\": contains ' ': only printable ASCII other than space is allowed"
+    );
+    assert_eq!(
+        range(r#"{"type": "ECOSYSTEM", "events": [{"fixed": "1.0"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0: a range needs an \"introduced\" event"
+    );
+    assert_eq!(
+        range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"limit": "2.0"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/1: \"limit\" events are not \
+         supported"
+    );
+    assert_eq!(
+        range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0", "fixed": "2.0"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/0: an event has exactly one \
+         member: \"introduced\", \"fixed\" or \"last_affected\""
+    );
+    assert_eq!(
+        range(r#"{"type": "ECOSYSTEM", "events": [{"introduce": "0"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/0: unknown member \
+         \"introduce\" (allowed: introduced, fixed, last_affected)"
+    );
+    assert_eq!(
+        range(r#"{"type": "SEMVER2", "events": [{"introduced": "0"}]}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/type: \"SEMVER2\" is not one of \
+         \"SEMVER\", \"ECOSYSTEM\" or \"GIT\""
+    );
+    assert_eq!(
+        range(r#"{"type": "SEMVER", "events": []}"#),
+        "feed snapshot: at /advisories/0/affected/0/ranges/0/events: must not be empty"
+    );
+    assert_eq!(
+        advisory(
+            r#""id": "A-1", "cvss": "5.0", "package": "pkg:npm/a", "rangeType": "SEMVER", "introduced": "v1.0.0""#
+        ),
+        "feed snapshot: at /advisories/0/introduced: invalid SEMVER version \"v1.0.0\": is not \
+         MAJOR.MINOR.PATCH with optional -PRERELEASE and +BUILD"
+    );
+}
+
+#[test]
+fn bad_packages() {
+    assert_eq!(
+        advisory(
+            r#""id": "A-1", "cvss": "5.0", "package": "pkg:npm/lodash@4.17.20", "introduced": "0""#
+        ),
+        "feed snapshot: at /advisories/0/package: invalid package URL \"pkg:npm/lodash@4.17.20\": \
+         must name a package without a version here"
+    );
+    assert_eq!(
+        advisory(
+            r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"ecosystem": "Debian:12", "name": "curl"}, "versions": ["1"]}]"#
+        ),
+        "feed snapshot: at /advisories/0/affected/0/package/ecosystem: invalid package URL \
+         \"Debian:12/curl\": ecosystem \"Debian:12\" has no package URL type mapping (give \"purl\" \
+         instead)"
+    );
+    assert_eq!(
+        advisory(r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"purl": "pkg:npm/a"}}]"#),
+        "feed snapshot: at /advisories/0/affected/0: an affected entry needs \"ranges\" or \"versions\""
+    );
+    assert_eq!(
+        advisory(r#""id": "A-1", "cvss": "5.0""#),
+        "feed snapshot: at /advisories/0: missing required member \"affected\""
+    );
+    assert_eq!(
+        advisory(r#""id": "", "cvss": "5.0", "package": "pkg:npm/a", "versions": ["1"]"#),
+        "feed snapshot: at /advisories/0/id: must not be empty"
+    );
+}
+
+#[test]
+fn vex_errors() {
+    let product = r#""products": [{"@id": "pkg:npm/a@1"}]"#;
+    assert_eq!(
+        statement(&format!(
+            r#""vulnerability": {{"name": "A-1"}}, {product}, "status": "unaffected""#
+        )),
+        "VEX document: at /statements/0/status: \"unaffected\" is not one of not_affected, \
+         affected, fixed, under_investigation"
+    );
+    assert_eq!(
+        statement(&format!(
+            r#""vulnerability": {{"name": "A-1"}}, {product}, "status": "not_affected""#
+        )),
+        "VEX document: at /statements/0: a not_affected statement needs \"justification\" or \
+         \"impact_statement\""
+    );
+    assert_eq!(
+        statement(&format!(
+            r#""vulnerability": {{"name": "A-1"}}, {product}, "status": "affected", "timestamp": "yesterday""#
+        ))
+        .split(": invalid RFC 3339")
+        .next()
+        .unwrap(),
+        "VEX document: at /statements/0/timestamp"
+    );
+    assert_eq!(
+        statement(
+            r#""vulnerability": {"name": "A-1"}, "products": [{"@id": "pkg:npm/"}], "status": "affected""#
+        ),
+        "VEX document: at /statements/0/products/0/@id: invalid package URL \"pkg:npm/\": has no name"
+    );
+    assert_eq!(
+        statement(r#""vulnerability": {"name": "A-1"}, "products": [], "status": "affected""#),
+        "VEX document: at /statements/0/products: must not be empty"
+    );
+    assert_eq!(
+        statement(
+            r#""vulnerability": {"@id": "https://nvd.example/A-1"}, "products": ["pkg:npm/a"], "status": "affected""#
+        ),
+        "VEX document: at /statements/0/vulnerability: missing required member \"name\""
+    );
+}
+
+#[test]
+fn policy_errors() {
+    assert_eq!(
+        policy(r#"{"treshold": 700, "weights": {}}"#),
+        "policy: at the document root: unknown member \"treshold\" (allowed: schema, threshold, \
+         weights, vex)"
+    );
+    assert_eq!(
+        policy(r#"{"weights": {}}"#),
+        "policy: at the document root: missing required member \"threshold\""
+    );
+    assert_eq!(
+        policy(r#"{"threshold": -1, "weights": {}}"#),
+        "policy: at /threshold: invalid integer -1: is negative"
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 700.5, "weights": {}}"#),
+        "policy: at /threshold: invalid integer 700.5: is not a whole number"
+    );
+    assert_eq!(
+        policy(r#"{"threshold": "700", "weights": {}}"#),
+        "policy: at /threshold: expected a number, found a string"
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 700, "weights": {"high": 1001}}"#),
+        "policy: at /weights/high: invalid integer 1001: is larger than 1000"
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 700, "weights": {"severe": 100}}"#),
+        "policy: at /weights: unknown member \"severe\" (allowed: none, low, medium, high, critical)"
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 700, "weights": {}, "vex": {"not_affected": "ignore"}}"#),
+        "policy: at /vex/not_affected: \"ignore\" is not one of \"suppress\" or \"keep\""
+    );
+    assert_eq!(
+        policy(r#"{"schema": "v2", "threshold": 700, "weights": {}}"#),
+        "policy: at /schema: \"v2\" is not one of \"stellaops.io/score-policy/v1\""
+    );
+}
+
+#[test]
+fn errors_are_typed() {
+    let error = Feed::parse(br#"{"advisories": [{"id": "A", "cvss": "7.25"}]}"#).unwrap_err();
+    assert_eq!(error.kind(), InputKind::Feed);
+    let InputError::Invalid {
+        pointer, reason, ..
+    } = error
+    else {
+        panic!("expected an invalid-document error, got {error:?}");
+    };
+    assert_eq!(pointer, "/advisories/0/cvss");
+    assert!(matches!(reason, attestor_score::Reason::Cvss { .. }));
+}
