@@ -2,10 +2,13 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo test unit integration e2e lint fmt build release examples crds docs bench cluster-up cluster-down
+.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator cluster-up cluster-down
 
 help:
-	@echo "make demo          offline verification demo over examples/ (no cluster needed)"
+	@echo "make demo          the offline verification demo over examples/, then the operator against"
+	@echo "                   the local control plane (started, and built on first use) with crds/"
+	@echo "                   and examples/ applied; Ctrl-C stops everything it started"
+	@echo "make demo-offline  only the offline verification demo (no cluster needed)"
 	@echo "make test          everything CI runs: lints, unit tests, then integration tests and the"
 	@echo "                   e2e suite against a cluster (KUBECONFIG, or the local control plane,"
 	@echo "                   built from Go modules on first use and stopped afterwards)"
@@ -13,12 +16,19 @@ help:
 	@echo "make e2e           the e2e suite against KUBECONFIG or the running local control plane"
 	@echo "make cluster-up    start the local control plane (e2e/kubeconfig); cluster-down stops it"
 	@echo "make bench         verification throughput next to openssl speed ecdsap256"
+	@echo "make bench-operator  5,000 ProofVerifications against the local control plane: time to"
+	@echo "                   Verified, API requests, operator peak RSS (COUNT=N to change)"
 	@echo "make examples      regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds          regenerate crds/ from the types in operator/api (CI fails when stale)"
 	@echo "make docs          regenerate docs/crds.md from the types in operator/api"
 
-demo: release
+demo: demo-offline demo-cluster
+
+demo-offline: release
 	ATTESTOR_BIN=target/release/attestor examples/demo.sh
+
+demo-cluster: release
+	ATTESTOR_BIN=target/release/attestor e2e/demo-cluster.sh
 
 release:
 	$(CARGO) build --release --locked -p attestor
@@ -82,3 +92,7 @@ docs:
 
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify
+
+COUNT ?= 5000
+bench-operator:
+	e2e/with-cluster.sh e2e/bench-operator.sh $(COUNT)

@@ -22,7 +22,9 @@ ok() { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
 bad() { fail=$((fail + 1)); printf '  FAIL  %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/        /'; }
 section() { printf '\n== %s\n' "$1"; }
 
+operator_pid=
 cleanup() {
+  if [[ -n $operator_pid ]]; then kill -TERM "$operator_pid" 2>/dev/null; wait "$operator_pid" 2>/dev/null; fi
   kubectl delete --ignore-not-found --wait=false -f examples/ >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -65,6 +67,81 @@ if out=$(kubectl get attestor -A 2>&1) && [[ $out == *trustanchor* || $out == *T
   ok "kubectl get attestor lists every kind"
 else
   bad "kubectl get attestor lists every kind" "$out"
+fi
+
+section "the operator"
+# An operator installed in the cluster (the Helm chart on kind) is used as it is; otherwise the
+# locally built binary runs against KUBECONFIG for the length of the suite.
+metrics_url=
+if kubectl get deployments -A -l app.kubernetes.io/name=attestor-operator -o name 2>/dev/null | grep -q .; then
+  ok "operator installed in the cluster"
+else
+  bin=${ATTESTOR_BIN:-target/debug/attestor}
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  oplog=$(mktemp -t attestor-e2e-operator.XXXXXX.log)
+  if [[ -x $bin ]]; then
+    "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" >"$oplog" 2>&1 &
+    operator_pid=$!
+    metrics_url=http://127.0.0.1:$port/metrics
+    for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+    if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ok "$bin run is ready (log $oplog)"; else bad "$bin run is ready" "$(tail -n 20 "$oplog")"; fi
+  else
+    bad "operator binary $bin exists (cargo build -p attestor)"
+  fi
+fi
+
+# expect_condition <kind/name> <namespace or -> <type> <status> <reason>
+expect_condition() {
+  local obj=$1 ns=$2 type=$3 status=$4 reason=$5 nsflag=() out
+  [[ $ns != - ]] && nsflag=(-n "$ns")
+  if out=$(kubectl wait "${nsflag[@]}" "$obj" --timeout=90s \
+      --for=jsonpath="{.status.conditions[?(@.type==\"$type\")].reason}=$reason" 2>&1) &&
+     [[ $(kubectl get "${nsflag[@]}" "$obj" -o jsonpath="{.status.conditions[?(@.type==\"$type\")].status}") == "$status" ]]; then
+    ok "$obj: $type=$status $reason"
+  else
+    bad "$obj: $type=$status $reason" "$out
+$(kubectl get "${nsflag[@]}" "$obj" -o jsonpath='{.status.conditions}' 2>&1)"
+  fi
+}
+# expect_describe <kind/name> <namespace or -> <phrase>...: kubectl describe shows each phrase.
+expect_describe() {
+  local obj=$1 ns=$2; shift 2
+  local nsflag=() out missing=()
+  [[ $ns != - ]] && nsflag=(-n "$ns")
+  out=$(kubectl describe "${nsflag[@]}" "$obj" 2>&1)
+  for phrase in "$@"; do [[ $out == *"$phrase"* ]] || missing+=("$phrase"); done
+  if [[ ${#missing[@]} -eq 0 ]]; then ok "kubectl describe $obj shows: $*"; else bad "kubectl describe $obj lacks: ${missing[*]}" "$out"; fi
+}
+
+expect_condition trustanchor/example-ci-signing-2026 - Ready True Valid
+expect_condition trustanchor/example-ci-signing-2024 - Ready False Expired
+expect_describe trustanchor/example-ci-signing-2024 - Expired "add its successor as a new TrustAnchor"
+expect_condition trustanchor/example-root-ca - Ready True Valid
+expect_condition trustedissuer/example-ci - Trusted True Approved
+expect_condition trustedissuer/example-vendor-unapproved - Trusted False ApprovalMissing
+expect_describe trustedissuer/example-vendor-unapproved - ApprovalMissing "set spec.approval.approvedBy"
+expect_condition proofverification/cart shop Verified True Verified
+expect_condition proofverification/cart-inline-envelope shop Verified True Verified
+expect_condition proofverification/cart-tampered-signature shop Verified False SignatureInvalid
+expect_condition proofverification/cart-tampered-signature shop SignatureValid False SignatureInvalid
+# The on-call view: the reason, what to do next, and the Event, all in kubectl describe.
+expect_describe proofverification/cart-tampered-signature shop "SignatureInvalid" "Next: treat the bundle as tampered" "VerificationFailed"
+expect_condition proofverification/cart-expired-key shop Verified False KeyExpired
+expect_describe proofverification/cart-expired-key shop "KeyExpired" "expired at 2025-03-31" "Next: re-sign the proof with a current key"
+expect_condition proofverification/cart-from-url shop Verified False SourceUnavailable
+out=$(kubectl get proofverifications -n shop 2>&1)
+if [[ $(printf '%s\n' "$out" | awk '$1=="cart-tampered-signature"{print $2, $3}') == "False SignatureInvalid" ]]; then
+  ok "kubectl get proofverifications shows VERIFIED False, REASON SignatureInvalid"
+else
+  bad "kubectl get proofverifications columns" "$out"
+fi
+if [[ -n $metrics_url ]]; then
+  out=$(curl -fs "$metrics_url" 2>&1)
+  missing=()
+  for m in 'proof_verification_total{' proof_verification_failures_total proof_verification_success_rate proof_verification_duration_seconds_bucket proof_bundle_size_bytes_bucket attestor_reconcile_total; do
+    [[ $out == *"$m"* ]] || missing+=("$m")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then ok "/metrics exports the runbook's verification metrics"; else bad "/metrics lacks ${missing[*]}"; fi
 fi
 
 section "invalid objects are refused with a message that says what to fix"
