@@ -10,8 +10,17 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 stamp() { printf '[with-cluster +%ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
+# The tests expect the attestor CRDs, as envtest installs them: every test binary may run first.
+install_crds() {
+  kubectl apply --server-side --force-conflicts -f crds/ >/dev/null &&
+    kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null ||
+    { stamp "could not install crds/"; exit 1; }
+  stamp "crds/ installed"
+}
+
 if [[ -n ${KUBECONFIG:-} ]]; then
   stamp "using the cluster of KUBECONFIG=$KUBECONFIG"
+  install_crds
   exec "$@"
 fi
 
@@ -26,6 +35,7 @@ if [[ -n $started_here ]]; then
 fi
 export KUBECONFIG=$PWD/e2e/kubeconfig
 stamp "control plane ready"
+install_crds
 "$@"
 rc=$?
 stamp "done (exit $rc)"
