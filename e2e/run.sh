@@ -73,7 +73,7 @@ section "the operator"
 # An operator installed in the cluster (the Helm chart on kind) is used as it is; otherwise the
 # locally built binary runs against KUBECONFIG for the length of the suite.
 metrics_url=
-if kubectl get deployments -A -l app.kubernetes.io/name=attestor-operator -o name 2>/dev/null | grep -q .; then
+if [[ -n $(kubectl get deployments -A -l app.kubernetes.io/name=attestor-operator -o name 2>/dev/null) ]]; then
   ok "operator installed in the cluster"
 else
   bin=${ATTESTOR_BIN:-target/debug/attestor}
