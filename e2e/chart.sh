@@ -11,7 +11,8 @@
 #   5. e2e/chart_check.py on what the API server returned (restricted security context,
 #      least-privilege RBAC, webhook settings) and on the monitoring content (Grafana
 #      dashboard JSON; every metric in the dashboard and the alerts is one the operator
-#      exports, per charts/attestor-operator/metrics.txt; runbook links resolve);
+#      exports, per charts/attestor-operator/metrics.txt; runbook links resolve; every
+#      value in values.yaml is documented);
 #   6. chart_check.py rejects a dashboard with a metric the operator does not export.
 #
 # The ServiceMonitor, PrometheusRule and cert-manager Certificate/Issuer are rendered
@@ -92,7 +93,7 @@ for name in default all-on minimal; do
             --show-only templates/prometheusrule.yaml >"$WORK/rules.yaml"
         args+=(--rules "$WORK/rules.yaml" --dashboard "$CHART/files/dashboard.json"
                --metrics "$CHART/metrics.txt" --metrics-rs "$ROOT/operator/runtime/src/metrics.rs"
-               --runbooks "${RUNBOOKS:-$ROOT/docs/runbooks.md}")
+               --runbooks "${RUNBOOKS:-$ROOT/docs/runbooks.md}" --values-yaml "$CHART/values.yaml")
     fi
     python3 "$ROOT/e2e/chart_check.py" "${args[@]}"
 done

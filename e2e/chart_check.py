@@ -14,6 +14,7 @@ e2e/chart.sh runs it; what it checks:
   wildcard, Secrets read-only cluster-wide, resourceNames on the Role's rules and the
   webhook configuration, the webhook's failurePolicy, timeout, sideEffects,
   namespaceSelector and rules, per value set (PROFILE: default, all-on, minimal);
+* --values-yaml: every value has a `# --` comment (itself or a parent key);
 * --external (ServiceMonitor, PrometheusRule, Certificate, Issuer): present exactly when
   enabled, with apiVersion, kind, metadata and spec;
 * the dashboard is Grafana dashboard JSON: uid, title, schemaVersion, panels with
@@ -389,6 +390,45 @@ def check_external(path, profile):
         problem(f"{path} ({profile}): external objects are {kinds}, expected {expected}")
 
 
+def check_values_documented(path):
+    """Every value of values.yaml is documented: a `# --` comment right above it or above
+    one of its parent keys (a mapping documented as a whole, such as resources)."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    stack = []  # (indent, documented)
+    comment = []
+    count = 0
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            comment = []
+            continue
+        if stripped.startswith("#"):
+            comment.append(stripped)
+            continue
+        indent = len(line) - len(line.lstrip())
+        documented_here = any(c.startswith("# --") for c in comment)
+        comment = []
+        if stripped.startswith("- "):
+            continue  # list items belong to the (documented) list value above
+        m = re.match(r"^([A-Za-z0-9_.-]+):(.*)$", stripped)
+        if not m:
+            continue
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        covered = documented_here or any(d for _, d in stack)
+        value = m.group(2).split(" #", 1)[0].strip()
+        nxt = next((l for l in lines[i + 1:] if l.strip() and not l.strip().startswith("#")), "")
+        # A mapping of further values (a list is one value, documented as a whole).
+        is_parent = not value and len(nxt) - len(nxt.lstrip()) > indent and not nxt.strip().startswith("- ")
+        if not is_parent:
+            count += 1
+            if not covered:
+                problem(f"{path}:{i + 1}: value {m.group(1)!r} has no '# --' comment")
+        stack.append((indent, documented_here))
+    return count
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--objects", help="kubectl apply --dry-run=server -o json output of the chart")
@@ -399,8 +439,13 @@ def main():
     ap.add_argument("--dashboard")
     ap.add_argument("--rules", help="a rendered PrometheusRule manifest")
     ap.add_argument("--runbooks")
+    ap.add_argument("--values-yaml", help="check that every value of this values.yaml is documented")
     a = ap.parse_args()
     summary = []
+
+    if a.values_yaml:
+        n = check_values_documented(a.values_yaml)
+        summary.append(f"{n} documented values")
 
     if a.objects:
         check_objects(a.objects, a.values)
