@@ -14,8 +14,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: attestor
 {{- end -}}
 
+{{/* The Prometheus job of the operator: the ServiceMonitor's jobLabel is app.kubernetes.io/name. */}}
+{{- define "attestor.jobName" -}}
+attestor-operator
+{{- end -}}
+
 {{- define "attestor.selectorLabels" -}}
-app.kubernetes.io/name: attestor-operator
+app.kubernetes.io/name: {{ include "attestor.jobName" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
