@@ -179,11 +179,16 @@ async fn doctor_reports_an_expired_anchor_and_a_failing_proof_with_fixes() {
 
     let out = String::from_utf8_lossy(&doctor.stdout);
     assert_eq!(doctor.status.code(), Some(1), "doctor must exit 1:\n{out}");
+    // The message may be the test's or, when an operator runs against the same cluster, the
+    // operator's own (it concludes the same reason); the reason and the fix are what count.
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("FAIL  TrustAnchor {anchor}: not Ready: Expired: ")))
+        .unwrap_or_else(|| panic!("the expired anchor is reported:\n{out}"));
     assert!(
-        out.contains(&format!(
-            "FAIL  TrustAnchor {anchor}: not Ready: Expired: the anchor expired at 2026-01-01T00:00:00Z\n      fix: add the successor TrustAnchor"
-        )),
-        "the expired anchor and its fix:\n{out}"
+        lines[at + 1].starts_with("      fix: add the successor TrustAnchor"),
+        "with its fix:\n{out}"
     );
     assert!(
         out.contains(&format!(

@@ -492,39 +492,40 @@ async fn check_lease(client: &Client, args: &DoctorArgs, now: Timestamp, out: &m
         ));
     }
     for lease in &leases {
-        let subject = format!(
-            "Lease {}/{}",
-            lease.namespace().unwrap_or_default(),
-            lease.name_any()
-        );
-        let spec = lease.spec.clone().unwrap_or_default();
-        let holder = spec.holder_identity.filter(|h| !h.is_empty());
-        let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15));
-        let renewed = spec.renew_time.map(|t| t.0);
-        match (holder, renewed) {
-            (Some(h), Some(r)) if now.as_second() - r.as_second() <= duration => out.push(
-                Finding::ok(
-                    subject,
-                    format!(
-                        "leader {h}, renewed {} ago",
-                        human_secs((now.as_second() - r.as_second()).max(0))
-                    ),
-                ),
+        out.push(lease_finding(lease, now));
+    }
+}
+
+/// Whether a leader Lease has a holder that renewed it within its duration.
+pub fn lease_finding(lease: &Lease, now: Timestamp) -> Finding {
+    let subject = format!(
+        "Lease {}/{}",
+        lease.namespace().unwrap_or_default(),
+        lease.name_any()
+    );
+    let spec = lease.spec.clone().unwrap_or_default();
+    let holder = spec.holder_identity.filter(|h| !h.is_empty());
+    let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15));
+    let renewed = spec.renew_time.map(|t| t.0);
+    let age = renewed.map(|r| now.as_second() - r.as_second());
+    match (holder, age) {
+        (Some(h), Some(age)) if age <= duration => Finding::ok(
+            subject,
+            format!("leader {h}, renewed {} ago", human_secs(age.max(0))),
+        ),
+        (Some(h), Some(age)) => Finding::fail(
+            subject,
+            format!(
+                "no leader: {h} last renewed {} ago, longer than the lease duration ({duration}s)",
+                human_secs(age)
             ),
-            (Some(h), Some(r)) => out.push(Finding::fail(
-                subject,
-                format!(
-                    "no leader: {h} last renewed {} ago, longer than the lease duration ({duration}s)",
-                    human_secs(now.as_second() - r.as_second())
-                ),
-                "the holder is gone or stuck: kubectl -n NS get pods, their logs; a standby takes over after the lease duration",
-            )),
-            _ => out.push(Finding::fail(
-                subject,
-                "no leader: the Lease has no holder",
-                "kubectl -n NS get pods: are operator replicas running? Check their logs and RBAC on leases",
-            )),
-        }
+            "the holder is gone or stuck: kubectl -n NS get pods, their logs; a standby takes over after the lease duration",
+        ),
+        _ => Finding::fail(
+            subject,
+            "no leader: the Lease has no holder",
+            "kubectl -n NS get pods: are operator replicas running? Check their logs and RBAC on leases",
+        ),
     }
 }
 
@@ -659,63 +660,11 @@ async fn check_replay_jobs(
     };
     let mut healthy = 0;
     for j in &list {
-        let subject = format!(
-            "ReplayJob {}/{}",
-            j.namespace().unwrap_or_default(),
-            j.name_any()
-        );
-        let status = j.status.clone().unwrap_or_default();
-        let mut problem = false;
-        if !j.spec.suspend
-            && let Some(next) = status.next_run_time.as_ref().map(|t| t.0)
-            && now.as_second() - next.as_second() > late
-        {
-            problem = true;
-            out.push(Finding::fail(
-                subject.clone(),
-                format!(
-                    "late: nextRunTime {next} passed {} ago",
-                    human_secs(now.as_second() - next.as_second())
-                ),
-                "check that the operator has a leader and the replay queue (replay_queue_depth); docs/runbooks.md#attestorreplayqueuebacklog",
-            ));
-        }
-        let last = find(&status.conditions, LAST_RUN_SUCCEEDED);
-        let drifted = status.last_run.as_ref().map_or(0, |r| r.drifted);
-        if drifted > 0 || last.is_some_and(|c| c.reason == "DriftDetected") {
-            problem = true;
-            out.push(Finding::warn(
-                subject.clone(),
-                format!(
-                    "drift in the last run: {drifted} proof root(s) changed{}",
-                    status
-                        .drifted
-                        .first()
-                        .map(|d| format!(" (e.g. {}: {:?})", d.verification, d.cause))
-                        .unwrap_or_default()
-                ),
-                "see status.drifted and docs/scoring.md: decide whether the changed input (feed, policy) is intended",
-            ));
-        }
-        if let Some(c) = last.filter(|c| c.status == "False") {
-            problem = true;
-            out.push(Finding::fail(
-                subject.clone(),
-                format!("last run {}: {}", c.reason, one_line(&c.message)),
-                "see status.lastRun and score_replay_failures_total by reason; the operator's logs",
-            ));
-        }
-        if let Some(c) = find(&status.conditions, READY).filter(|c| c.status == "False") {
-            problem = true;
-            out.push(Finding::fail(
-                subject.clone(),
-                format!("not Ready: {}: {}", c.reason, one_line(&c.message)),
-                "fix spec.schedule / spec.timeZone / spec.store as the message says",
-            ));
-        }
-        if !problem {
+        let findings = replay_job_findings(j, now, late);
+        if findings.is_empty() {
             healthy += 1;
         }
+        out.extend(findings);
     }
     if healthy > 0 || list.is_empty() {
         out.push(Finding::ok(
@@ -723,6 +672,62 @@ async fn check_replay_jobs(
             format!("{healthy} of {} on time and without drift", list.len()),
         ));
     }
+}
+
+/// What is wrong with one ReplayJob: late (nextRunTime more than `late` seconds ago, not
+/// suspended), drift in its last run, a failed last run, or not Ready. Empty when healthy.
+pub fn replay_job_findings(j: &ReplayJob, now: Timestamp, late: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let subject = format!(
+        "ReplayJob {}/{}",
+        j.namespace().unwrap_or_default(),
+        j.name_any()
+    );
+    let status = j.status.clone().unwrap_or_default();
+    if !j.spec.suspend
+        && let Some(next) = status.next_run_time.as_ref().map(|t| t.0)
+        && now.as_second() - next.as_second() > late
+    {
+        out.push(Finding::fail(
+            subject.clone(),
+            format!(
+                "late: nextRunTime {next} passed {} ago",
+                human_secs(now.as_second() - next.as_second())
+            ),
+            "check that the operator has a leader and the replay queue (replay_queue_depth); docs/runbooks.md#attestorreplayqueuebacklog",
+        ));
+    }
+    let last = find(&status.conditions, LAST_RUN_SUCCEEDED);
+    let drifted = status.last_run.as_ref().map_or(0, |r| r.drifted);
+    if drifted > 0 || last.is_some_and(|c| c.reason == "DriftDetected") {
+        out.push(Finding::warn(
+            subject.clone(),
+            format!(
+                "drift in the last run: {drifted} proof root(s) changed{}",
+                status
+                    .drifted
+                    .first()
+                    .map(|d| format!(" (e.g. {}: {:?})", d.verification, d.cause))
+                    .unwrap_or_default()
+            ),
+            "see status.drifted and docs/scoring.md: decide whether the changed input (feed, policy) is intended",
+        ));
+    }
+    if let Some(c) = last.filter(|c| c.status == "False") {
+        out.push(Finding::fail(
+            subject.clone(),
+            format!("last run {}: {}", c.reason, one_line(&c.message)),
+            "see status.lastRun and score_replay_failures_total by reason; the operator's logs",
+        ));
+    }
+    if let Some(c) = find(&status.conditions, READY).filter(|c| c.status == "False") {
+        out.push(Finding::fail(
+            subject.clone(),
+            format!("not Ready: {}: {}", c.reason, one_line(&c.message)),
+            "fix spec.schedule / spec.timeZone / spec.store as the message says",
+        ));
+    }
+    out
 }
 
 fn cannot_list(what: &str, e: &kube::Error) -> Finding {
@@ -775,6 +780,73 @@ mod tests {
         assert!(expired.message.contains("expired"), "{expired:?}");
         let junk = check_ca_bundle("w".into(), b"not pem", now, week);
         assert_eq!(junk.level, Level::Fail);
+    }
+
+    fn replay_job(suspend: bool, status: serde_json::Value) -> ReplayJob {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "ReplayJob",
+            "metadata": {"name": "nightly", "namespace": "shop"},
+            "spec": {"schedule": "0 3 * * *", "suspend": suspend,
+                     "store": {"url": "https://replay-store.example/shop"}},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn replay_jobs_late_or_drifting_are_reported() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let drifted = serde_json::json!({
+            "nextRunTime": "2026-12-01T03:00:00Z",
+            "lastRun": {"startTime": "2026-11-30T03:00:00Z", "total": 10, "reproduced": 8,
+                        "drifted": 2, "failed": 0, "skipped": 0},
+            "conditions": [{"type": "LastRunSucceeded", "status": "True", "reason": "DriftDetected",
+                            "message": "2 of 10 drifted", "lastTransitionTime": "2026-11-30T03:05:00Z"}],
+        });
+        let f = replay_job_findings(&replay_job(false, drifted.clone()), now, 600);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(f[0].level, Level::Fail);
+        assert!(
+            f[0].message
+                .starts_with("late: nextRunTime 2026-12-01T03:00:00Z passed 9h ago"),
+            "{f:?}"
+        );
+        assert_eq!(f[1].level, Level::Warn);
+        assert!(
+            f[1].message
+                .contains("drift in the last run: 2 proof root(s)"),
+            "{f:?}"
+        );
+        // Suspended jobs are not late; a next run within the margin is not late either.
+        let f = replay_job_findings(&replay_job(true, drifted), now, 600);
+        assert_eq!(f.len(), 1, "{f:?}");
+        let on_time = serde_json::json!({"nextRunTime": "2026-12-01T11:55:00Z"});
+        assert!(replay_job_findings(&replay_job(false, on_time), now, 600).is_empty());
+    }
+
+    #[test]
+    fn a_lease_not_renewed_within_its_duration_means_no_leader() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let lease = |holder: &str, renewed: &str| -> Lease {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "attestor-operator", "namespace": "attestor-system"},
+                "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15,
+                         "renewTime": renewed},
+            }))
+            .unwrap()
+        };
+        let f = lease_finding(&lease("pod-a", "2026-12-01T11:59:55.000000Z"), now);
+        assert_eq!(f.level, Level::Ok, "{f:?}");
+        assert!(f.message.contains("leader pod-a, renewed 5s ago"), "{f:?}");
+        let f = lease_finding(&lease("pod-a", "2026-12-01T11:58:00.000000Z"), now);
+        assert_eq!(f.level, Level::Fail);
+        assert!(
+            f.message
+                .starts_with("no leader: pod-a last renewed 2m ago"),
+            "{f:?}"
+        );
+        let f = lease_finding(&lease("", "2026-12-01T11:59:59.000000Z"), now);
+        assert_eq!(f.level, Level::Fail);
     }
 
     #[test]
