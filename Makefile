@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator cluster-up cluster-down
+.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator cluster-up cluster-down chart-test
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -21,6 +21,8 @@ help:
 	@echo "make examples      regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds          regenerate crds/ from the types in operator/api (CI fails when stale)"
 	@echo "make docs          regenerate docs/crds.md from the types in operator/api"
+	@echo "make chart-test    lint, render and server-side dry-run the Helm chart, check its dashboard"
+	@echo "                   and alerts (helm built from e2e/go/helm on first use)"
 
 demo: demo-offline demo-cluster
 
@@ -86,6 +88,11 @@ examples:
 
 crds:
 	$(CARGO) run --locked -q -p attestor -- crd --output-dir crds
+	cp crds/*.yaml charts/attestor-operator/crds/
+
+# The Helm chart against KUBECONFIG or the local control plane (see e2e/chart.sh).
+chart-test:
+	e2e/with-cluster.sh e2e/chart.sh
 
 docs:
 	$(CARGO) run --locked -q -p attestor-api --example write_docs

@@ -34,6 +34,15 @@ pub enum Command {
     /// Run the operator: the TrustAnchor, TrustedIssuer and ProofVerification controllers, with
     /// leader election, probes and metrics. Uses the in-cluster config or KUBECONFIG.
     Run(crate::commands::run::RunArgs),
+    /// Check an installation (CRDs, trust, failing proofs, leader, webhook CA, replays) and
+    /// print each problem with its fix. Exit 0 healthy, 1 problems found, 2 cluster unreachable.
+    Doctor(crate::commands::doctor::DoctorArgs),
+    /// TrustAnchors in the cluster.
+    #[command(subcommand)]
+    TrustAnchors(crate::commands::views::TrustAnchorsCommand),
+    /// ProofVerifications in the cluster.
+    #[command(subcommand)]
+    Verifications(crate::commands::views::VerificationsCommand),
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,11 @@
 pub mod bundle_create;
 pub mod crd;
+pub mod doctor;
 pub mod inspect;
 pub mod keys;
 pub mod run;
 pub mod verify;
+pub mod views;
 
 use crate::CliError;
 use crate::cli::{BundleCommand, Cli, Command, KeysCommand};
@@ -21,6 +23,9 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Crd(args) => crd::run(&args).map(|_| crate::EXIT_VERIFIED),
         Command::Run(args) => run::run(args).map(|_| crate::EXIT_VERIFIED),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::TrustAnchors(command) => views::trust_anchors(&command),
+        Command::Verifications(command) => views::verifications(&command),
     }
 }
 
