@@ -63,7 +63,7 @@ pub struct IssuerFacts {
     pub name: String,
     /// The `Trusted` condition is `True`.
     pub trusted: bool,
-    /// The `Trusted` condition's reason (e.g. `NotApproved`), quoted when not trusted.
+    /// The `Trusted` condition's reason (e.g. `ApprovalMissing`), quoted when not trusted.
     pub reason: String,
     /// `spec.scope.images`.
     pub scope_images: Vec<String>,

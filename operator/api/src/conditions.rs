@@ -117,7 +117,7 @@ pub const TRUSTED_ISSUER: &[ConditionDoc] = &[ConditionDoc {
         ),
         r(
             "False",
-            "NotApproved",
+            "ApprovalMissing",
             "`spec.approval` is missing: an unapproved issuer is never trusted",
         ),
         r(

@@ -339,7 +339,7 @@ async fn check_issuers(client: &Client, out: &mut Vec<Finding>) {
 
 fn issuer_fix(reason: &str) -> &'static str {
     match reason {
-        "ApprovalMissing" | "NotApproved" => {
+        "ApprovalMissing" => {
             "review the issuer, then set spec.approval.approvedBy and spec.approval.reason"
         }
         "AnchorNotFound" => "create the TrustAnchor named in spec.anchors, or fix the name",
