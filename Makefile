@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator cluster-up cluster-down chart-test
+.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator cluster-up cluster-down chart-test chart-check
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -61,8 +61,9 @@ test:
 	@echo "[$$(date +%T)] build"
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --no-run
-	@echo "[$$(date +%T)] tests and e2e against a cluster"
-	e2e/with-cluster.sh $(MAKE) --no-print-directory integration e2e
+	e2e/helm.sh >/dev/null
+	@echo "[$$(date +%T)] tests, e2e and the chart against a cluster"
+	e2e/with-cluster.sh $(MAKE) --no-print-directory integration e2e chart-check
 	@echo "[$$(date +%T)] make test passed"
 
 integration:
@@ -93,6 +94,9 @@ crds:
 # The Helm chart against KUBECONFIG or the local control plane (see e2e/chart.sh).
 chart-test:
 	e2e/with-cluster.sh e2e/chart.sh
+
+chart-check:
+	e2e/chart.sh
 
 docs:
 	$(CARGO) run --locked -q -p attestor-api --example write_docs
