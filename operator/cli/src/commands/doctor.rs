@@ -452,7 +452,10 @@ pub fn verification_fix(reason: &str) -> &'static str {
         "ImageNotInScope" => {
             "pull the image from a name the issuer's scope.images covers, or widen the scope"
         }
-        "SignatureInvalid" | "TrustAnchorNotFound" => {
+        "SignatureInvalid" => {
+            "treat the bundle as tampered: re-create and re-sign it from the original inputs, and find out who altered it"
+        }
+        "TrustAnchorNotFound" => {
             "the signer's key is not trusted: add its TrustAnchor to the issuer, or re-sign the bundle"
         }
         "KeyExpired"
