@@ -2,7 +2,9 @@ pub mod bundle_create;
 pub mod crd;
 pub mod inspect;
 pub mod keys;
+pub mod replay;
 pub mod run;
+pub mod score;
 pub mod verify;
 
 use crate::CliError;
@@ -16,6 +18,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Bundle(BundleCommand::Create(args)) => {
             bundle_create::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
+        Command::Score(args) => score::run(&args).map(|_| crate::EXIT_VERIFIED),
+        Command::Replay(args) => replay::run(&args),
         Command::Keys(KeysCommand::Generate(args)) => {
             keys::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
