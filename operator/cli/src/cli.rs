@@ -25,6 +25,16 @@ pub enum Command {
     /// Create proof bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Score an SBOM against an advisory feed, a VEX document and a policy, and sign the
+    /// proof ledger into a proof bundle.
+    Score(ScoreArgs),
+    /// Recompute a proof bundle's score from a snapshot store and explain any drift.
+    #[command(
+        after_help = "Exit codes: 0 reproduced, 1 drifted, 2 bad usage or unreadable input \
+(a missing snapshot, a bad digest, a malformed input, or with --trust-anchor a bundle that does \
+not verify)."
+    )]
+    Replay(ReplayArgs),
     /// Generate key pairs for signing bundles and log checkpoints.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -144,6 +154,93 @@ pub struct BundleCreateArgs {
     /// Where to write the bundle.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ScoreArgs {
+    /// The CycloneDX JSON SBOM of the artifact.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: PathBuf,
+    /// The advisory feed snapshot (OSV-style JSON).
+    #[arg(long, value_name = "FILE")]
+    pub feed: PathBuf,
+    /// The OpenVEX document.
+    #[arg(long, value_name = "FILE")]
+    pub vex: PathBuf,
+    /// The scoring policy (JSON, see docs/scoring.md section 9).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Digest of the scanned artifact (sha256:...).
+    #[arg(long, value_name = "DIGEST")]
+    pub artifact: String,
+    /// Name of the artifact, recorded as the manifest's artifactName.
+    #[arg(long, value_name = "NAME")]
+    pub artifact_name: Option<String>,
+    /// Private key (PKCS#8 PEM, P-256 or Ed25519; or SEC1 "EC PRIVATE KEY").
+    #[arg(long, value_name = "PEM")]
+    pub key: PathBuf,
+    /// Signing certificate for the key, followed by intermediates (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub certificate: Option<PathBuf>,
+    /// Local transparency log state file (JSON); created if missing. Needs --tlog-key.
+    #[arg(long, value_name = "FILE", requires = "tlog_key")]
+    pub tlog: Option<PathBuf>,
+    /// Private key that signs the log checkpoint.
+    #[arg(long, value_name = "PEM", requires = "tlog")]
+    pub tlog_key: Option<PathBuf>,
+    /// Origin (name) of a new local log.
+    #[arg(long, value_name = "NAME", default_value = "attestor.local/log")]
+    pub tlog_origin: String,
+    /// When the scan ran (RFC 3339), the manifest's createdAt and the signing time;
+    /// defaults to now.
+    #[arg(long, value_name = "TIME")]
+    pub created_at: Option<String>,
+    /// Where to write the bundle.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also put the four inputs (in normal form) into this directory snapshot store
+    /// (a path or file:///dir) and point its latest/<kind> at them.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// The proof bundle (ZIP) whose ledger is replayed. Its signature is not verified
+    /// unless --trust-anchor is given.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Snapshot store holding the inputs: a directory, file:///dir or an http(s):// base URL.
+    #[arg(long, value_name = "DIR|URL")]
+    pub store: Option<String>,
+    /// Use the feed snapshot the bundle names instead of the store's latest feed (all four
+    /// inputs as scored: a reproducibility check).
+    #[arg(long, conflicts_with = "feed_snapshot")]
+    pub use_original_snapshots: bool,
+    /// Use this feed snapshot from the store (sha256:...) instead of the latest.
+    #[arg(long, value_name = "DIGEST")]
+    pub feed_snapshot: Option<String>,
+    /// Use this SBOM file instead of the bundle's.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// Use this feed file instead of a snapshot from the store.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["feed_snapshot", "use_original_snapshots"])]
+    pub feed: Option<PathBuf>,
+    /// Use this VEX file instead of the bundle's.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Option<PathBuf>,
+    /// Use this policy file instead of the bundle's.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// List the changed proof nodes and the input that caused each.
+    #[arg(long)]
+    pub diff: bool,
+    /// Verify the bundle first (offline, as `attestor verify --offline`) against this trust
+    /// anchor (PEM or TrustAnchor YAML). Repeatable.
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    pub trust_anchors: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

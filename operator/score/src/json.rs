@@ -59,7 +59,8 @@ pub(crate) struct Reader {
 pub(crate) type Result<T> = std::result::Result<T, InputError>;
 
 impl Reader {
-    /// Parses `bytes` strictly and computes the document's content id.
+    /// Parses `bytes` strictly and computes the document's content id (the
+    /// hash of its normal form, see [`crate::normalize`]).
     pub fn parse(&self, bytes: &[u8]) -> Result<(Value, Sha256Digest)> {
         let value = canonical::parse_strict(bytes).map_err(|e| self.json(e))?;
         let digest = self.content_id(&value)?;
@@ -67,7 +68,7 @@ impl Reader {
     }
 
     pub fn content_id(&self, value: &Value) -> Result<Sha256Digest> {
-        canonical::content_id(value).map_err(|e| self.json(e))
+        crate::normalize::content_id(self.kind, value).map_err(|e| self.json(e))
     }
 
     fn json(&self, source: CanonicalError) -> InputError {

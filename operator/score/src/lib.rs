@@ -15,6 +15,7 @@ pub mod error;
 pub mod inputs;
 mod json;
 pub mod ledger;
+pub mod normalize;
 pub mod number;
 pub mod purl;
 pub mod replay;

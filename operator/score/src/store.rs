@@ -112,13 +112,16 @@ pub fn pointer_path(kind: InputKind) -> String {
     format!("latest/{}", kind.name())
 }
 
-/// The canonical bytes `put` stores, and their digest.
+/// The bytes `put` stores, and their digest: the canonical JSON of the
+/// document's normal form ([`crate::normalize`]), so that the digest is the
+/// document's content id.
 pub fn canonical_object(
     kind: InputKind,
     bytes: &[u8],
 ) -> Result<(Vec<u8>, Sha256Digest), StoreError> {
-    let canonical =
-        canonical::canonicalize(bytes).map_err(|source| StoreError::NotJson { kind, source })?;
+    let not_json = |source| StoreError::NotJson { kind, source };
+    let value = canonical::parse_strict(bytes).map_err(not_json)?;
+    let canonical = crate::normalize::normal_bytes(kind, &value).map_err(not_json)?;
     let digest = Sha256Digest::of(&canonical);
     Ok((canonical, digest))
 }
@@ -287,9 +290,11 @@ pub enum LoadError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Input(#[from] InputError),
-    /// The bytes hash to the digest but are not in canonical form, so the
-    /// document's content id (what manifests name) is another.
-    #[error("the store's {kind} {digest} is not canonical JSON (its content id is {content_id})")]
+    /// The bytes hash to the digest but are not the canonical JSON of the
+    /// document's normal form, so its content id (what manifests name) is another.
+    #[error(
+        "the store's {kind} {digest} is not in normal form (canonical JSON with unordered arrays sorted; its content id is {content_id})"
+    )]
     NotCanonical {
         kind: InputKind,
         digest: Sha256Digest,

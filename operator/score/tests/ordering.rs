@@ -2,14 +2,13 @@
 //! SBOM components, advisories, their aliases, affected entries, ranges,
 //! events and versions, VEX statements and their products.
 //!
-//! Reordering a document changes its content id, and so the `inputs` node
-//! (which must name the exact documents) and the root. The properties are
-//! therefore: with the digests held fixed the root is the same, and without
-//! that every node but the `inputs` node says the same.
+//! An input's content id is the hash of its normal form, in which these
+//! arrays are sorted: reordering them changes neither the content ids nor
+//! any node nor the root.
 
 mod common;
 
-use attestor_score::{ScoringInputs, score};
+use attestor_score::{InputKind, ScoringInputs, normalize, score};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -58,6 +57,14 @@ fn shuffle_products(product: &mut Value, rng: &mut Lcg) {
 fn shuffle_all(values: &mut [Value; 4], seed: u64) {
     let rng = &mut Lcg(seed);
     shuffle_components(&mut values[0], rng);
+    if let Some(list) = values[0].get_mut("dependencies") {
+        shuffle(list, rng);
+    }
+    each(&mut values[0], "dependencies", |dependency| {
+        if let Some(list) = dependency.get_mut("dependsOn") {
+            shuffle(list, rng);
+        }
+    });
 
     let feed = &mut values[1];
     shuffle(&mut feed["advisories"], rng);
@@ -90,25 +97,26 @@ fn shuffle_all(values: &mut [Value; 4], seed: u64) {
     });
 }
 
-/// Scores `shuffled` under the digests of `original` and compares.
+/// Scores `shuffled` and compares: same content ids, same ledger, same root.
 fn assert_order_free(original: &[Value; 4], seed: u64) -> Result<(), TestCaseError> {
     let mut shuffled = original.clone();
     shuffle_all(&mut shuffled, seed);
     let reference = score(&common::from_values(original)).unwrap();
-    let mut inputs: ScoringInputs = common::from_values(&shuffled);
+    let inputs: ScoringInputs = common::from_values(&shuffled);
+    prop_assert_eq!(&inputs.digests(), &reference.inputs);
     let own = score(&inputs).unwrap();
-    prop_assert_eq!(own.nodes.len(), reference.nodes.len());
-    for (a, b) in own.nodes.iter().zip(&reference.nodes).skip(1) {
-        prop_assert_eq!((a.kind, &a.data), (b.kind, &b.data));
+    prop_assert_eq!(own.root, reference.root);
+    prop_assert_eq!(&own, &reference);
+    // The normal form is what a store keeps: both orders are one object.
+    for (kind, (a, b)) in InputKind::ALL
+        .into_iter()
+        .zip(original.iter().zip(&shuffled))
+    {
+        prop_assert_eq!(
+            normalize::normal_bytes(kind, a).unwrap(),
+            normalize::normal_bytes(kind, b).unwrap()
+        );
     }
-    let digests = reference.inputs.clone();
-    inputs.sbom.digest = digests.sbom;
-    inputs.feed.digest = digests.feed_snapshot;
-    inputs.vex.digest = digests.vex;
-    inputs.policy.digest = digests.policy;
-    let renamed = score(&inputs).unwrap();
-    prop_assert_eq!(renamed.root, reference.root);
-    prop_assert_eq!(renamed, reference);
     Ok(())
 }
 
@@ -198,7 +206,7 @@ fn universe() -> impl Strategy<Value = [Value; 4]> {
     let weights = prop::collection::vec(0..=200u32, 5);
     (components, advisories, statements, weights, 0..5000u64).prop_map(
         |(components, advisories, statements, weights, threshold)| {
-            let components: Vec<Value> = components
+            let mut components: Vec<Value> = components
                 .into_iter()
                 .map(|(p, v, qualified)| {
                     // Repeated components, some spelled with qualifiers, are one component.
@@ -242,7 +250,20 @@ fn universe() -> impl Strategy<Value = [Value; 4]> {
                 })
                 .collect();
             [
-                json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components}),
+                {
+                    // Nested components are components too.
+                    if components.len() > 3 {
+                        let nested = components.split_off(components.len() - 2);
+                        components[0]["components"] = json!(nested);
+                    }
+                    json!({
+                        "bomFormat": "CycloneDX", "specVersion": "1.6", "components": components,
+                        "dependencies": [
+                            {"ref": "a", "dependsOn": ["b", "c", "d"]},
+                            {"ref": "b", "dependsOn": ["d", "a"]},
+                        ],
+                    })
+                },
                 json!({"advisories": advisories}),
                 json!({"@context": "https://openvex.dev/ns/v0.2.0", "statements": statements}),
                 json!({

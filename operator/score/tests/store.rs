@@ -230,3 +230,27 @@ fn non_canonical_objects_are_refused_when_loading() {
         "{error:?}"
     );
 }
+
+/// The store keeps the normal form: a reordered document is the same object,
+/// and its bytes hash to the content id the parser computes.
+#[test]
+fn put_stores_the_normal_form_under_the_content_id() {
+    let store = DirStore::new(temp_dir("normal-form"));
+    let sbom = common::read("inputs/score/sbom.cdx.json");
+    let mut reordered: serde_json::Value = serde_json::from_slice(&sbom).unwrap();
+    reordered["components"].as_array_mut().unwrap().reverse();
+    let reordered = serde_json::to_vec(&reordered).unwrap();
+    let a = store.put_sync(InputKind::Sbom, &sbom).unwrap();
+    let b = store.put_sync(InputKind::Sbom, &reordered).unwrap();
+    assert_eq!(a, b);
+    let parsed = common::inputs("inputs/score");
+    assert_eq!(a, parsed.sbom.digest);
+    let stored = store.get_sync(&a).unwrap();
+    assert_eq!(Sha256Digest::of(&stored), a);
+    assert_eq!(
+        attestor_score::inputs::sbom::Sbom::parse(&stored)
+            .unwrap()
+            .digest,
+        a
+    );
+}

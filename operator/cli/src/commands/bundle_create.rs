@@ -91,12 +91,52 @@ pub fn ledger_nodes(path: &Path, value: Value) -> Result<Vec<NodeInput>, CliErro
     Ok(out)
 }
 
+/// How a bundle is signed and where it goes: the flags `bundle create` and
+/// `score` share.
+#[derive(Debug, Clone, Copy)]
+pub struct SignOptions<'a> {
+    pub key: &'a Path,
+    pub certificate: Option<&'a Path>,
+    pub tlog: Option<&'a Path>,
+    pub tlog_key: Option<&'a Path>,
+    pub tlog_origin: &'a str,
+    pub signed_at: jiff::Timestamp,
+    pub output: &'a Path,
+}
+
 /// Builds the bundle described by `args` and writes it (and the log state).
 pub fn create(args: &BundleCreateArgs) -> Result<BuiltBundle, CliError> {
     let manifest = read_json(&args.manifest)?;
     let nodes = ledger_nodes(&args.ledger, read_json(&args.ledger)?)?;
-    let key = read_key(&args.key)?;
-    let certificates = match &args.certificate {
+    let signed_at = match &args.signed_at {
+        Some(t) => super::parse_time("--signed-at", t)?,
+        None => jiff::Timestamp::now(),
+    };
+    sign_and_write(
+        manifest,
+        nodes,
+        &SignOptions {
+            key: &args.key,
+            certificate: args.certificate.as_deref(),
+            tlog: args.tlog.as_deref(),
+            tlog_key: args.tlog_key.as_deref(),
+            tlog_origin: &args.tlog_origin,
+            signed_at,
+            output: &args.output,
+        },
+    )
+}
+
+/// Signs a manifest and its ledger nodes into a proof bundle, writes it to
+/// `options.output` and, with a transparency log, appends to the log and
+/// writes its state back.
+pub fn sign_and_write(
+    manifest: Value,
+    nodes: Vec<NodeInput>,
+    options: &SignOptions<'_>,
+) -> Result<BuiltBundle, CliError> {
+    let key = read_key(options.key)?;
+    let certificates = match options.certificate {
         Some(path) => {
             parse_pem_certificates(&read_text(path)?).map_err(|e| CliError::input(path, e))?
         }
@@ -106,7 +146,7 @@ pub fn create(args: &BundleCreateArgs) -> Result<BuiltBundle, CliError> {
         && leaf.key_id() != Some(key.public_key().key_id())
     {
         return Err(CliError::input(
-            args.certificate.as_deref().unwrap_or(Path::new("")),
+            options.certificate.unwrap_or(Path::new("")),
             format!(
                 "the first certificate (\"{}\") is not for the signing key {}",
                 leaf.subject(),
@@ -114,20 +154,16 @@ pub fn create(args: &BundleCreateArgs) -> Result<BuiltBundle, CliError> {
             ),
         ));
     }
-    let signed_at = match &args.signed_at {
-        Some(t) => super::parse_time("--signed-at", t)?,
-        None => jiff::Timestamp::now(),
-    };
-    let mut log = match &args.tlog {
+    let mut log = match options.tlog {
         Some(path) if path.exists() => Some(
             serde_json::from_slice::<LocalLog>(&read_file(path)?).map_err(|e| {
                 CliError::input(path, format!("not a transparency log state file: {e}"))
             })?,
         ),
-        Some(_) => Some(LocalLog::new(args.tlog_origin.clone())),
+        Some(_) => Some(LocalLog::new(options.tlog_origin.to_string())),
         None => None,
     };
-    let log_key = args.tlog_key.as_deref().map(read_key).transpose()?;
+    let log_key = options.tlog_key.map(read_key).transpose()?;
     let transparency_log = match (log.as_mut(), log_key.as_ref()) {
         (Some(l), Some(k)) => Some((l, k)),
         _ => None,
@@ -135,7 +171,7 @@ pub fn create(args: &BundleCreateArgs) -> Result<BuiltBundle, CliError> {
     let spec = BundleSpec {
         manifest,
         nodes,
-        signed_at,
+        signed_at: options.signed_at,
         tools: BTreeMap::from([(
             "attestor".to_string(),
             env!("CARGO_PKG_VERSION").to_string(),
@@ -145,8 +181,8 @@ pub fn create(args: &BundleCreateArgs) -> Result<BuiltBundle, CliError> {
     };
     let built = build_bundle(spec, &key)
         .map_err(|e| CliError::Usage(format!("cannot create the bundle: {e}")))?;
-    write_file(&args.output, &built.zip)?;
-    if let (Some(path), Some(log)) = (&args.tlog, &log) {
+    write_file(options.output, &built.zip)?;
+    if let (Some(path), Some(log)) = (options.tlog, &log) {
         let state = serde_json::to_vec_pretty(log).map_err(|e| CliError::input(path, e))?;
         write_file(path, &state)?;
     }

@@ -3,7 +3,9 @@ pub mod crd;
 pub mod doctor;
 pub mod inspect;
 pub mod keys;
+pub mod replay;
 pub mod run;
+pub mod score;
 pub mod verify;
 pub mod views;
 
@@ -18,6 +20,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Bundle(BundleCommand::Create(args)) => {
             bundle_create::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
+        Command::Score(args) => score::run(&args).map(|_| crate::EXIT_VERIFIED),
+        Command::Replay(args) => replay::run(&args),
         Command::Keys(KeysCommand::Generate(args)) => {
             keys::run(&args).map(|_| crate::EXIT_VERIFIED)
         }

@@ -35,10 +35,9 @@ impl ScoringInputs {
 
     /// The content ids of the four documents, as `manifest.json` names them.
     ///
-    /// These are what the `inputs` node records. Each is set by parsing; a
-    /// caller may overwrite a document's `digest` only to say that the same
-    /// semantic content is being scored under another name (the tests do, to
-    /// show that reordering unordered arrays changes nothing but the ids).
+    /// These are what the `inputs` node records: each is the SHA-256 of the
+    /// canonical bytes of the document's normal form ([`crate::normalize`]),
+    /// so reordering unordered arrays does not change them.
     pub fn digests(&self) -> ManifestInputs {
         ManifestInputs {
             sbom: self.sbom.digest,
