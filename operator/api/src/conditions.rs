@@ -278,8 +278,23 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
             ),
             r(
                 "False",
-                "FetchFailed",
-                "`source.url` could not be downloaded",
+                "SourceUnavailable",
+                "`source.url` could not be downloaded (connection, TLS, timeout, HTTP error or a bad redirect) after the retries",
+            ),
+            r(
+                "False",
+                "SourceNotFound",
+                "`source.url` answered 404 or 410",
+            ),
+            r(
+                "False",
+                "SourceTooLarge",
+                "the proof is larger than the operator's `--max-bundle-bytes`",
+            ),
+            r(
+                "False",
+                "InvalidSourceUrl",
+                "`source.url` is malformed, not http(s), carries credentials, or reaches a denied network (`--fetch-deny-network`, link-local by default)",
             ),
             r(
                 "False",

@@ -617,3 +617,45 @@ fn cluster_trust_anchors_verify_the_example_bundles_as_the_examples_say() {
         assert_eq!(report["reason"], want_reason, "{bundle}");
     }
 }
+
+#[test]
+fn run_refuses_bad_flags_before_touching_a_cluster() {
+    for (args, phrase) in [
+        (
+            &["run", "--fetch-deny-network", "169.254.1.0/16"][..],
+            "host bits are set",
+        ),
+        (
+            &[
+                "run",
+                "--fetch-deny-network",
+                "none",
+                "--fetch-deny-network",
+                "10.0.0.0/8",
+            ][..],
+            "cannot be combined",
+        ),
+        (
+            &["run", "--lease-duration", "soon"][..],
+            "not a positive duration",
+        ),
+        (
+            &[
+                "run",
+                "--lease-duration",
+                "5s",
+                "--lease-renew-interval",
+                "10s",
+            ][..],
+            "must be shorter than --lease-duration",
+        ),
+    ] {
+        let out = attestor(args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(phrase),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -637,3 +637,85 @@ fn a_client_without_usable_roots_is_refused_at_setup() {
         "{err}"
     );
 }
+
+/// A fetcher that also refuses loopback, so that the guard can be tested against local servers.
+fn loopback_denied() -> attestor_runtime::fetch::Fetcher {
+    let mut config = test_config(&[]);
+    config.denied_networks = vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+    fetcher(config)
+}
+
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused_without_a_request() {
+    let url = "http://169.254.169.254/latest/meta-data/iam/security-credentials/";
+    let started = Instant::now();
+    let err = fetcher(test_config(&[]))
+        .fetch(url, expect())
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < QUICK);
+    assert!(matches!(err, FetchError::DeniedAddress { .. }), "{err:?}");
+    assert_eq!(err.reason(), "InvalidSourceUrl");
+    assert!(!err.is_transient());
+    let text = err.to_string();
+    for phrase in [
+        "169.254.169.254",
+        "169.254.0.0/16",
+        "instance metadata",
+        "source.url",
+        "--fetch-deny-network",
+    ] {
+        assert!(text.contains(phrase), "{phrase}: {text}");
+    }
+    let err = fetcher(test_config(&[]))
+        .fetch("http://[::ffff:169.254.169.254]/", expect())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::DeniedAddress { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_denied_address_is_refused_by_address_and_by_name() {
+    let server = TestServer::http(|_| Reply::ok("secret")).await;
+    let port = server.addr.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://localhost:{port}/"),
+    ] {
+        let err = loopback_denied().fetch(&url, expect()).await.unwrap_err();
+        match &err {
+            FetchError::DeniedAddress { network, .. } => {
+                assert!(network == "127.0.0.0/8" || network == "::1/128", "{err}")
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+        assert!(!err.is_transient());
+    }
+    assert!(
+        server.requests().is_empty(),
+        "nothing reached the denied server"
+    );
+    // The default list lets the same server through.
+    let got = fetcher(test_config(&[]))
+        .fetch(&server.url("/"), expect())
+        .await
+        .unwrap();
+    assert_eq!(got.bytes, b"secret");
+}
+
+#[tokio::test]
+async fn a_redirect_into_a_denied_network_is_refused() {
+    let server = TestServer::http(|_| Reply::redirect(302, "http://169.254.169.254/latest/")).await;
+    let err = fetcher(test_config(&[]))
+        .fetch(&server.url("/bundle.zip"), expect())
+        .await
+        .unwrap_err();
+    match &err {
+        FetchError::DeniedAddress { url, host, .. } => {
+            assert_eq!(url, &server.url("/bundle.zip"));
+            assert_eq!(host, "169.254.169.254");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.requests().len(), 1);
+}

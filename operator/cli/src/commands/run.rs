@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use attestor_runtime::controllers::Settings;
-use attestor_runtime::fetch::FetchConfig;
+use attestor_runtime::fetch::{FetchConfig, IpNetwork, default_denied_networks};
 use attestor_runtime::leader::LeaseConfig;
 use attestor_runtime::operator::{OperatorConfig, run as run_operator};
 use attestor_runtime::telemetry::{self, LogFormat};
@@ -58,6 +58,11 @@ pub struct RunArgs {
     /// Time limit of one download (bundle or key directory), retries aside.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub fetch_timeout: String,
+    /// Network (CIDR) that proof and key-directory URLs may never reach, however a URL names it;
+    /// repeatable, replaces the default (the link-local ranges, where clouds serve instance
+    /// metadata: 169.254.0.0/16, fe80::/10, fd00:ec2::254). `none` denies nothing.
+    #[arg(long, value_name = "CIDR")]
+    pub fetch_deny_network: Vec<String>,
     /// How long in-flight reconciles may take to finish on SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "20s")]
     pub shutdown_grace: String,
@@ -101,6 +106,27 @@ fn lease_namespace(given: Option<String>) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
+fn denied_networks(given: &[String]) -> Result<Vec<IpNetwork>, CliError> {
+    if given.is_empty() {
+        return Ok(default_denied_networks());
+    }
+    if given.iter().any(|g| g == "none") {
+        if given.len() > 1 {
+            return Err(CliError::Usage(
+                "--fetch-deny-network none cannot be combined with networks".into(),
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    given
+        .iter()
+        .map(|g| {
+            g.parse()
+                .map_err(|e| CliError::Usage(format!("--fetch-deny-network: {e}")))
+        })
+        .collect()
+}
+
 pub fn run(args: RunArgs) -> Result<(), CliError> {
     let identity = args
         .identity
@@ -128,6 +154,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let fetch = FetchConfig {
         timeout: duration("--fetch-timeout", &args.fetch_timeout)?,
+        denied_networks: denied_networks(&args.fetch_deny_network)?,
         ..FetchConfig::default()
     };
     let config = OperatorConfig {

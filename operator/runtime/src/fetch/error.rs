@@ -165,6 +165,19 @@ pub enum FetchError {
         field: &'static str,
     },
 
+    #[error(
+        "GET {url}: refused to connect to {host} ({address}): it is in the denied network {network} \
+         (link-local addresses serve cloud instance metadata and credentials); point {field} at \
+         another host, or change the operator's --fetch-deny-network"
+    )]
+    DeniedAddress {
+        url: String,
+        host: String,
+        address: std::net::IpAddr,
+        network: String,
+        field: &'static str,
+    },
+
     #[error("GET {url}: bad redirect from {from}: {detail}: point {field} at the final location")]
     BadRedirect {
         url: String,
@@ -180,7 +193,8 @@ impl FetchError {
         match self {
             FetchError::InvalidUrl { .. }
             | FetchError::UnsupportedScheme { .. }
-            | FetchError::CredentialsInUrl { .. } => reason::INVALID_SOURCE_URL,
+            | FetchError::CredentialsInUrl { .. }
+            | FetchError::DeniedAddress { .. } => reason::INVALID_SOURCE_URL,
             FetchError::Http {
                 status: 404 | 410, ..
             } => reason::SOURCE_NOT_FOUND,
@@ -227,6 +241,7 @@ impl FetchError {
             | FetchError::TooManyRedirects { url, .. }
             | FetchError::RedirectLoop { url, .. }
             | FetchError::InsecureRedirect { url, .. }
+            | FetchError::DeniedAddress { url, .. }
             | FetchError::BadRedirect { url, .. } => url,
         }
     }

@@ -23,6 +23,7 @@
 
 pub mod directory;
 mod error;
+mod network;
 mod retry;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use reqwest::header::{ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 pub use error::{BodySize, FetchError, human_duration, human_size, reason};
+pub use network::{IpNetwork, IpNetworkParseError, default_denied_networks};
 pub use retry::RetryPolicy;
 
 /// The `User-Agent` sent with every request.
@@ -55,6 +57,9 @@ pub struct FetchConfig {
     pub extra_roots_der: Vec<Vec<u8>>,
     /// Honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`. Default true.
     pub proxy_from_env: bool,
+    /// Addresses never connected to, however a URL names them. Default: the link-local ranges,
+    /// where clouds serve instance metadata and credentials (see [`default_denied_networks`]).
+    pub denied_networks: Vec<IpNetwork>,
 }
 
 impl Default for FetchConfig {
@@ -67,6 +72,7 @@ impl Default for FetchConfig {
             system_roots: true,
             extra_roots_der: Vec::new(),
             proxy_from_env: true,
+            denied_networks: default_denied_networks(),
         }
     }
 }
@@ -151,6 +157,9 @@ impl Fetcher {
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
+            .dns_resolver(Arc::new(network::DenyingResolver {
+                denied: config.denied_networks.clone().into(),
+            }))
             .tls_backend_preconfigured(tls);
         if !config.proxy_from_env {
             builder = builder.no_proxy();
@@ -166,6 +175,32 @@ impl Fetcher {
 
     pub fn config(&self) -> &FetchConfig {
         &self.config
+    }
+
+    fn check_literal_host(
+        &self,
+        url: &str,
+        target: &Url,
+        field: &'static str,
+    ) -> Result<(), FetchError> {
+        let host = target.host_str().unwrap_or_default();
+        let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+        else {
+            return Ok(());
+        };
+        match network::denied_by(&self.config.denied_networks, ip) {
+            Some(network) => Err(FetchError::DeniedAddress {
+                url: url.to_string(),
+                host: target.host_str().unwrap_or_default().to_string(),
+                address: ip,
+                network: network.to_string(),
+                field,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// GETs `url`, following redirects and retrying transient failures, and
@@ -236,12 +271,14 @@ impl Fetcher {
         let mut current = start.clone();
         let mut chain = vec![start.clone()];
         let mut response = loop {
+            // Names are checked by the resolver; an address in the URL never reaches it.
+            self.check_literal_host(url, &current, field)?;
             let response = self
                 .client
                 .get(current.clone())
                 .send()
                 .await
-                .map_err(|e| classify(url, &e))?;
+                .map_err(|e| classify(url, &e, field))?;
             let status = response.status();
             if !is_followed_redirect(status) {
                 break response;
@@ -355,7 +392,11 @@ impl Fetcher {
         // Bounded by max_bytes, whatever the server declared.
         let capacity = declared.unwrap_or(0).min(expect.max_bytes).min(1 << 20);
         let mut bytes = Vec::with_capacity(capacity as usize);
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(url, &e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| classify(url, &e, expect.field))?
+        {
             let total = bytes.len() as u64 + chunk.len() as u64;
             if total > expect.max_bytes {
                 return Err(too_large(BodySize::AtLeast(total)).into());
@@ -471,9 +512,17 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 }
 
 /// Turns a reqwest error into a [`FetchError`]; `attempts` is set by the caller.
-fn classify(url: &str, error: &reqwest::Error) -> AttemptError {
+fn classify(url: &str, error: &reqwest::Error, field: &'static str) -> AttemptError {
     let detail = root_cause(error);
-    let error = if let Some(tls) = find_tls_error(error) {
+    let error = if let Some(denied) = find_in_chain::<network::DeniedResolution>(error) {
+        FetchError::DeniedAddress {
+            url: url.to_string(),
+            host: denied.host.clone(),
+            address: denied.address,
+            network: denied.network.to_string(),
+            field,
+        }
+    } else if let Some(tls) = find_tls_error(error) {
         FetchError::Tls {
             url: url.to_string(),
             detail: tls,
@@ -496,6 +545,19 @@ fn classify(url: &str, error: &reqwest::Error) -> AttemptError {
         }
     };
     error.into()
+}
+
+fn find_in_chain<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The innermost cause, which is what says what actually went wrong.

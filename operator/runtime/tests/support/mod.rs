@@ -345,6 +345,7 @@ pub fn test_config(extra_roots: &[&[u8]]) -> FetchConfig {
             extra_roots.iter().map(|r| r.to_vec()).collect()
         },
         proxy_from_env: false,
+        denied_networks: attestor_runtime::fetch::default_denied_networks(),
     }
 }
 
