@@ -18,8 +18,8 @@ use attestor_api::replay_job::{
     ConcurrencyPolicy, DriftedProof, ReplayJobSpec, RunResult, RunSummary,
 };
 use attestor_api::{API_VERSION, ProofVerification, ReplayJob, ReplayJobStatus};
+use attestor_score::SnapshotStore;
 use attestor_score::error::InputKind;
-use attestor_score::{Outcome, SnapshotStore};
 use futures::{Stream, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -646,11 +646,11 @@ async fn replay_pv(
 fn observe(ctx: &Context, outcome: &ProofOutcome, elapsed: Duration) {
     let m = &ctx.metrics.replay;
     match outcome {
-        ProofOutcome::Replayed { report, .. } => m.observe(
-            if report.outcome == Outcome::Reproduced {
-                ReplayOutcome::Reproduced
-            } else {
+        ProofOutcome::Replayed { drifted, .. } => m.observe(
+            if *drifted {
                 ReplayOutcome::Drifted
+            } else {
+                ReplayOutcome::Reproduced
             },
             Some(elapsed),
         ),
@@ -672,18 +672,19 @@ fn last_replay(
     match outcome {
         ProofOutcome::Replayed {
             report,
+            drifted,
             inputs_digest,
             ..
         } => Some(LastReplay {
             time: Time(now),
-            result: if report.outcome == Outcome::Reproduced {
-                ReplayResult::Reproduced
-            } else {
+            result: if *drifted {
                 ReplayResult::Drifted
+            } else {
+                ReplayResult::Reproduced
             },
             root_hash: Some(report.recomputed_root.to_string()),
             previous_root_hash: Some(report.original_root.to_string()),
-            cause: report.cause.map(drift_cause),
+            cause: report.cause.filter(|_| *drifted).map(drift_cause),
             message: None,
             inputs_digest: Some(inputs_digest.clone()),
         }),
@@ -746,8 +747,12 @@ async fn finish(r: &Replays, entry: &Job, run: &Run, done: Vec<ProofDone>, cance
                 summary.failed += 1;
                 failures.push(format!("{}: {message}", d.pv.name_any()));
             }
-            ProofOutcome::Replayed { report, .. } => {
-                if report.outcome == Outcome::Reproduced {
+            ProofOutcome::Replayed {
+                report,
+                drifted: is_drift,
+                ..
+            } => {
+                if !*is_drift {
                     summary.reproduced += 1;
                 } else {
                     summary.drifted += 1;

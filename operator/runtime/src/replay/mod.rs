@@ -15,7 +15,7 @@ use attestor_core::digest::Sha256Digest;
 use attestor_core::zip::ZipLimits;
 use attestor_score::error::InputKind;
 use attestor_score::store::{LoadError, Selection, load_inputs};
-use attestor_score::{DirStore, ReplayReport, SnapshotStore, StoreError};
+use attestor_score::{DirStore, Outcome, ReplayReport, SnapshotStore, StoreError};
 use jiff::{SignedDuration, Timestamp};
 
 /// A snapshot store named by `spec.store.url`. Code that replays is written against
@@ -68,9 +68,10 @@ impl SnapshotStore for Store {
 /// What replaying one proof came to.
 #[derive(Debug, Clone)]
 pub enum ProofOutcome {
-    /// Replayed: reproduced or drifted, see the report.
+    /// Replayed; `drifted` says whether it counts as drift (see [`is_drift`]).
     Replayed {
         report: Box<ReplayReport>,
+        drifted: bool,
         inputs_digest: String,
         nodes: usize,
     },
@@ -174,6 +175,7 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
     .await;
     match scored {
         Ok(Ok((report, nodes))) => ProofOutcome::Replayed {
+            drifted: is_drift(&report, options.snapshots),
             report: Box::new(report),
             inputs_digest,
             nodes,
@@ -186,6 +188,23 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
             reason: "Aborted",
             message: format!("replay aborted: {e}"),
         },
+    }
+}
+
+/// Whether a replay counts as drift. Against the original snapshots (`Original`), any other
+/// root is drift: the score is not reproducible. Against the latest feed (`Latest`), every root
+/// changes with the feed, because the `inputs` node names the snapshot; a proof drifts only when
+/// something besides that node differs, i.e. the new snapshot changed one of its findings.
+pub fn is_drift(report: &ReplayReport, snapshots: SnapshotPolicy) -> bool {
+    if report.outcome == Outcome::Reproduced {
+        return false;
+    }
+    match snapshots {
+        SnapshotPolicy::Original => true,
+        SnapshotPolicy::Latest => report
+            .changes
+            .iter()
+            .any(|c| c.key.kind != attestor_score::NodeKind::Inputs.as_str()),
     }
 }
 
