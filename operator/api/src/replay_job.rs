@@ -185,7 +185,7 @@ pub struct ReplayStore {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayJobStatus {
-    /// `Ready` and `LastRunSucceeded`, one entry per type.
+    /// `Ready`, `Running` and `LastRunSucceeded`, one entry per type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

@@ -292,6 +292,17 @@ async fn a_feed_update_makes_exactly_the_affected_proofs_drift() {
         "{status:#}"
     );
     assert_eq!(run["trigger"], "RunNow");
+    wait_condition(
+        &client,
+        &nightly,
+        "LastRunSucceeded",
+        "True",
+        Some("AllReproduced"),
+        WAIT,
+    )
+    .await;
+    wait_condition(&client, &nightly, "Ready", "True", Some("Scheduled"), WAIT).await;
+    wait_condition(&client, &nightly, "Running", "False", Some("Idle"), WAIT).await;
     assert!(status["nextRunTime"].is_string(), "{status:#}");
     assert!(status["feedSnapshot"].is_string(), "{status:#}");
     let cart_status = get(&client, &cart).await.data["status"].clone();
@@ -337,6 +348,15 @@ async fn a_feed_update_makes_exactly_the_affected_proofs_drift() {
     assert_eq!(drifted[0]["oldRootHash"], old_root.as_str());
     assert_ne!(drifted[0]["newRootHash"], old_root.as_str());
     assert!(status["history"].as_array().unwrap().len() >= 3);
+    wait_condition(
+        &client,
+        &nightly,
+        "LastRunSucceeded",
+        "True",
+        Some("DriftDetected"),
+        WAIT,
+    )
+    .await;
     let cart_status = get(&client, &cart).await.data["status"].clone();
     let last = &cart_status["lastReplay"];
     assert_eq!(last["result"], "Drifted", "{cart_status:#}");

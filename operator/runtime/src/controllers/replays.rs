@@ -44,7 +44,7 @@ pub const REPLAY_FIELD_MANAGER: &str = "attestor-replay";
 /// Setting this annotation to a new value starts a run.
 pub const RUN_NOW_ANNOTATION: &str = "attestor.stellaops.io/run-now";
 const READY: &str = attestor_api::conditions::READY;
-const RUNNING: &str = "Running";
+const RUNNING: &str = attestor_api::conditions::RUNNING;
 const LAST_RUN_SUCCEEDED: &str = attestor_api::conditions::LAST_RUN_SUCCEEDED;
 
 pub struct Replays {
@@ -163,7 +163,7 @@ fn validate(spec: &ReplayJobSpec, now: Timestamp) -> Result<Valid, (&'static str
                 .into(),
         ));
     }
-    let store = open_store(&spec.store.url).map_err(|m| ("InvalidStore", m))?;
+    let store = open_store(&spec.store.url).map_err(|m| ("StoreUnavailable", m))?;
     let selector = Selector::parse(spec.selector.as_ref()).map_err(|m| ("InvalidSelector", m))?;
     let max_age = spec
         .max_age
@@ -306,6 +306,19 @@ async fn apply(job: Arc<ReplayJob>, r: Arc<Replays>) -> Result<Action, Reconcile
                 }),
                 Some(Due::Missed { scheduled }) => {
                     status.last_schedule_time = Some(Time(scheduled));
+                    status.conditions = conditions::merge(
+                        &status.conditions,
+                        &[Decided::new(
+                            LAST_RUN_SUCCEEDED,
+                            Status::False,
+                            "DeadlineExceeded",
+                            format!(
+                                "the run scheduled for {scheduled} could not start within startingDeadlineSeconds"
+                            ),
+                        )],
+                        generation,
+                        now,
+                    );
                     ctx.metrics.replay.run("skipped");
                     events.push(EventNote {
                         warning: true,
@@ -433,14 +446,23 @@ async fn apply(job: Arc<ReplayJob>, r: Arc<Replays>) -> Result<Action, Reconcile
         if spec.triggers.on_new_feed_snapshot {
             parts.push("runs when the store's latest feed snapshot changes".to_string());
         }
-        Decided::new(READY, Status::True, "Valid", parts.join("; "))
+        let reason = if next.is_some() {
+            "Scheduled"
+        } else {
+            "WaitingForTrigger"
+        };
+        Decided::new(READY, Status::True, reason, parts.join("; "))
     };
-    status.conditions = conditions::merge(
-        &previous.conditions,
-        &[ready, running_condition(st.active.is_some())],
-        generation,
-        now,
-    );
+    let mut decided = vec![ready, running_condition(st.active.is_some())];
+    if conditions::find(&status.conditions, LAST_RUN_SUCCEEDED).is_none() {
+        decided.push(Decided::new(
+            LAST_RUN_SUCCEEDED,
+            Status::Unknown,
+            "NeverRun",
+            "the job has not run yet",
+        ));
+    }
+    status.conditions = conditions::merge(&status.conditions, &decided, generation, now);
     write_job(ctx, &namespace, &name, &mut st, status).await?;
     drop(st);
     publish_all(ctx, &reference, events).await;
@@ -843,10 +865,13 @@ async fn finish(r: &Replays, entry: &Job, run: &Run, done: Vec<ProofDone>, cance
             status.last_successful_time = Some(Time(now));
         }
         let (s, reason, message) = match result {
-            RunResult::Succeeded => (Status::True, "Succeeded", counts.clone()),
+            RunResult::Succeeded if summary.drifted > 0 => {
+                (Status::True, "DriftDetected", counts.clone())
+            }
+            RunResult::Succeeded => (Status::True, "AllReproduced", counts.clone()),
             RunResult::Failed => (
                 Status::False,
-                "ProofsFailed",
+                "ReplayFailed",
                 format!(
                     "{counts}; first failure: {}",
                     failures.first().cloned().unwrap_or_default()
@@ -960,7 +985,7 @@ mod tests {
         let http = spec(
             serde_json::json!({"schedule": "0 3 * * *", "store": {"url": "https://s.example/x"}}),
         );
-        assert_eq!(validate(&http, now).err().unwrap().0, "InvalidStore");
+        assert_eq!(validate(&http, now).err().unwrap().0, "StoreUnavailable");
         let never = spec(serde_json::json!({"store": {"url": "file:///tmp/s"}}));
         assert_eq!(validate(&never, now).err().unwrap().0, "InvalidSchedule");
         let ok = spec(
