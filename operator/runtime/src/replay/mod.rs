@@ -219,3 +219,181 @@ pub fn drift_cause(cause: attestor_score::Cause) -> attestor_api::proof_verifica
         attestor_score::Cause::Unknown => DriftCause::Unknown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attestor_api::proof_verification::ReplayResult;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn example(path: &str) -> Vec<u8> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        std::fs::read(root.join(path)).unwrap()
+    }
+
+    fn store(name: &str) -> (DirStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("replay-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = DirStore::new(&dir);
+        for (kind, file) in [
+            (InputKind::Sbom, "inputs/sbom.cdx.json"),
+            (InputKind::Feed, "inputs/feed.json"),
+            (InputKind::Vex, "inputs/vex.json"),
+            (InputKind::Policy, "inputs/policy.json"),
+        ] {
+            store.put_sync(kind, &example(file)).unwrap();
+        }
+        (store, dir)
+    }
+
+    fn feed_with(package: &str) -> Vec<u8> {
+        let mut feed: serde_json::Value =
+            serde_json::from_slice(&example("inputs/feed.json")).unwrap();
+        feed["advisories"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "cvss": "8.1", "fixed": "99.0.0", "id": "GHSA-unit-test-0001",
+                "introduced": "0", "package": package
+            }));
+        serde_json::to_vec(&feed).unwrap()
+    }
+
+    fn options(snapshots: SnapshotPolicy) -> ReplayOptions {
+        ReplayOptions {
+            snapshots,
+            skip_unchanged: true,
+            max_age: None,
+            now: "2026-12-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    async fn run(
+        store: &DirStore,
+        bytes: &[u8],
+        last: Option<&LastReplay>,
+        o: &ReplayOptions,
+    ) -> ProofOutcome {
+        replay_bundle(store, Arc::new(bytes.to_vec()), last, o).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn drift_is_a_changed_finding_under_latest_and_any_root_under_original() {
+        let (store, dir) = store("drift");
+        let bundle = example("bundles/valid.zip");
+        let latest = options(SnapshotPolicy::Latest);
+        let ProofOutcome::Replayed {
+            drifted,
+            report,
+            inputs_digest,
+            ..
+        } = run(&store, &bundle, None, &latest).await
+        else {
+            panic!("the example bundle replays");
+        };
+        assert!(!drifted);
+        assert_eq!(report.outcome, Outcome::Reproduced);
+
+        // skipUnchanged: the same inputs again.
+        let last = LastReplay {
+            time: Time(Timestamp::UNIX_EPOCH),
+            result: ReplayResult::Reproduced,
+            root_hash: None,
+            previous_root_hash: None,
+            cause: None,
+            message: None,
+            inputs_digest: Some(inputs_digest),
+        };
+        assert!(matches!(
+            run(&store, &bundle, Some(&last), &latest).await,
+            ProofOutcome::Unchanged
+        ));
+
+        // An advisory for a package the SBOM lacks: another root, but no changed finding.
+        store
+            .put_sync(InputKind::Feed, &feed_with("pkg:npm/express"))
+            .unwrap();
+        let ProofOutcome::Replayed {
+            drifted, report, ..
+        } = run(&store, &bundle, Some(&last), &latest).await
+        else {
+            panic!("replays");
+        };
+        assert_eq!(
+            report.outcome,
+            Outcome::Drifted,
+            "the inputs node names the new feed"
+        );
+        assert!(!drifted, "{:?}", report.changes);
+        // Against the original snapshots it still reproduces.
+        let original = options(SnapshotPolicy::Original);
+        let ProofOutcome::Replayed { drifted, .. } = run(&store, &bundle, None, &original).await
+        else {
+            panic!("replays");
+        };
+        assert!(!drifted);
+
+        // An advisory for lodash, which the SBOM has: drift, caused by the feed.
+        store
+            .put_sync(InputKind::Feed, &feed_with("pkg:npm/lodash"))
+            .unwrap();
+        let ProofOutcome::Replayed {
+            drifted, report, ..
+        } = run(&store, &bundle, None, &latest).await
+        else {
+            panic!("replays");
+        };
+        assert!(drifted);
+        assert_eq!(report.cause, Some(attestor_score::Cause::Feed));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn failures_and_max_age() {
+        let (store, dir) = store("failures");
+        let bundle = example("bundles/valid.zip");
+        let mut o = options(SnapshotPolicy::Latest);
+        o.max_age = Some(SignedDuration::from_hours(1));
+        assert!(matches!(
+            run(&store, &bundle, None, &o).await,
+            ProofOutcome::TooOld
+        ));
+        let o = options(SnapshotPolicy::Latest);
+        match run(&store, b"PK\x03\x04 not a zip", None, &o).await {
+            ProofOutcome::Failed { reason, .. } => assert_eq!(reason, "BundleUnreadable"),
+            other => panic!("{other:?}"),
+        }
+        let empty = DirStore::new(dir.join("empty"));
+        match run(&empty, &bundle, None, &o).await {
+            ProofOutcome::Failed { reason, message } => {
+                assert_eq!(reason, "StoreUnavailable");
+                assert!(message.contains("latest feed"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(&empty, &bundle, None, &options(SnapshotPolicy::Original)).await {
+            ProofOutcome::Failed { reason, .. } => assert_eq!(reason, "InputsUnavailable"),
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn store_urls() {
+        assert!(matches!(
+            open_store("file:///var/lib/store"),
+            Ok(Store::Dir(_))
+        ));
+        assert!(
+            open_store("file://relative")
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(
+            open_store("https://s.example/x")
+                .unwrap_err()
+                .contains("not in this build")
+        );
+        assert!(open_store("ftp://x").is_err());
+    }
+}
