@@ -231,13 +231,20 @@ impl Cron {
     pub fn next_after(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
         // Civil times are not monotonic in real time across an overlap: start a little before
         // `after` in civil time and keep the earliest candidate after `after`.
+        // Only needed near a transition (within three hours either way, e.g. in the first pass
+        // of an overlap): otherwise start at `after`.
         const BACK: i64 = 3 * 3600;
+        let window = jiff::SignedDuration::from_secs(BACK);
+        let back = after.checked_sub(window).ok()?;
+        let ahead = after.checked_add(window).ok()?;
+        let offset = tz.to_offset(after);
+        let from = if tz.to_offset(back) == offset && tz.to_offset(ahead) == offset {
+            after
+        } else {
+            back
+        };
         let start = tz
-            .to_datetime(
-                after
-                    .checked_sub(jiff::SignedDuration::from_secs(BACK))
-                    .ok()?,
-            )
+            .to_datetime(from)
             .with()
             .second(0)
             .subsec_nanosecond(0)
@@ -628,6 +635,25 @@ mod tests {
                 "2026-10-25T01:30:00Z",
                 "2026-10-25T02:30:00Z"
             ]
+        );
+    }
+
+    #[test]
+    fn dst_overlap_from_inside_either_pass() {
+        // 00:50Z is 02:50 CEST (first pass); 01:00Z is 02:00 CET (second pass).
+        assert_eq!(
+            fires("*/20 * * * *", "2026-10-25T00:50:00Z", &berlin(), 4),
+            [
+                "2026-10-25T01:00:00Z",
+                "2026-10-25T01:20:00Z",
+                "2026-10-25T01:40:00Z",
+                "2026-10-25T02:00:00Z"
+            ]
+        );
+        // From inside the second pass, a fixed time already run in the first pass is not repeated.
+        assert_eq!(
+            next("30 2 * * *", "2026-10-25T01:10:00Z", &berlin()).unwrap(),
+            "2026-10-26T01:30:00Z"
         );
     }
 
