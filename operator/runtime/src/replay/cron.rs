@@ -657,6 +657,61 @@ mod tests {
         );
     }
 
+    /// The first matching minute after `after`, by scanning every minute (UTC).
+    fn brute_force(cron: &Cron, after: Timestamp, limit_days: i64) -> Option<Timestamp> {
+        let mut t =
+            Timestamp::from_second(after.as_second() - after.as_second().rem_euclid(60) + 60)
+                .unwrap();
+        let end = after.as_second() + limit_days * 86400;
+        while t.as_second() <= end {
+            let dt = TimeZone::UTC.to_datetime(t);
+            if bit(cron.months, dt.month() as u32)
+                && cron.day_matches(dt.date())
+                && bit(cron.hours, dt.hour() as u32)
+                && bit(cron.minutes, dt.minute() as u32)
+            {
+                return Some(t);
+            }
+            t = Timestamp::from_second(t.as_second() + 60).unwrap();
+        }
+        None
+    }
+
+    #[test]
+    fn agrees_with_scanning_every_minute() {
+        let expressions = [
+            "* * * * *",
+            "*/7 * * * *",
+            "0 */5 * * *",
+            "15,45 9-17 * * MON-FRI",
+            "0 0 1,15 * *",
+            "0 12 * * SAT,SUN",
+            "30 3 13 * FRI",
+            "5 4 * * 0",
+            "0 0 */3 * *",
+            "59 23 31 * *",
+            "0 6 * JAN,APR,JUL,OCT 1",
+            "1-5/2 22 * * *",
+        ];
+        // Start times spread over a leap year, at odd seconds.
+        let starts: Vec<Timestamp> = (0..40)
+            .map(|i| Timestamp::from_second(1_704_067_200 + i * 790_003 + 17).unwrap())
+            .collect();
+        for expr in expressions {
+            let cron = Cron::parse(expr).unwrap();
+            for &after in &starts {
+                let next = cron.next_after(after, &TimeZone::UTC);
+                match brute_force(&cron, after, 40) {
+                    Some(expected) => assert_eq!(next, Some(expected), "{expr} after {after}"),
+                    None => assert!(
+                        next.is_some_and(|n| n.as_second() > after.as_second() + 40 * 86400),
+                        "{expr} after {after}: {next:?}"
+                    ),
+                }
+            }
+        }
+    }
+
     #[test]
     fn far_sparse_schedules_are_found() {
         // Leap-day Mondays: the day fields are ORed, so this is every Feb 29 or every Monday in
