@@ -433,3 +433,74 @@ async fn a_feed_update_makes_exactly_the_affected_proofs_drift() {
     .await;
     let _ = std::fs::remove_dir_all(&store_dir);
 }
+
+#[tokio::test]
+async fn suspend_holds_back_runs_and_unusable_stores_are_conditions() {
+    let Some(client) = setup().await else { return };
+    let ns = unique("replay-suspend");
+    let store_dir = std::env::temp_dir().join(&ns);
+    DirStore::new(&store_dir)
+        .put_sync(InputKind::Feed, &read_example("inputs/feed.json"))
+        .unwrap();
+    apply(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let mut spec = json!({
+        "schedule": "@yearly",
+        "suspend": true,
+        "store": {"url": format!("file://{}", store_dir.display())},
+    });
+    let held = job(&ns, "held", spec.clone(), Some("go"));
+    apply(&client, held.clone()).await;
+    wait_condition(&client, &held, "Ready", "True", Some("Suspended"), WAIT).await;
+    wait_condition(
+        &client,
+        &held,
+        "LastRunSucceeded",
+        "Unknown",
+        Some("NeverRun"),
+        WAIT,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = get(&client, &held).await.data["status"].clone();
+    assert!(status["lastRun"].is_null(), "{status:#}");
+    assert!(status["nextRunTime"].is_null(), "{status:#}");
+
+    spec["suspend"] = json!(false);
+    apply(&client, job(&ns, "held", spec, Some("go"))).await;
+    let status = wait_status(&client, &held, "the run held back", |s| {
+        s["lastRun"]["result"] == "Succeeded"
+    })
+    .await;
+    assert_eq!(status["lastRun"]["trigger"], "RunNow");
+    assert_eq!(status["lastRun"]["total"], 0);
+    assert!(status["nextRunTime"].is_string(), "{status:#}");
+
+    let remote = job(
+        &ns,
+        "remote",
+        json!({"schedule": "@daily", "store": {"url": "https://replay-store.example/shop"}}),
+        None,
+    );
+    apply(&client, remote.clone()).await;
+    let c = wait_condition(
+        &client,
+        &remote,
+        "Ready",
+        "False",
+        Some("StoreUnavailable"),
+        WAIT,
+    )
+    .await;
+    assert!(c.message.contains("spec.store.url"), "{}", c.message);
+
+    delete(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&store_dir);
+}
