@@ -371,8 +371,8 @@ async fn apply(job: Arc<ReplayJob>, r: Arc<Replays>) -> Result<Action, Reconcile
             .map(Fired::describe)
             .collect::<Vec<_>>()
             .join(", ");
-        let start = match (&st.active, spec.concurrency_policy) {
-            (Some(_), ConcurrencyPolicy::Forbid) => {
+        let start = match on_due(st.active.is_some(), spec.concurrency_policy) {
+            OnDue::Skip => {
                 ctx.metrics.replay.run("skipped");
                 events.push(EventNote {
                     warning: true,
@@ -383,11 +383,13 @@ async fn apply(job: Arc<ReplayJob>, r: Arc<Replays>) -> Result<Action, Reconcile
                 });
                 false
             }
-            (Some(active), ConcurrencyPolicy::Replace) => {
-                active.cancel.cancel();
+            OnDue::Replace => {
+                if let Some(active) = &st.active {
+                    active.cancel.cancel();
+                }
                 true
             }
-            (None, _) => true,
+            OnDue::Start => true,
         };
         if start {
             st.next_run += 1;
@@ -476,6 +478,24 @@ async fn apply(job: Arc<ReplayJob>, r: Arc<Replays>) -> Result<Action, Reconcile
         after = after.min(poll);
     }
     Ok(Action::requeue(after))
+}
+
+/// What a due run does, given whether one is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnDue {
+    Start,
+    /// `Forbid`: skip the due run.
+    Skip,
+    /// `Replace`: cancel the running one, then start.
+    Replace,
+}
+
+fn on_due(active: bool, policy: ConcurrencyPolicy) -> OnDue {
+    match (active, policy) {
+        (false, _) => OnDue::Start,
+        (true, ConcurrencyPolicy::Forbid) => OnDue::Skip,
+        (true, ConcurrencyPolicy::Replace) => OnDue::Replace,
+    }
 }
 
 fn reason_changed(previous: &ReplayJobStatus, reason: &str) -> bool {
@@ -946,6 +966,14 @@ mod tests {
             failed: 0,
             skipped: 0,
         }
+    }
+
+    #[test]
+    fn concurrency_policy() {
+        assert_eq!(on_due(false, ConcurrencyPolicy::Forbid), OnDue::Start);
+        assert_eq!(on_due(false, ConcurrencyPolicy::Replace), OnDue::Start);
+        assert_eq!(on_due(true, ConcurrencyPolicy::Forbid), OnDue::Skip);
+        assert_eq!(on_due(true, ConcurrencyPolicy::Replace), OnDue::Replace);
     }
 
     #[test]
