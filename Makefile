@@ -104,6 +104,8 @@ docs:
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify
 
+bench-replay: ; $(CARGO) run --release --locked -p attestor-runtime --example bench_replay
+
 COUNT ?= 5000
 bench-operator:
 	e2e/with-cluster.sh e2e/bench-operator.sh $(COUNT)

@@ -47,6 +47,8 @@ pub const VERIFIED: &str = "Verified";
 pub const SOURCE_AVAILABLE: &str = "SourceAvailable";
 /// `ReplayJob`: the last run completed.
 pub const LAST_RUN_SUCCEEDED: &str = "LastRunSucceeded";
+/// `ReplayJob`: a run is in progress.
+pub const RUNNING: &str = "Running";
 
 /// Conditions of a `TrustAnchor`.
 pub const TRUST_ANCHOR: &[ConditionDoc] = &[
@@ -341,6 +343,24 @@ pub const REPLAY_JOB: &[ConditionDoc] = &[
                 "StoreUnavailable",
                 "`spec.store.url` cannot be read",
             ),
+            r(
+                "False",
+                "InvalidSelector",
+                "`spec.selector` is not a valid label selector",
+            ),
+            r("False", "InvalidMaxAge", "`spec.maxAge` is not a duration"),
+        ],
+    },
+    ConditionDoc {
+        type_: RUNNING,
+        meaning: "a run is in progress in the leading operator replica",
+        reasons: &[
+            r(
+                "True",
+                "Running",
+                "a run is replaying proofs (`status.lastRun`)",
+            ),
+            r("False", "Idle", "no run is in progress"),
         ],
     },
     ConditionDoc {
@@ -362,6 +382,11 @@ pub const REPLAY_JOB: &[ConditionDoc] = &[
                 "False",
                 "DeadlineExceeded",
                 "the run could not start within `spec.startingDeadlineSeconds`",
+            ),
+            r(
+                "False",
+                "Cancelled",
+                "the run was cancelled (`concurrencyPolicy: Replace`, deletion, or the operator stopping)",
             ),
             r("Unknown", "NeverRun", "the job has not run yet"),
         ],

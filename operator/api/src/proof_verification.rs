@@ -280,6 +280,10 @@ pub struct LastReplay {
     /// For `Failed`: why the replay could not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// SHA-256 over the manifest id and the content ids of the four inputs the replay used;
+    /// `skipUnchanged` skips the proof while it stays the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
 }
 
 /// The outcome of replaying one proof.

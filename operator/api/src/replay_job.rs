@@ -185,7 +185,7 @@ pub struct ReplayStore {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayJobStatus {
-    /// `Ready` and `LastRunSucceeded`, one entry per type.
+    /// `Ready`, `Running` and `LastRunSucceeded`, one entry per type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
@@ -210,6 +210,26 @@ pub struct ReplayJobStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The value of the `attestor.stellaops.io/run-now` annotation a run was last started for;
+    /// setting the annotation to another value starts a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_now: Option<String>,
+    /// The store's latest feed snapshot (`sha256:…`) as last seen by the `onNewFeedSnapshot`
+    /// trigger; a run starts when the store's changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_snapshot: Option<String>,
+}
+
+/// How a run ended.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunResult {
+    /// Every selected proof was replayed or skipped (drift is a finding, not a failure).
+    Succeeded,
+    /// At least one proof could not be replayed.
+    Failed,
+    /// Cancelled before it finished (`concurrencyPolicy: Replace`, deletion, or the operator
+    /// stopping).
+    Cancelled,
 }
 
 /// What one run did.
@@ -221,6 +241,13 @@ pub struct RunSummary {
     /// When the run finished; unset while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<Time>,
+    /// What started it: `Schedule`, `RunNow` (the annotation) or `NewFeedSnapshot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// How it ended; unset while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::common::optional_enum::<RunResult>")]
+    pub result: Option<RunResult>,
     /// Proofs selected.
     #[serde(default)]
     pub total: i32,

@@ -17,6 +17,7 @@ pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod operator;
+pub mod replay;
 pub mod snapshot_store;
 pub mod source;
 pub mod telemetry;

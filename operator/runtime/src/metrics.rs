@@ -70,6 +70,8 @@ pub struct Metrics {
     anchor_ready: IntGaugeVec,
     issuer_trusted: IntGaugeVec,
     issuer_key_fetch_total: IntCounterVec,
+    /// The ReplayJob controller's metrics.
+    pub replay: ReplayMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -223,8 +225,11 @@ impl Metrics {
             &["issuer", "result"],
         );
 
+        let replay = ReplayMetrics::new(r);
+
         Self {
             registry,
+            replay,
             verification_total,
             verification_failures_total,
             verification_duration,
@@ -459,6 +464,101 @@ impl Collector for SuccessRate {
     }
 }
 
+/// Replays lasting from a local store's few milliseconds to a slow remote store's minutes: the
+/// top buckets make a "p95 above 30 s" alert expressible.
+const REPLAY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+];
+
+/// The outcome of replaying one proof: the `result` label of `score_replay_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplayOutcome {
+    Reproduced,
+    Drifted,
+    Failed,
+    Skipped,
+}
+
+impl ReplayOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplayOutcome::Reproduced => "reproduced",
+            ReplayOutcome::Drifted => "drifted",
+            ReplayOutcome::Failed => "failed",
+            ReplayOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// The ReplayJob controller's metrics (names from the runbook).
+#[derive(Clone)]
+pub struct ReplayMetrics {
+    duration: Histogram,
+    total: IntCounterVec,
+    failures_total: IntCounterVec,
+    queue_depth: IntGauge,
+    runs_total: IntCounterVec,
+}
+
+impl ReplayMetrics {
+    fn new(r: &Registry) -> Self {
+        let queue_depth = IntGauge::new(
+            "replay_queue_depth",
+            "Proofs waiting to be replayed in the running ReplayJob runs.",
+        )
+        .expect(CONSTANT);
+        r.register(Box::new(queue_depth.clone())).expect(CONSTANT);
+        Self {
+            duration: histogram(
+                r,
+                "score_replay_duration_seconds",
+                "Time to replay one proof (read the bundle, load the inputs, rescore), in seconds.",
+                REPLAY_BUCKETS.to_vec(),
+            ),
+            total: counter(
+                r,
+                "score_replay_total",
+                "Proof replays, by result (reproduced, drifted, failed, skipped).",
+                &["result"],
+            ),
+            failures_total: counter(
+                r,
+                "score_replay_failures_total",
+                "Proof replays that could not run, by reason.",
+                &["reason"],
+            ),
+            queue_depth,
+            runs_total: counter(
+                r,
+                "replay_runs_total",
+                "ReplayJob runs, by result (succeeded, failed, cancelled, skipped).",
+                &["result"],
+            ),
+        }
+    }
+
+    /// One replayed proof; `duration` is observed for proofs actually replayed (not skipped).
+    pub fn observe(&self, outcome: ReplayOutcome, duration: Option<Duration>) {
+        self.total.with_label_values(&[outcome.as_str()]).inc();
+        if let Some(d) = duration {
+            self.duration.observe(d.as_secs_f64());
+        }
+    }
+
+    pub fn failure(&self, reason: &str) {
+        self.failures_total.with_label_values(&[reason]).inc();
+    }
+
+    /// Proofs queued (`+n`) or taken off the queue (`-1`).
+    pub fn queue(&self, delta: i64) {
+        self.queue_depth.add(delta);
+    }
+
+    pub fn run(&self, result: &str) {
+        self.runs_total.with_label_values(&[result]).inc();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -483,6 +583,11 @@ mod tests {
         );
         m.set_issuer("fulcio", true);
         m.observe_key_fetch("fulcio", false);
+        m.replay
+            .observe(ReplayOutcome::Drifted, Some(Duration::from_secs(45)));
+        m.replay.failure("InputsUnavailable");
+        m.replay.queue(3);
+        m.replay.run("succeeded");
     }
 
     /// The runbook's names, with the label sets its queries use.
@@ -510,6 +615,12 @@ mod tests {
         r#"trust_anchor_ready{anchor="root-2025"} 1"#,
         r#"trusted_issuer_trusted{issuer="fulcio"} 1"#,
         r#"trusted_issuer_key_fetch_total{issuer="fulcio",result="error"} 1"#,
+        r#"score_replay_total{result="drifted"} 1"#,
+        r#"score_replay_failures_total{reason="InputsUnavailable"} 1"#,
+        "score_replay_duration_seconds_bucket{le=\"30\"} 0",
+        "score_replay_duration_seconds_bucket{le=\"60\"} 1",
+        "replay_queue_depth 3",
+        r#"replay_runs_total{result="succeeded"} 1"#,
     ];
 
     #[test]

@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// ProofVerifications verified at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: u16,
+    /// How often ReplayJobs with `triggers.onNewFeedSnapshot` read their store's latest feed.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub replay_feed_poll_interval: String,
     /// Time limit of one download (bundle or key directory), retries aside.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub fetch_timeout: String,
@@ -164,6 +167,10 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             max_bundle_bytes: args.max_bundle_bytes,
             concurrency: args.concurrency.max(1),
             identity,
+            replay_feed_poll: duration(
+                "--replay-feed-poll-interval",
+                &args.replay_feed_poll_interval,
+            )?,
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,

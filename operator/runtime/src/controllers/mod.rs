@@ -8,6 +8,7 @@
 mod anchors;
 mod issuers;
 mod relations;
+pub mod replays;
 mod verifications;
 
 use std::collections::HashMap;
@@ -44,6 +45,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// Who this replica is, in Events (`reportingInstance`).
     pub identity: String,
+    /// How often a ReplayJob with `triggers.onNewFeedSnapshot` reads its store's latest feed.
+    pub replay_feed_poll: Duration,
 }
 
 /// Everything a reconcile needs. One per leadership term.
@@ -363,11 +366,13 @@ pub async fn run(
         shared.verification_relations,
         cancel.clone(),
     );
+    let replays = replays::controller(&ctx, cancel.clone());
     tracing::info!("controllers started");
     tokio::join!(
         anchors.for_each(|_| async {}),
         issuers.for_each(|_| async {}),
         verifications.for_each(|_| async {}),
+        replays.for_each(|_| async {}),
         shared.task,
     );
     tracing::info!("controllers stopped");

@@ -226,7 +226,20 @@ fn on_anchor(
             seen.remove(&a.name_any());
             (a, true)
         }
-        Event::Init | Event::InitDone => return,
+        Event::InitDone => {
+            // The (re)listed anchors are in the store only now: issuers reconciled before could
+            // have found them missing, so look at every issuer naming one of them again.
+            for issuer in issuers.state() {
+                if issuer.spec.anchors.iter().any(|a| seen.contains_key(a)) {
+                    let _ = senders
+                        .issuer_relations
+                        .send(ObjectRef::from_obj(issuer.as_ref()));
+                    verifications_of(&issuer.name_any(), verifications, senders);
+                }
+            }
+            return;
+        }
+        Event::Init => return,
     };
     if !changed {
         return;
@@ -264,7 +277,18 @@ fn on_issuer(
             seen.remove(&i.name_any());
             (i, true)
         }
-        Event::Init | Event::InitDone => return,
+        Event::InitDone => {
+            // As for anchors: verifications reconciled before the issuers were listed.
+            for pv in verifications.state() {
+                if seen.contains_key(&pv.spec.issuer_ref.name) {
+                    let _ = senders
+                        .verification_relations
+                        .send(ObjectRef::from_obj(pv.as_ref()));
+                }
+            }
+            return;
+        }
+        Event::Init => return,
     };
     if changed {
         verifications_of(&issuer.name_any(), verifications, senders);

@@ -103,8 +103,16 @@ async fn apply(pv: &ProofVerification, ctx: &Context) -> Result<Action, Reconcil
         ctx.metrics
             .observe_verification(*result, reason, elapsed, size);
     }
-    if pv.status.as_ref() != Some(&decision.status) {
-        write(ctx, &namespace, &name, &decision.status).await?;
+    // `status.lastReplay` belongs to the ReplayJob controller (field manager
+    // `attestor-replay`): never sent here, so this apply neither owns nor strips it.
+    let mut status = decision.status;
+    status.last_replay = None;
+    let current = pv.status.clone().map(|mut s| {
+        s.last_replay = None;
+        s
+    });
+    if current.as_ref() != Some(&status) {
+        write(ctx, &namespace, &name, &status).await?;
     }
     let reference = pv.object_ref(&());
     for note in decision.events {

@@ -158,6 +158,7 @@ fn operator(config: Config) {
                         max_bundle_bytes: 1024 * 1024,
                         concurrency: 8,
                         identity: "runtime-tests".into(),
+                        replay_feed_poll: Duration::from_secs(1),
                     },
                     fetch: FetchConfig {
                         connect_timeout: Duration::from_secs(2),
