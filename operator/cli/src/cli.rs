@@ -33,7 +33,7 @@ pub enum Command {
     Crd(CrdArgs),
     /// Run the operator: the TrustAnchor, TrustedIssuer and ProofVerification controllers, with
     /// leader election, probes and metrics. Uses the in-cluster config or KUBECONFIG.
-    Run(crate::commands::run::RunArgs),
+    Run(Box<crate::commands::run::RunArgs>),
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
             keys::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
         Command::Crd(args) => crd::run(&args).map(|_| crate::EXIT_VERIFIED),
-        Command::Run(args) => run::run(args).map(|_| crate::EXIT_VERIFIED),
+        Command::Run(args) => run::run(*args).map(|_| crate::EXIT_VERIFIED),
     }
 }
 
