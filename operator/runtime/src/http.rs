@@ -421,6 +421,19 @@ mod tests {
         assert!(!s.health.is_ready());
     }
 
+    #[test]
+    fn components_gate_readiness() {
+        let health = Health::new();
+        health.set_ready(true, "leading");
+        health.set_component_ready("webhook", false, "no serving certificate yet");
+        assert_eq!(
+            health.readiness(),
+            Err("webhook: no serving certificate yet".to_owned())
+        );
+        health.set_component_ready("webhook", true, "");
+        assert!(health.is_ready());
+    }
+
     #[tokio::test]
     async fn metrics_are_served_in_the_text_format() {
         let s = start().await;

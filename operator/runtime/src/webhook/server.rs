@@ -282,3 +282,115 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use attestor_admission::{
+        Digest, Index, IssuerFacts, NamespaceFacts, VerificationFacts, Verified,
+    };
+    use serde_json::{Value, json};
+
+    const DIGEST: &str = "sha256:353a20e9c8ebd8d3fb2ed5b9f5b7c4fa46e2ec48c4e1d3e3f0a0a3c1c5d6e7f8";
+
+    fn facts(verified: Verified) -> VerificationFacts {
+        VerificationFacts {
+            namespace: "shop".into(),
+            name: "cart".into(),
+            artifact_digest: Digest::parse(DIGEST).unwrap(),
+            image: None,
+            issuer: "ci".into(),
+            verified,
+            reason: String::new(),
+            message: String::new(),
+            valid_until: None,
+            status_is_current: true,
+        }
+    }
+
+    fn reviewer(wait: Duration) -> (Reviewer, Metrics) {
+        let mut index = Index::new();
+        index.apply_issuer(IssuerFacts {
+            name: "ci".into(),
+            trusted: true,
+            reason: "Trusted".into(),
+            scope_images: vec!["registry.example/shop/*".into()],
+        });
+        index.apply_namespace(NamespaceFacts::new("shop", Some("enforce")));
+        index.apply_verification(facts(Verified::Unknown));
+        let metrics = Metrics::new();
+        let reviewer = Reviewer {
+            index: Arc::new(SharedIndex::new(index)),
+            config: Config::new("attestor-system"),
+            limits: Limits::default(),
+            wait,
+            metrics: AdmissionMetrics::new(&metrics),
+            break_glass: None,
+        };
+        (reviewer, metrics)
+    }
+
+    fn body() -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u", "operation": "CREATE", "namespace": "shop",
+                        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                        "object": {"metadata": {"name": "p"}, "spec": {"containers": [
+                            {"name": "cart", "image": format!("registry.example/shop/cart@{DIGEST}")}]}}},
+        }))
+        .unwrap()
+    }
+
+    fn answer(reply: Reply) -> Value {
+        match reply {
+            Reply::Review(json) => serde_json::from_slice(&json).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_proof_is_waited_for() {
+        let (reviewer, metrics) = reviewer(Duration::from_secs(3));
+        let index = reviewer.index.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            index.update(|i| i.apply_verification(facts(Verified::True)));
+        });
+        let start = Instant::now();
+        let review = answer(reviewer.review(&body()).await);
+        assert_eq!(review["response"]["allowed"], true, "{review}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"admission_requests_total{decision="allowed",reason="Allowed"} 1"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_wait_is_bounded() {
+        let (reviewer, _) = reviewer(Duration::from_millis(200));
+        let start = Instant::now();
+        let review = answer(reviewer.review(&body()).await);
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(review["response"]["allowed"], false);
+        let message = review["response"]["status"]["message"].as_str().unwrap();
+        assert!(message.contains("still being verified"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn malformed_reviews_are_errors() {
+        let (reviewer, metrics) = reviewer(Duration::ZERO);
+        assert!(matches!(
+            reviewer.review(b"not json").await,
+            Reply::HttpError { status: 400, .. }
+        ));
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"admission_requests_total{decision="error",reason="Malformed"} 1"#)
+        );
+    }
+}
