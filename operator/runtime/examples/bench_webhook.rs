@@ -260,5 +260,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     cancel.cancel();
     let _ = server.join();
+    // The handler's own time (parse, decide, answer), without TLS, HTTP and the client.
+    println!("server-side admission_duration_seconds, all reviews (cumulative):");
+    for line in metrics.encode().lines() {
+        if let Some(rest) = line.strip_prefix("admission_duration_seconds_bucket{le=\"")
+            && let Some((le, count)) = rest.split_once("\"} ")
+            && ["0.0001", "0.00025", "0.0005", "0.001", "0.002", "+Inf"].contains(&le)
+        {
+            println!("  <= {le:>7} s: {count}");
+        }
+    }
     Ok(())
 }
