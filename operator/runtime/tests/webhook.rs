@@ -388,7 +388,18 @@ async fn scenarios(client: &Client, run: &str, vwc_name: &str, health: &Health, 
     let pv = verification(&enforce, "cart", &issuer_name, "valid.zip");
     apply(client, pv.clone()).await;
     wait_condition(client, &pv, "Verified", "True", None, WAIT).await;
-    let admitted = create(client, &cart.0, &cart.1).await;
+    // The webhook itself waits for its index to catch up with a pending proof. Other operators
+    // sharing this control plane may still rewrite the issuer's status for a moment (seen as
+    // `issuer … is not trusted`), so the create is retried briefly rather than once.
+    let start = Instant::now();
+    let admitted = loop {
+        let admitted = create(client, &cart.0, &cart.1).await;
+        if admitted.status == 201 || start.elapsed() > Duration::from_secs(20) {
+            break admitted;
+        }
+        eprintln!("retrying the Deployment: {}", admitted.message());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     assert_eq!(admitted.status, 201, "{admitted:?}");
 
     // A failed verification is denied with its reason.

@@ -390,6 +390,9 @@ pub async fn ensure_ca_bundle(
 
 /// Self-signed mode: every `interval`, makes sure the Secret holds a usable certificate, serves
 /// it, and keeps the configuration's `caBundle` equal to its CA bundle.
+/// How soon the self-signed mode tries again while the certificate or the caBundle is not in place.
+const UNSETTLED_RETRY: Duration = Duration::from_secs(3);
+
 /// What the self-signed mode keeps current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelfSigned {
@@ -418,6 +421,9 @@ pub async fn run_self_signed(
     let mut served: Option<String> = None;
     let mut missing_logged = false;
     loop {
+        // Until the Secret is served and the caBundle written, retry sooner than `interval`: a
+        // configuration installed after the operator should work within seconds.
+        let mut settled = false;
         match ensure_secret(&client, &namespace, &names).await {
             Ok(material) => {
                 if served.as_deref() != Some(material.cert_pem.as_str()) {
@@ -439,7 +445,10 @@ pub async fn run_self_signed(
                     }
                 }
                 match ensure_ca_bundle(&client, &configuration, &material.ca_bundle_pem).await {
-                    Ok(true) => missing_logged = false,
+                    Ok(true) => {
+                        missing_logged = false;
+                        settled = served.is_some();
+                    }
                     Ok(false) if !missing_logged => {
                         missing_logged = true;
                         tracing::warn!(configuration = %configuration, "the ValidatingWebhookConfiguration does not exist (yet): its caBundle will be set when it does");
@@ -452,9 +461,14 @@ pub async fn run_self_signed(
             }
             Err(e) => tracing::warn!(error = %e, "cannot get the webhook certificate; retrying"),
         }
+        let pause = if settled {
+            interval
+        } else {
+            interval.min(UNSETTLED_RETRY)
+        };
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }
