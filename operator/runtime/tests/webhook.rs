@@ -169,14 +169,14 @@ fn verification(ns: &str, name: &str, issuer: &str, bundle: &str) -> Value {
 
 /// A namespace with this run's label (and the enforcement label when given), a ConfigMap of
 /// example bundles, and its default ServiceAccount (which Pods need).
-async fn namespace(client: &Client, name: &str, run: &str, enforcement: Option<&str>) -> Value {
+async fn namespace(client: &Client, name: &str, run: &str, enforcement: Option<&str>) {
     let mut labels = json!({RUN_LABEL: run});
     if let Some(mode) = enforcement {
         labels[ENFORCEMENT] = json!(mode);
     }
     let ns = json!({"apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": name, "labels": labels}});
-    apply(client, ns.clone()).await;
+    apply(client, ns).await;
     let b64 = |p: &str| base64::engine::general_purpose::STANDARD.encode(read_example(p));
     apply(
         client,
@@ -196,7 +196,6 @@ async fn namespace(client: &Client, name: &str, run: &str, enforcement: Option<&
         accounts.get_opt("default").await.ok().flatten().is_some()
     })
     .await;
-    ns
 }
 
 /// Creates, retrying while the API server cannot reach the webhook yet (its configuration and
@@ -278,14 +277,21 @@ async fn the_api_server_asks_the_webhook() {
     ));
     apply(&client, vwc(&vwc_name, port, &run)).await;
 
-    let outcome =
-        std::panic::AssertUnwindSafe(scenarios(&client, &run, &vwc_name, &health, &metrics))
-            .catch_unwind()
-            .await;
+    // What the scenarios create, deleted below whether they pass or not.
+    let created = std::sync::Mutex::new(Vec::new());
+    let outcome = std::panic::AssertUnwindSafe(scenarios(
+        &client, &run, &vwc_name, &health, &metrics, &created,
+    ))
+    .catch_unwind()
+    .await;
 
     let vwc_obj = json!({"apiVersion": "admissionregistration.k8s.io/v1",
                          "kind": "ValidatingWebhookConfiguration", "metadata": {"name": vwc_name}});
     delete(&client, &vwc_obj).await;
+    let leftovers = std::mem::take(&mut *created.lock().unwrap());
+    for obj in &leftovers {
+        delete(&client, obj).await;
+    }
     cancel.cancel();
     let _ = server.await;
     delete(
@@ -298,7 +304,15 @@ async fn the_api_server_asks_the_webhook() {
     }
 }
 
-async fn scenarios(client: &Client, run: &str, vwc_name: &str, health: &Health, metrics: &Metrics) {
+async fn scenarios(
+    client: &Client,
+    run: &str,
+    vwc_name: &str,
+    health: &Health,
+    metrics: &Metrics,
+    created: &std::sync::Mutex<Vec<Value>>,
+) {
+    let keep = |obj: &Value| created.lock().unwrap().push(obj.clone());
     // The operator fills the caBundle and becomes ready.
     let vwcs: kube::Api<
         k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration,
@@ -340,6 +354,7 @@ async fn scenarios(client: &Client, run: &str, vwc_name: &str, health: &Health, 
         anchor("log", "keys/test-only-log.pub.pem", "TransparencyLog"),
     ];
     for a in &anchors {
+        keep(a);
         apply(client, a.clone()).await;
     }
     let issuer_name = format!("{prefix}-ci");
@@ -353,6 +368,7 @@ async fn scenarios(client: &Client, run: &str, vwc_name: &str, health: &Health, 
             "approval": {"approvedBy": "webhook-tests", "reason": "test fixture"},
         },
     });
+    keep(&issuer);
     apply(client, issuer.clone()).await;
     wait_condition(client, &issuer, "Trusted", "True", None, WAIT).await;
 
@@ -360,11 +376,15 @@ async fn scenarios(client: &Client, run: &str, vwc_name: &str, health: &Health, 
     let failed_ns = unique("wh-failed");
     let warn = unique("wh-warn");
     let open = unique("wh-open");
-    let mut namespaces = Vec::new();
-    namespaces.push(namespace(client, &enforce, run, Some("enforce")).await);
-    namespaces.push(namespace(client, &failed_ns, run, Some("enforce")).await);
-    namespaces.push(namespace(client, &warn, run, Some("warn")).await);
-    namespaces.push(namespace(client, &open, run, None).await);
+    for (name, mode) in [
+        (&enforce, Some("enforce")),
+        (&failed_ns, Some("enforce")),
+        (&warn, Some("warn")),
+        (&open, None),
+    ] {
+        keep(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}));
+        namespace(client, name, run, mode).await;
+    }
 
     let pinned = format!("registry.example/shop/cart@{}", artifact());
     let unpinned = "registry.example/shop/cart:1.4.2";
@@ -518,12 +538,4 @@ async fn scenarios(client: &Client, run: &str, vwc_name: &str, health: &Health, 
     ] {
         assert!(text.contains(needle), "{needle} in\n{text}");
     }
-
-    for ns in &namespaces {
-        delete(client, ns).await;
-    }
-    for a in &anchors {
-        delete(client, a).await;
-    }
-    delete(client, &issuer).await;
 }
