@@ -582,4 +582,68 @@ mod tests {
         let newer = generate(&names(), now, Some(&new.ca_bundle_pem)).unwrap();
         assert_eq!(newer.ca_bundle_pem.matches("BEGIN CERTIFICATE").count(), 2);
     }
+
+    #[tokio::test]
+    async fn files_are_served_and_reloaded_when_they_change() {
+        let dir =
+            std::env::temp_dir().join(format!("attestor-webhook-certs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |m: &Material| {
+            std::fs::write(dir.join("tls.crt"), &m.cert_pem).unwrap();
+            std::fs::write(dir.join("tls.key"), &m.key_pem).unwrap();
+        };
+        let now = jiff::Timestamp::now();
+        let first = generate(&names(), now, None).unwrap();
+        write(&first);
+        let store = Arc::new(CertStore::default());
+        let metrics = crate::metrics::Metrics::new();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run_files(
+            dir.clone(),
+            store.clone(),
+            AdmissionMetrics::new(&metrics),
+            Duration::from_millis(20),
+            cancel.clone(),
+        ));
+        let served = || {
+            store
+                .current
+                .read()
+                .unwrap()
+                .as_ref()
+                .map(|k| k.cert[0].to_vec())
+        };
+        let der = |m: &Material| {
+            CertificateDer::pem_slice_iter(m.cert_pem.as_bytes())
+                .next()
+                .unwrap()
+                .unwrap()
+                .to_vec()
+        };
+        for _ in 0..100 {
+            if served().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(served(), Some(der(&first)));
+        assert!(
+            metrics
+                .encode()
+                .contains("webhook_certificate_expiry_timestamp_seconds 1")
+        );
+
+        let second = generate(&names(), now, None).unwrap();
+        write(&second);
+        for _ in 0..100 {
+            if served() == Some(der(&second)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(served(), Some(der(&second)));
+        cancel.cancel();
+        task.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
