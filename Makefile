@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator cluster-up cluster-down chart-test chart-check
+.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench         verification throughput next to openssl speed ecdsap256"
 	@echo "make bench-operator  5,000 ProofVerifications against the local control plane: time to"
 	@echo "                   Verified, API requests, operator peak RSS (COUNT=N to change)"
+	@echo "make bench-webhook  admission reviews over HTTPS at 1,000 req/s and at saturation, one server"
+	@echo "                   thread, 10,000 verified digests: p50/p99/p999 and req/s"
 	@echo "make examples      regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds          regenerate crds/ from the types in operator/api (CI fails when stale)"
 	@echo "make docs          regenerate docs/crds.md from the types in operator/api"
@@ -109,3 +111,6 @@ bench-replay: ; $(CARGO) run --release --locked -p attestor-runtime --example be
 COUNT ?= 5000
 bench-operator:
 	e2e/with-cluster.sh e2e/bench-operator.sh $(COUNT)
+
+bench-webhook:
+	$(CARGO) run --release --locked -p attestor-runtime --example bench_webhook

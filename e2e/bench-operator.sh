@@ -23,7 +23,7 @@ sed -n '/^kind: ConfigMap/,/^---/p' examples/30-proofverifications.yaml | sed '/
   | sed "s/^  namespace: shop$/  namespace: $ns/" | sed '1i apiVersion: v1' | kubectl apply --server-side -f - >/dev/null
 digest=$(sed -n 's/^  artifactDigest: //p' examples/30-proofverifications.yaml | head -n1)
 
-RUST_LOG=warn "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" >"$log" 2>&1 &
+RUST_LOG=warn "$bin" run --leader-elect=false --webhook=false --probe-address "127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null

@@ -80,7 +80,7 @@ else
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   oplog=$(mktemp -t attestor-e2e-operator.XXXXXX.log)
   if [[ -x $bin ]]; then
-    "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" >"$oplog" 2>&1 &
+    "$bin" run --leader-elect=false --webhook=false --probe-address "127.0.0.1:$port" >"$oplog" 2>&1 &
     operator_pid=$!
     metrics_url=http://127.0.0.1:$port/metrics
     for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done

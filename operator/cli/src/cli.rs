@@ -43,7 +43,7 @@ not verify)."
     Crd(CrdArgs),
     /// Run the operator: the TrustAnchor, TrustedIssuer and ProofVerification controllers, with
     /// leader election, probes and metrics. Uses the in-cluster config or KUBECONFIG.
-    Run(crate::commands::run::RunArgs),
+    Run(Box<crate::commands::run::RunArgs>),
     /// Check an installation (CRDs, trust, failing proofs, leader, webhook CA, replays) and
     /// print each problem with its fix. Exit 0 healthy, 1 problems found, 2 cluster unreachable.
     Doctor(crate::commands::doctor::DoctorArgs),

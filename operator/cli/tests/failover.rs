@@ -81,6 +81,9 @@ impl Replica {
                 "500ms",
                 "--probe-address",
                 &format!("127.0.0.1:{port}"),
+                // Two replicas on one host: the webhook (tested in attestor-runtime) would
+                // need two ports.
+                "--webhook=false",
             ])
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")

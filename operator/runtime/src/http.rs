@@ -90,6 +90,9 @@ struct Probe {
 pub struct Health {
     live: RwLock<Probe>,
     ready: RwLock<Probe>,
+    /// Parts of the operator that must also be ready (e.g. the webhook), by name: the reason
+    /// when not ready, absent when ready.
+    components: RwLock<std::collections::BTreeMap<&'static str, String>>,
 }
 
 impl Default for Health {
@@ -124,6 +127,18 @@ impl Health {
                 ok: false,
                 reason: "starting".to_owned(),
             }),
+            components: RwLock::default(),
+        }
+    }
+
+    /// Readiness of one named part of the operator, on top of [`Health::set_ready`]: `/readyz`
+    /// is ready only when the operator and every component that reported are.
+    pub fn set_component_ready(&self, component: &'static str, ready: bool, reason: &str) {
+        let mut components = self.components.write().unwrap_or_else(|p| p.into_inner());
+        if ready {
+            components.remove(component);
+        } else {
+            components.insert(component, reason.to_owned());
         }
     }
 
@@ -140,7 +155,12 @@ impl Health {
 
     /// `Err(reason)` when not ready.
     pub fn readiness(&self) -> Result<(), String> {
-        read(&self.ready)
+        read(&self.ready)?;
+        let components = self.components.read().unwrap_or_else(|p| p.into_inner());
+        match components.iter().next() {
+            Some((component, reason)) => Err(format!("{component}: {reason}")),
+            None => Ok(()),
+        }
     }
 
     /// `Err(reason)` when not live.
@@ -399,6 +419,19 @@ mod tests {
         );
         assert!(!s.health.is_live());
         assert!(!s.health.is_ready());
+    }
+
+    #[test]
+    fn components_gate_readiness() {
+        let health = Health::new();
+        health.set_ready(true, "leading");
+        health.set_component_ready("webhook", false, "no serving certificate yet");
+        assert_eq!(
+            health.readiness(),
+            Err("webhook: no serving certificate yet".to_owned())
+        );
+        health.set_component_ready("webhook", true, "");
+        assert!(health.is_ready());
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //!   an API server.
 //! - [`controllers`]: the TrustAnchor, TrustedIssuer and ProofVerification controllers.
 //! - [`operator`]: the process: probes, metrics, leader election, shutdown.
+//! - [`webhook`]: the validating admission webhook, served by every replica.
 //!
 //! Verification itself stays in `attestor-core`, which never touches the network.
 pub mod conditions;
@@ -23,6 +24,7 @@ pub mod source;
 pub mod telemetry;
 pub mod trust;
 pub mod verification;
+pub mod webhook;
 
 /// Issuer scopes are part of the pure admission domain; the controllers use the same rules.
 pub use attestor_admission::scope;

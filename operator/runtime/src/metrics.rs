@@ -559,6 +559,83 @@ impl ReplayMetrics {
     }
 }
 
+/// From 100 µs (a decision on a warm index) to the 10 s ceiling of an API server's webhook
+/// timeout, with most buckets below a millisecond where the webhook should live.
+const ADMISSION_DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 3.0,
+    10.0,
+];
+
+/// The admission webhook's metrics, on the operator's registry. Label values are from fixed
+/// sets (decisions, [`attestor_admission::Reason`]) or name a namespace that used break-glass.
+#[derive(Clone)]
+pub struct AdmissionMetrics {
+    requests_total: IntCounterVec,
+    duration: Histogram,
+    break_glass_total: IntCounterVec,
+    certificate_expiry: Gauge,
+}
+
+impl std::fmt::Debug for AdmissionMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdmissionMetrics").finish_non_exhaustive()
+    }
+}
+
+impl AdmissionMetrics {
+    /// Registers the metrics on `metrics`' registry; once per [`Metrics`].
+    pub fn new(metrics: &Metrics) -> Self {
+        let r = metrics.registry();
+        let requests_total = counter(
+            r,
+            "admission_requests_total",
+            "Admission reviews answered, by decision (allowed, denied, warned, error) and reason.",
+            &["decision", "reason"],
+        );
+        let duration = histogram(
+            r,
+            "admission_duration_seconds",
+            "Time to answer one admission review, from the request head to the response, including any wait for a pending proof, in seconds.",
+            ADMISSION_DURATION_BUCKETS.to_vec(),
+        );
+        let break_glass_total = counter(
+            r,
+            "admission_break_glass_total",
+            "Workloads admitted by the break-glass annotation despite failing images, by namespace.",
+            &["namespace"],
+        );
+        let certificate_expiry = Gauge::new(
+            "webhook_certificate_expiry_timestamp_seconds",
+            "When the webhook's serving certificate expires, in Unix seconds (0 until one is loaded).",
+        )
+        .expect(CONSTANT);
+        r.register(Box::new(certificate_expiry.clone()))
+            .expect(CONSTANT);
+        Self {
+            requests_total,
+            duration,
+            break_glass_total,
+            certificate_expiry,
+        }
+    }
+
+    /// `decision` is one of `allowed`, `denied`, `warned`, `error`.
+    pub fn observe_request(&self, decision: &str, reason: &str, duration: Duration) {
+        self.requests_total
+            .with_label_values(&[decision, reason])
+            .inc();
+        self.duration.observe(duration.as_secs_f64());
+    }
+
+    pub fn observe_break_glass(&self, namespace: &str) {
+        self.break_glass_total.with_label_values(&[namespace]).inc();
+    }
+
+    pub fn set_certificate_expiry(&self, not_after_unix: i64) {
+        self.certificate_expiry.set(not_after_unix as f64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -772,5 +849,21 @@ mod tests {
         let b = Metrics::new();
         a.set_leader(true);
         assert!(b.encode().contains("\nattestor_leader 0\n"));
+    }
+
+    #[test]
+    fn admission_metrics_are_exposed() {
+        let m = Metrics::new();
+        let a = AdmissionMetrics::new(&m);
+        a.observe_request("denied", "NotPinned", Duration::from_micros(300));
+        a.observe_break_glass("shop");
+        a.set_certificate_expiry(1_900_000_000);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"admission_requests_total{decision="denied",reason="NotPinned"} 1"#)
+        );
+        assert!(text.contains(r#"admission_duration_seconds_bucket{le="0.0005"} 1"#));
+        assert!(text.contains(r#"admission_break_glass_total{namespace="shop"} 1"#));
+        assert!(text.contains("webhook_certificate_expiry_timestamp_seconds 1900000000"));
     }
 }

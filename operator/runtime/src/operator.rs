@@ -24,6 +24,8 @@ pub struct OperatorConfig {
     pub fetch: FetchConfig,
     /// How long in-flight reconciles may take to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// The admission webhook, served by every replica whether leading or not; `None` for none.
+    pub webhook: Option<crate::webhook::WebhookConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,8 @@ pub enum RunError {
     Serve(#[from] http::ServeError),
     #[error(transparent)]
     Fetcher(#[from] crate::fetch::FetcherSetupError),
+    #[error(transparent)]
+    Webhook(#[from] crate::webhook::WebhookError),
 }
 
 /// Runs until SIGTERM or SIGINT (or `cancel`), then stops reconciling, releases the Lease and
@@ -66,6 +70,17 @@ pub async fn run_with(
         metrics.clone(),
         cancel.clone(),
     ));
+    let webhook = match &config.webhook {
+        Some(webhook) => Some(tokio::spawn(crate::webhook::run(
+            client.clone(),
+            webhook.clone(),
+            crate::webhook::bind(webhook.address).await?,
+            metrics.clone(),
+            health.clone(),
+            cancel.clone(),
+        ))),
+        None => None,
+    };
 
     let term = |cancel: CancellationToken| {
         let (client, metrics, fetcher, directories, settings) = (
@@ -133,6 +148,12 @@ pub async fn run_with(
         Ok(Err(e)) => tracing::warn!(error = %e, "probe server stopped with an error"),
         Err(e) => tracing::warn!(error = %e, "probe server task failed"),
         Ok(Ok(())) => {}
+    }
+    if let Some(Err(e)) = match webhook {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::warn!(error = %e, "webhook task failed");
     }
     tracing::info!("stopped");
     Ok(())

@@ -26,7 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
             keys::run(&args).map(|_| crate::EXIT_VERIFIED)
         }
         Command::Crd(args) => crd::run(&args).map(|_| crate::EXIT_VERIFIED),
-        Command::Run(args) => run::run(args).map(|_| crate::EXIT_VERIFIED),
+        Command::Run(args) => run::run(*args).map(|_| crate::EXIT_VERIFIED),
         Command::Doctor(args) => doctor::run(&args),
         Command::TrustAnchors(command) => views::trust_anchors(&command),
         Command::Verifications(command) => views::verifications(&command),

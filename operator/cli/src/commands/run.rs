@@ -8,6 +8,9 @@ use attestor_runtime::fetch::{FetchConfig, IpNetwork, default_denied_networks};
 use attestor_runtime::leader::LeaseConfig;
 use attestor_runtime::operator::{OperatorConfig, run as run_operator};
 use attestor_runtime::telemetry::{self, LogFormat};
+use attestor_runtime::webhook::certs::subject_alt_names;
+use attestor_runtime::webhook::server::MAX_ADMISSION_WAIT;
+use attestor_runtime::webhook::{CertMode, WebhookConfig};
 use clap::{ArgAction, Args};
 use tokio_util::sync::CancellationToken;
 
@@ -77,6 +80,40 @@ pub struct RunArgs {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Serve the validating admission webhook (on every replica, leading or not).
+    #[arg(long, action = ArgAction::Set, default_value_t = true, value_name = "BOOL")]
+    pub webhook: bool,
+    /// Address of the webhook's HTTPS server (POST /validate).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub webhook_address: SocketAddr,
+    /// `self-signed`: the operator makes its CA and certificate (Secret
+    /// attestor-operator-webhook-tls in its namespace) and keeps the caBundle of
+    /// --webhook-configuration current; `files`: tls.crt and tls.key from --webhook-cert-dir.
+    #[arg(long, value_name = "MODE", default_value = "self-signed", value_parser = ["self-signed", "files"])]
+    pub webhook_cert_mode: String,
+    /// Directory of tls.crt and tls.key in `files` mode (e.g. a cert-manager Secret's volume).
+    #[arg(long, value_name = "DIR")]
+    pub webhook_cert_dir: Option<std::path::PathBuf>,
+    /// The ValidatingWebhookConfiguration whose caBundle is kept current in self-signed mode.
+    #[arg(long, value_name = "NAME", default_value = "attestor-operator")]
+    pub webhook_configuration: String,
+    /// The webhook's Service: the certificate names NAME.NS.svc and NAME.NS.svc.cluster.local.
+    #[arg(long, value_name = "NAME", default_value = "attestor-operator-webhook")]
+    pub webhook_service: String,
+    /// An extra name (DNS name or IP address) of the self-signed certificate; repeatable.
+    #[arg(long = "webhook-dns-name", value_name = "NAME")]
+    pub webhook_dns_names: Vec<String>,
+    /// Let the attestor.stellaops.io/break-glass annotation admit failing images in enforce
+    /// namespaces (with a Warning Event and a metric).
+    #[arg(long, action = ArgAction::Set, default_value_t = false, value_name = "BOOL")]
+    pub allow_break_glass: bool,
+    /// A namespace whose ProofVerifications count for workloads of every namespace; repeatable.
+    #[arg(long = "shared-proof-namespace", value_name = "NS")]
+    pub shared_proof_namespaces: Vec<String>,
+    /// How long a review waits for a proof still being verified (at most 8s; keep it below the
+    /// webhook's timeoutSeconds).
+    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    pub admission_wait: String,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration, CliError> {
@@ -130,6 +167,42 @@ fn denied_networks(given: &[String]) -> Result<Vec<IpNetwork>, CliError> {
         .collect()
 }
 
+fn webhook_config(args: &RunArgs, identity: &str) -> Result<Option<WebhookConfig>, CliError> {
+    if !args.webhook {
+        return Ok(None);
+    }
+    let namespace = lease_namespace(args.lease_namespace.clone());
+    let cert_mode = match (args.webhook_cert_mode.as_str(), &args.webhook_cert_dir) {
+        ("files", Some(dir)) => CertMode::Files { dir: dir.clone() },
+        ("files", None) => {
+            return Err(CliError::Usage(
+                "--webhook-cert-mode files needs --webhook-cert-dir (the directory of tls.crt and tls.key)".into(),
+            ));
+        }
+        _ => CertMode::SelfSigned {
+            configuration: args.webhook_configuration.clone(),
+            names: subject_alt_names(&args.webhook_service, &namespace, &args.webhook_dns_names),
+        },
+    };
+    let admission_wait = duration("--admission-wait", &args.admission_wait)?;
+    if admission_wait > MAX_ADMISSION_WAIT {
+        return Err(CliError::Usage(format!(
+            "--admission-wait {} is over {MAX_ADMISSION_WAIT:?}: the API server would give up on the webhook first",
+            args.admission_wait
+        )));
+    }
+    Ok(Some(WebhookConfig {
+        address: args.webhook_address,
+        cert_mode,
+        namespace,
+        allow_break_glass: args.allow_break_glass,
+        shared_proof_namespaces: args.shared_proof_namespaces.clone(),
+        admission_wait,
+        identity: identity.to_string(),
+        cert_interval: Duration::from_secs(30),
+    }))
+}
+
 pub fn run(args: RunArgs) -> Result<(), CliError> {
     let identity = args
         .identity
@@ -155,6 +228,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     } else {
         None
     };
+    let webhook = webhook_config(&args, &identity)?;
     let fetch = FetchConfig {
         timeout: duration("--fetch-timeout", &args.fetch_timeout)?,
         denied_networks: denied_networks(&args.fetch_deny_network)?,
@@ -174,6 +248,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,
+        webhook,
     };
     telemetry::init(args.log_format).map_err(|e| CliError::Usage(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -172,6 +172,7 @@ fn operator(config: Config) {
                         ..FetchConfig::default()
                     },
                     shutdown_grace: Duration::from_secs(5),
+                    webhook: None,
                 };
                 if let Err(e) = run_with(config, client, metrics, token).await {
                     panic!("operator stopped: {e}");
