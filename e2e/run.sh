@@ -22,9 +22,14 @@ ok() { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
 bad() { fail=$((fail + 1)); printf '  FAIL  %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/        /'; }
 section() { printf '\n== %s\n' "$1"; }
 
-operator_pid=
+operator_pid= webhook_config=
+run_id=$$-$RANDOM
+admission_ns=(e2e-enforce-$run_id e2e-warn-$run_id e2e-open-$run_id)
 cleanup() {
+  # The webhook configuration first: with failurePolicy Fail and no operator it would deny Pods.
+  if [[ -n $webhook_config ]]; then kubectl delete --ignore-not-found validatingwebhookconfiguration "$webhook_config" >/dev/null 2>&1; fi
   if [[ -n $operator_pid ]]; then kill -TERM "$operator_pid" 2>/dev/null; wait "$operator_pid" 2>/dev/null; fi
+  kubectl delete --ignore-not-found --wait=false namespace "${admission_ns[@]}" >/dev/null 2>&1 || true
   kubectl delete --ignore-not-found --wait=false -f examples/ >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -72,15 +77,23 @@ fi
 section "the operator"
 # An operator installed in the cluster (the Helm chart on kind) is used as it is; otherwise the
 # locally built binary runs against KUBECONFIG for the length of the suite.
-metrics_url=
+metrics_url= webhook_port= installed=
 if [[ -n $(kubectl get deployments -A -l app.kubernetes.io/name=attestor-operator -o name 2>/dev/null) ]]; then
   ok "operator installed in the cluster"
+  installed=1
 else
   bin=${ATTESTOR_BIN:-target/debug/attestor}
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   oplog=$(mktemp -t attestor-e2e-operator.XXXXXX.log)
   if [[ -x $bin ]]; then
-    "$bin" run --leader-elect=false --webhook=false --probe-address "127.0.0.1:$port" >"$oplog" 2>&1 &
+    # The webhook on loopback: the local API server calls it at https://127.0.0.1 (a cluster
+    # elsewhere runs the operator with the Helm chart, see above).
+    webhook_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    webhook_config=attestor-e2e-$run_id
+    "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" \
+      --webhook-address "127.0.0.1:$webhook_port" --webhook-dns-name 127.0.0.1 \
+      --webhook-configuration "$webhook_config" --lease-namespace default --admission-wait 2s \
+      >"$oplog" 2>&1 &
     operator_pid=$!
     metrics_url=http://127.0.0.1:$port/metrics
     for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -142,6 +155,97 @@ if [[ -n $metrics_url ]]; then
     [[ $out == *"$m"* ]] || missing+=("$m")
   done
   if [[ ${#missing[@]} -eq 0 ]]; then ok "/metrics exports the runbook's verification metrics"; else bad "/metrics lacks ${missing[*]}"; fi
+fi
+
+section "admission: workloads need a verified proof in opted-in namespaces"
+digest=$(kubectl get proofverification -n shop cart -o jsonpath='{.spec.artifactDigest}')
+image="registry.example/shop/cart@$digest"
+kubectl create namespace "${admission_ns[0]}" >/dev/null && kubectl label namespace "${admission_ns[0]}" attestor.stellaops.io/enforcement=enforce e2e.attestor.stellaops.io/run="$run_id" >/dev/null
+kubectl create namespace "${admission_ns[1]}" >/dev/null && kubectl label namespace "${admission_ns[1]}" attestor.stellaops.io/enforcement=warn e2e.attestor.stellaops.io/run="$run_id" >/dev/null
+kubectl create namespace "${admission_ns[2]}" >/dev/null
+if [[ -z $installed ]]; then
+  # Only this run's namespaces are sent to this run's webhook; the operator fills in caBundle.
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: $webhook_config
+webhooks:
+  - name: images.attestor.stellaops.io
+    clientConfig:
+      url: https://127.0.0.1:$webhook_port/validate
+    rules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods], scope: Namespaced}
+      - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments, replicasets], scope: Namespaced}
+    namespaceSelector:
+      matchLabels: {e2e.attestor.stellaops.io/run: "$run_id"}
+    failurePolicy: Fail
+    timeoutSeconds: 5
+    sideEffects: NoneOnDryRun
+    admissionReviewVersions: [v1]
+YAML
+  for _ in $(seq 50); do
+    [[ -n $(kubectl get validatingwebhookconfiguration "$webhook_config" -o jsonpath='{.webhooks[0].clientConfig.caBundle}' 2>/dev/null) ]] && break
+    sleep 0.2
+  done
+  if [[ -n $(kubectl get validatingwebhookconfiguration "$webhook_config" -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]]; then
+    ok "the operator put its CA into the caBundle of $webhook_config"
+  else
+    bad "the operator put its CA into the caBundle of $webhook_config" "$(tail -n 20 "$oplog")"
+  fi
+fi
+
+# expect_create_fails <namespace> <phrase>... -- kubectl create args
+expect_refused() {
+  local ns=$1; shift
+  local phrases=() out
+  while [[ $1 != -- ]]; do phrases+=("$1"); shift; done; shift
+  if out=$(kubectl create -n "$ns" "$@" 2>&1); then
+    bad "kubectl create $* in $ns is refused" "$out"; return
+  fi
+  for phrase in "${phrases[@]}"; do
+    [[ $out == *"$phrase"* ]] || { bad "kubectl create $* in $ns: the denial says \"$phrase\"" "$out"; return; }
+  done
+  ok "kubectl create $* in $ns is refused: ${phrases[*]}"
+}
+
+enforce=${admission_ns[0]}
+expect_refused "$enforce" "denied the request" "registry.example/shop/cart" "no ProofVerification for $digest" \
+  -- deployment cart --image "$image"
+expect_refused "$enforce" "nginx:1.27" "not pinned by digest" -- deployment web --image nginx:1.27
+# The proof arrives: the inline-envelope example, copied into the namespace.
+kubectl get proofverification -n shop cart-inline-envelope -o json | python3 -c '
+import json, sys
+pv = json.load(sys.stdin)
+print(json.dumps({"apiVersion": pv["apiVersion"], "kind": pv["kind"],
+                  "metadata": {"name": "cart", "namespace": sys.argv[1]}, "spec": pv["spec"]}))' "$enforce" |
+  kubectl apply -f - >/dev/null
+expect_condition proofverification/cart "$enforce" Verified True Verified
+created=
+for _ in $(seq 20); do
+  if out=$(kubectl create -n "$enforce" deployment cart --image "$image" 2>&1); then created=1; break; fi
+  sleep 0.5
+done
+if [[ -n $created ]]; then ok "after its proof is Verified the same kubectl create succeeds"; else bad "after its proof is Verified the same kubectl create succeeds" "$out"; fi
+
+warn=${admission_ns[1]}
+if out=$(kubectl create -n "$warn" deployment web --image nginx:1.27 2>&1) && [[ $out == *"Warning:"*"not pinned by digest"* ]]; then
+  ok "a warn namespace admits nginx:1.27 with a warning"
+else
+  bad "a warn namespace admits nginx:1.27 with a warning" "$out"
+fi
+if out=$(kubectl create -n "${admission_ns[2]}" deployment web --image nginx:1.27 2>&1) && [[ $out != *Warning* ]]; then
+  ok "a namespace that did not opt in is untouched"
+else
+  bad "a namespace that did not opt in is untouched" "$out"
+fi
+if [[ -n $metrics_url ]]; then
+  out=$(curl -fs "$metrics_url" 2>&1)
+  if [[ $out == *'admission_requests_total{decision="denied",reason="ProofMissing"}'* && $out == *'admission_requests_total{decision="warned"'* ]]; then
+    ok "/metrics counts admission decisions by decision and reason"
+  else
+    bad "/metrics counts admission decisions" "$(printf '%s\n' "$out" | grep admission_ | head -n 20)"
+  fi
 fi
 
 section "invalid objects are refused with a message that says what to fix"
