@@ -116,13 +116,19 @@ expect_condition() {
 $(kubectl get "${nsflag[@]}" "$obj" -o jsonpath='{.status.conditions}' 2>&1)"
   fi
 }
-# expect_describe <kind/name> <namespace or -> <phrase>...: kubectl describe shows each phrase.
+# expect_describe <kind/name> <namespace or -> <phrase>...: kubectl describe shows each phrase
+# (Events are published after the status they report, so give them a few seconds).
 expect_describe() {
   local obj=$1 ns=$2; shift 2
   local nsflag=() out missing=()
   [[ $ns != - ]] && nsflag=(-n "$ns")
-  out=$(kubectl describe "${nsflag[@]}" "$obj" 2>&1)
-  for phrase in "$@"; do [[ $out == *"$phrase"* ]] || missing+=("$phrase"); done
+  for _ in $(seq 20); do
+    out=$(kubectl describe "${nsflag[@]}" "$obj" 2>&1)
+    missing=()
+    for phrase in "$@"; do [[ $out == *"$phrase"* ]] || missing+=("$phrase"); done
+    [[ ${#missing[@]} -eq 0 ]] && break
+    sleep 0.5
+  done
   if [[ ${#missing[@]} -eq 0 ]]; then ok "kubectl describe $obj shows: $*"; else bad "kubectl describe $obj lacks: ${missing[*]}" "$out"; fi
 }
 
@@ -246,6 +252,79 @@ if [[ -n $metrics_url ]]; then
   else
     bad "/metrics counts admission decisions" "$(printf '%s\n' "$out" | grep admission_ | head -n 20)"
   fi
+fi
+
+section "ReplayJob: scores are replayed and drift is reported"
+if [[ -n $installed ]]; then
+  ok "skipped: the installed operator cannot read a snapshot store on this machine (tests/replay.rs covers it)"
+else
+  store=$(mktemp -d -t attestor-e2e-store.XXXXXX)
+  trap 'cleanup; rm -rf "$store"' EXIT
+  replay_ns=${admission_ns[2]}
+  # The store holds the inputs the example bundles were scored from.
+  "$bin" score --sbom examples/inputs/sbom.cdx.json --feed examples/inputs/feed.json \
+    --vex examples/inputs/vex.json --policy examples/inputs/policy.json --artifact "$digest" \
+    --key examples/keys/test-only-signing.pem --output "$store/unused.zip" --store "$store" >/dev/null
+  kubectl get proofverification -n shop cart -o json | python3 -c '
+import json, sys
+pv = json.load(sys.stdin)
+print(json.dumps({"apiVersion": pv["apiVersion"], "kind": pv["kind"],
+                  "metadata": {"name": "cart", "namespace": sys.argv[1], "labels": {"app": "cart"}},
+                  "spec": pv["spec"]}))' "$replay_ns" | kubectl apply -f - >/dev/null
+  kubectl get configmap -n shop proof-bundles -o json | python3 -c '
+import json, sys
+cm = json.load(sys.stdin)
+print(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "proof-bundles", "namespace": sys.argv[1]},
+                  "binaryData": cm.get("binaryData", {}), "data": cm.get("data", {})}))' "$replay_ns" | kubectl apply -f - >/dev/null
+  expect_condition proofverification/cart "$replay_ns" Verified True Verified
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: ReplayJob
+metadata:
+  name: nightly
+  namespace: $replay_ns
+  annotations: {attestor.stellaops.io/run-now: first}
+spec:
+  schedule: "0 3 * * *"
+  timeZone: Europe/Berlin
+  selector: {matchLabels: {app: cart}}
+  store: {url: "file://$store"}
+  snapshots: Latest
+YAML
+  if kubectl wait -n "$replay_ns" replayjob/nightly --timeout=90s --for=jsonpath='{.status.lastRun.reproduced}'=1 >/dev/null 2>&1; then
+    ok "replayjob/nightly: the run-now run reproduced 1 of 1 proof"
+  else
+    bad "replayjob/nightly reproduced its proof" "$(kubectl get -n "$replay_ns" replayjob/nightly -o jsonpath='{.status}')"
+  fi
+  if [[ $(kubectl get -n "$replay_ns" replayjob/nightly -o jsonpath='{.status.nextRunTime}') == *T0[12]:00:00Z ]]; then
+    ok "replayjob/nightly: the next run is at 03:00 Berlin time"
+  else
+    bad "replayjob/nightly: the next run is at 03:00 Berlin time" "$(kubectl get -n "$replay_ns" replayjob/nightly -o jsonpath='{.status.nextRunTime}')"
+  fi
+  # A new advisory for a component the artifact ships, in a new latest feed: the proof drifts.
+  python3 - "$store" <<'PY'
+import json, sys
+feed = json.load(open("examples/inputs/feed.json"))
+advisories = feed["advisories"] if isinstance(feed, dict) else feed
+new = json.loads(json.dumps(advisories[0]))
+new["id"] = "GHSA-e2e0-0000-0001"
+advisories.append(new)
+json.dump(feed, open(sys.argv[1] + "/feed-update.json", "w"))
+PY
+  "$bin" score --sbom examples/inputs/sbom.cdx.json --feed "$store/feed-update.json" \
+    --vex examples/inputs/vex.json --policy examples/inputs/policy.json --artifact "$digest" \
+    --key examples/keys/test-only-signing.pem --output "$store/unused.zip" --store "$store" >/dev/null
+  kubectl annotate -n "$replay_ns" replayjob/nightly attestor.stellaops.io/run-now=second --overwrite >/dev/null
+  if kubectl wait -n "$replay_ns" replayjob/nightly --timeout=90s --for=jsonpath='{.status.lastRun.drifted}'=1 >/dev/null 2>&1; then
+    ok "replayjob/nightly: after a feed update the proof drifted"
+  else
+    bad "replayjob/nightly: after a feed update the proof drifted" "$(kubectl get -n "$replay_ns" replayjob/nightly -o jsonpath='{.status}')"
+  fi
+  expect_describe replayjob/nightly "$replay_ns" "Feed" "ScoreDrifted" "cart (cause Feed)"
+  expect_describe proofverification/cart "$replay_ns" "ScoreDrifted" "cause: Feed"
+  cause=$(kubectl get -n "$replay_ns" proofverification/cart -o jsonpath='{.status.lastReplay.result}/{.status.lastReplay.cause}')
+  if [[ $cause == Drifted/Feed ]]; then ok "proofverification/cart: lastReplay Drifted, cause Feed"; else bad "proofverification/cart: lastReplay Drifted, cause Feed" "$cause"; fi
 fi
 
 section "invalid objects are refused with a message that says what to fix"

@@ -52,7 +52,8 @@ pub struct Settings {
 /// Everything a reconcile needs. One per leadership term.
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    /// Who publishes Events (see [`Context::publish`] for why there is no shared Recorder).
+    pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     pub fetcher: Fetcher,
     pub directories: DirectoryCache,
@@ -182,7 +183,12 @@ impl Context {
             action: action.to_string(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, reference).await {
+        // A Recorder folds Events with the same reason into one series and keeps the first
+        // note: a second "ReplayFinished" would show the first run's counts, a second
+        // "VerificationFailed" the old failure. Ours are published on transitions only, so each
+        // one gets an Event of its own, with its own note.
+        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+        if let Err(e) = recorder.publish(&event, reference).await {
             tracing::warn!(error = %e, object = ?reference.name, "cannot publish an Event");
         }
     }
@@ -308,13 +314,10 @@ pub async fn run(
     settings: Settings,
     cancel: CancellationToken,
 ) {
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: Some(settings.identity.clone()),
-        },
-    );
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: Some(settings.identity.clone()),
+    };
     let wc = watcher::Config::default();
     let shared = relations::start(
         client.clone(),
@@ -340,7 +343,7 @@ pub async fn run(
     });
     let ctx = Arc::new(Context {
         client,
-        recorder,
+        reporter,
         metrics: metrics.clone(),
         fetcher,
         directories,

@@ -857,6 +857,20 @@ async fn finish(r: &Replays, entry: &Job, run: &Run, done: Vec<ProofDone>, cance
         run.start.duration_until(now).as_secs_f64()
     );
     events.push(match result {
+        // Drift is what the job is for: a Warning on the job too, naming the drifted proofs.
+        RunResult::Succeeded if summary.drifted > 0 => EventNote {
+            warning: true,
+            reason: "ScoreDrifted".into(),
+            note: format!(
+                "replay finished: {counts}; drifted: {}; see status.drifted and each ProofVerification's status.lastReplay",
+                drifted
+                    .iter()
+                    .take(limit)
+                    .map(|d| format!("{} (cause {:?})", d.verification, d.cause))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
         RunResult::Succeeded => EventNote {
             warning: false,
             reason: "ReplayFinished".into(),
