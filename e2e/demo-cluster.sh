@@ -18,6 +18,7 @@ stop() {
     echo "demo: stopping the operator"
     kill -TERM "$operator_pid" 2>/dev/null; wait "$operator_pid" 2>/dev/null
   fi
+  [[ -n ${store:-} ]] && rm -rf "$store"
   if [[ -n $started_cluster ]]; then
     echo "demo: stopping the local control plane"
     e2e/cluster.sh down >/dev/null
@@ -55,12 +56,36 @@ for _ in $(seq 120); do
   sleep 1
 done
 
+# A ReplayJob against a local snapshot store holding the inputs the example bundles were scored
+# from: every minute, and once right away (run-now).
+store=$(mktemp -d -t attestor-demo-store.XXXXXX)
+digest=$(kubectl get proofverification -n shop cart -o jsonpath='{.spec.artifactDigest}')
+"$bin" score --sbom examples/inputs/sbom.cdx.json --feed examples/inputs/feed.json \
+  --vex examples/inputs/vex.json --policy examples/inputs/policy.json --artifact "$digest" \
+  --key examples/keys/test-only-signing.pem --output "$store/demo.zip" --store "$store" >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: ReplayJob
+metadata:
+  name: demo-every-minute
+  namespace: shop
+  annotations: {attestor.stellaops.io/run-now: demo}
+spec:
+  schedule: "* * * * *"
+  selector: {matchLabels: {app.kubernetes.io/part-of: shop}}
+  store: {url: "file://$store"}
+  skipUnchanged: false
+YAML
+kubectl wait -n shop replayjob/demo-every-minute --timeout=60s --for=jsonpath='{.status.lastRun.result}'=Succeeded >/dev/null 2>&1 || true
+
 for kind in trustanchors trustedissuers proofverifications replayjobs; do
   printf '\n$ kubectl get %s -A\n' "$kind"
   kubectl get "$kind" -A
 done
 printf '\n$ kubectl describe proofverification -n shop cart-tampered-signature\n'
 kubectl describe proofverification -n shop cart-tampered-signature
+printf '\n$ kubectl describe replayjob -n shop demo-every-minute\n'
+kubectl describe replayjob -n shop demo-every-minute | sed -n '/^Status:/,$p'
 printf '\n$ kubectl get events -n shop --field-selector involvedObject.kind=ProofVerification\n'
 kubectl get events -n shop --field-selector involvedObject.kind=ProofVerification --sort-by=.lastTimestamp 2>/dev/null | tail -n 8
 
