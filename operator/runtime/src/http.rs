@@ -243,21 +243,49 @@ async fn serve_connection(
         let response = route(&req, &health, &metrics);
         async move { Ok::<_, Infallible>(response) }
     });
+    serve_http1(
+        TokioIo::new(stream),
+        service,
+        HEADER_READ_TIMEOUT,
+        &cancel,
+        peer,
+        "probe and metrics",
+    )
+    .await;
+}
+
+/// Serves one HTTP/1 connection until the peer closes it or `cancel` fires; then the request in
+/// flight, if any, is finished and the connection closes instead of being kept alive. Shared by
+/// the probe server and the webhook. `header_timeout` is also how long an idle keep-alive
+/// connection is kept.
+pub(crate) async fn serve_http1<I, S, B>(
+    io: I,
+    service: S,
+    header_timeout: Duration,
+    cancel: &CancellationToken,
+    peer: SocketAddr,
+    what: &str,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>,
+    S::Future: 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
+        .header_read_timeout(header_timeout)
+        .serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
         () = cancel.cancelled() => {
-            // Finishes the request in flight, if any, then closes instead of keeping alive.
             connection.as_mut().graceful_shutdown();
             connection.await
         }
     };
     if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "probe and metrics connection ended with an error");
+        tracing::debug!(%peer, error = %e, "{what} connection ended with an error");
     }
 }
 

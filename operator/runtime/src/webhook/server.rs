@@ -13,8 +13,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -200,21 +199,15 @@ async fn connection(
         let reviewer = reviewer.clone();
         async move { Ok::<_, Infallible>(route(req, &reviewer).await) }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(tls), service);
-    let mut connection = std::pin::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = cancel.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "webhook connection ended with an error");
-    }
+    crate::http::serve_http1(
+        TokioIo::new(tls),
+        service,
+        HEADER_READ_TIMEOUT,
+        &cancel,
+        peer,
+        "webhook",
+    )
+    .await;
 }
 
 async fn route(req: Request<Incoming>, reviewer: &Reviewer) -> Response<Full<Bytes>> {
