@@ -4,53 +4,18 @@
 //!
 //! Skips without a control plane, except under CI=true (see operator/api/tests/support).
 
-use std::path::{Path, PathBuf};
+mod cluster;
+
+use cluster::client;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::{Client, Config};
 use serde_json::json;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn kubeconfig() -> Option<PathBuf> {
-    let path = match std::env::var_os("KUBECONFIG") {
-        Some(v) if !v.is_empty() => std::env::split_paths(&v).next()?,
-        _ => repo_root().join("e2e/kubeconfig"),
-    };
-    path.exists().then_some(path)
-}
-
-async fn client() -> Option<(Client, PathBuf)> {
-    let skip = |why: &str| {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("no control plane ({why}): run make cluster-up; CI must not skip");
-        }
-        println!("skipping: no control plane ({why})");
-        None
-    };
-    let Some(path) = kubeconfig() else {
-        return skip("no kubeconfig");
-    };
-    let kc = Kubeconfig::read_from(&path).expect("kubeconfig");
-    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    let client = Client::try_from(config).expect("client");
-    match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
-        Ok(Ok(_)) => Some((client, path)),
-        _ => skip("API server does not answer"),
-    }
-}
 
 struct Replica {
     child: Child,
