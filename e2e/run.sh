@@ -340,5 +340,20 @@ for f in examples/invalid/*.yaml; do
   fi
 done
 
+section "metrics after the suite"
+if [[ -n $metrics_url ]]; then
+  scrape=$(mktemp -t attestor-e2e-metrics.XXXXXX)
+  curl -fs "$metrics_url" >"$scrape"
+  # Break-glass is off by default, no reconcile failed, no replay failed to start.
+  if out=$(e2e/metrics_check.py "$scrape" --not-exercised admission_break_glass_total attestor_reconcile_errors_total score_replay_failures_total 2>&1); then
+    ok "${out#metrics_check: }"
+  else
+    bad "every metric of the dashboard and alerts is on /metrics with its labels" "$out"
+  fi
+  rm -f "$scrape"
+else
+  ok "skipped: the installed operator's /metrics is not reachable from here"
+fi
+
 printf '\ne2e: %d passed, %d failed\n' "$pass" "$fail"
 [[ $fail -eq 0 ]]
