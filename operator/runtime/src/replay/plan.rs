@@ -1,7 +1,9 @@
 //! Which ProofVerifications a run replays, and which of them it may skip. Pure.
 //!
 //! - Selected: in the job's namespace, matching `spec.selector` (all when unset), and `Verified`
-//!   with a proof root (an unverified proof's root is not a claim anyone signed off on).
+//!   with a proof root (an unverified proof's root is not a claim anyone signed off on), from a
+//!   proof bundle (a bare DSSE envelope carries no ledger and no inputs to replay: selecting it
+//!   would only fail every run).
 //! - `spec.maxAge` is measured from the bundle's signing time (`meta.json` `signedAt`, which
 //!   the verifier checks against the signed statement), not from `status.verifiedAt`, which
 //!   moves with every re-verification. It is applied once the bundle is read.
@@ -12,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use attestor_api::ProofVerification;
-use attestor_api::proof_verification::{LastReplay, ReplayResult};
+use attestor_api::proof_verification::{LastReplay, ProofFormat, ReplayResult};
 use attestor_core::bundle::ManifestInputs;
 use attestor_core::digest::Sha256Digest;
 use jiff::{SignedDuration, Timestamp};
@@ -50,6 +52,7 @@ pub fn select<'a>(
         .into_iter()
         .filter(|pv| pv.namespace().as_deref() == Some(namespace))
         .filter(|pv| selector.matches(pv.labels()))
+        .filter(|pv| pv.spec.source.effective_format() == ProofFormat::Bundle)
         .filter(|pv| {
             pv.status.as_ref().is_some_and(|s| {
                 s.proof_root_hash.is_some()
@@ -138,6 +141,16 @@ mod tests {
         assert_eq!(names, ["a", "b"]);
         let everything = Selector::parse(None).unwrap();
         assert_eq!(select(&all, "shop", &everything).len(), 3);
+        // A verified bare envelope has a root but no ledger: not part of any run.
+        let mut envelope = pv("shop", "f", &[("part-of", "shop")], true);
+        envelope.spec.source.config_map_key_ref = None;
+        envelope.spec.source.envelope = Some("{}".into());
+        let with_envelope = [all[0].clone(), envelope];
+        let names: Vec<String> = select(&with_envelope, "shop", &everything)
+            .iter()
+            .map(|p| p.name_any())
+            .collect();
+        assert_eq!(names, ["b"]);
         let expr: LabelSelector = serde_json::from_value(serde_json::json!({
             "matchExpressions": [{"key": "part-of", "operator": "NotIn", "values": ["shop"]}]
         }))
