@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use attestor::cli::{BundleCreateArgs, KeyAlgorithm};
+use attestor::cli::{BundleCreateArgs, KeyAlgorithm, SigningArgs};
 use attestor::commands::{bundle_create, keys};
 use attestor_core::bundle::{self, ENTRIES};
 use attestor_core::canonical;
@@ -489,11 +489,13 @@ fn main() {
         let args = BundleCreateArgs {
             manifest,
             ledger: ledger.clone(),
-            key: key.to_path_buf(),
-            certificate: cert.map(Path::to_path_buf),
-            tlog: tlog_key.map(|_| log_state.clone()),
-            tlog_key: tlog_key.map(Path::to_path_buf),
-            tlog_origin: "transparency.example/attestations (TEST ONLY)".into(),
+            signing: SigningArgs {
+                key: key.to_path_buf(),
+                certificate: cert.map(Path::to_path_buf),
+                tlog: tlog_key.map(|_| log_state.clone()),
+                tlog_key: tlog_key.map(Path::to_path_buf),
+                tlog_origin: "transparency.example/attestations (TEST ONLY)".into(),
+            },
             signed_at: Some(signed_at.into()),
             output: output.clone(),
         };

@@ -124,15 +124,9 @@ pub enum BundleCommand {
     Create(BundleCreateArgs),
 }
 
+/// How a bundle is signed and logged: shared by `bundle create` and `score`.
 #[derive(Debug, Args, Clone)]
-pub struct BundleCreateArgs {
-    /// The scan manifest (JSON, schema stellaops.io/scan-manifest/v1).
-    #[arg(long, value_name = "FILE")]
-    pub manifest: PathBuf,
-    /// The proof ledger: {"nodes": [{"kind", "parents", "data"}]} where parents are
-    /// indexes of earlier nodes or their ids. Ids and the Merkle root are computed.
-    #[arg(long, value_name = "FILE")]
-    pub ledger: PathBuf,
+pub struct SigningArgs {
     /// Private key (PKCS#8 PEM, P-256 or Ed25519; or SEC1 "EC PRIVATE KEY").
     #[arg(long, value_name = "PEM")]
     pub key: PathBuf,
@@ -148,6 +142,19 @@ pub struct BundleCreateArgs {
     /// Origin (name) of a new local log.
     #[arg(long, value_name = "NAME", default_value = "attestor.local/log")]
     pub tlog_origin: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BundleCreateArgs {
+    /// The scan manifest (JSON, schema stellaops.io/scan-manifest/v1).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// The proof ledger: {"nodes": [{"kind", "parents", "data"}]} where parents are
+    /// indexes of earlier nodes or their ids. Ids and the Merkle root are computed.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Signing time to record (RFC 3339); defaults to now.
     #[arg(long, value_name = "TIME")]
     pub signed_at: Option<String>,
@@ -176,21 +183,8 @@ pub struct ScoreArgs {
     /// Name of the artifact, recorded as the manifest's artifactName.
     #[arg(long, value_name = "NAME")]
     pub artifact_name: Option<String>,
-    /// Private key (PKCS#8 PEM, P-256 or Ed25519; or SEC1 "EC PRIVATE KEY").
-    #[arg(long, value_name = "PEM")]
-    pub key: PathBuf,
-    /// Signing certificate for the key, followed by intermediates (PEM).
-    #[arg(long, value_name = "PEM")]
-    pub certificate: Option<PathBuf>,
-    /// Local transparency log state file (JSON); created if missing. Needs --tlog-key.
-    #[arg(long, value_name = "FILE", requires = "tlog_key")]
-    pub tlog: Option<PathBuf>,
-    /// Private key that signs the log checkpoint.
-    #[arg(long, value_name = "PEM", requires = "tlog")]
-    pub tlog_key: Option<PathBuf>,
-    /// Origin (name) of a new local log.
-    #[arg(long, value_name = "NAME", default_value = "attestor.local/log")]
-    pub tlog_origin: String,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// When the scan ran (RFC 3339), the manifest's createdAt and the signing time;
     /// defaults to now.
     #[arg(long, value_name = "TIME")]
