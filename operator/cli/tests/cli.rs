@@ -1,33 +1,11 @@
 //! The `attestor` command as a user runs it: every documented example case,
 //! usage errors, and the create -> inspect -> verify round trip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod run;
+
+use run::{attestor, code, repo, text};
 
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn attestor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_attestor"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally, not by a signal")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 struct Case {
     name: String,

@@ -1,32 +1,16 @@
 //! `attestor score` and `attestor replay` as a user runs them: a bundle that
 //! verifies, a replay that reproduces it, and drift from each input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod run;
+
+use run::{attestor, code, repo};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::{Value, json};
 
 const ARTIFACT: &str = "sha256:353a20e92579996e92aaba8bc0910406f3b561a8f7360e8ecd9c271f7c5f8822";
 const ROOT: &str = "sha256:ec26a1279fda62fc833f4bd1e14d88324cc615cdc30d1123dac650342b3edc43";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn attestor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_attestor"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally, not by a signal")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
