@@ -4,21 +4,38 @@
 //! additions do not break verification; what is read is checked strictly.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, de::Error as _};
 
-/// Standard base64 bytes.
+/// Base64 bytes as protobuf-JSON readers accept them (Go's protojson, which most
+/// Sigstore producers use): standard or URL-safe alphabet, padding optional, line
+/// breaks ignored (some tools wrap long values at 76 columns).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct B64(pub Vec<u8>);
+
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// Decodes a protobuf-JSON bytes value.
+pub fn decode_b64(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    STD_LENIENT
+        .decode(&compact)
+        .or_else(|_| URL_LENIENT.decode(&compact))
+        .ok()
+}
 
 impl<'de> Deserialize<'de> for B64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        STANDARD
-            .decode(text.trim_end_matches('\n'))
+        decode_b64(&text)
             .map(B64)
-            .map_err(|_| D::Error::custom("invalid base64"))
+            .ok_or_else(|| D::Error::custom("invalid base64"))
     }
 }
 
