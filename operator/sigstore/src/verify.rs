@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::cert::{Cert, sha256, validate_chain};
-use crate::crypto::Key;
+use crate::crypto::{HashAlg, Key};
 use crate::error::SigstoreError;
 use crate::model::{Bundle, TlogEntry};
 use crate::root::{Tlog, TrustedRoot};
@@ -267,9 +267,16 @@ pub fn verify_bundle(
             ));
         }
     };
+    let mut subject_digests = Vec::new();
+    if let Some(d) = artifact_digest {
+        subject_digests.push(("sha256", hex::encode(d)));
+    }
+    if let Artifact::Bytes(b) = &policy.artifact {
+        subject_digests.push(("sha512", hex::encode(HashAlg::Sha512.digest(b))));
+    }
     let predicate_type = match &content.dsse {
         Some((ty, payload)) if ty == IN_TOTO => {
-            check_statement(payload, artifact_digest, policy.predicate_type.as_deref())?
+            check_statement(payload, &subject_digests, policy.predicate_type.as_deref())?
         }
         Some((ty, _)) if policy.predicate_type.is_some() || artifact_digest.is_some() => {
             return Err(SigstoreError::StatementMismatch(format!(
@@ -439,9 +446,10 @@ fn check_identity(leaf: &Cert, policy: &Policy) -> Result<(String, Option<String
     Ok((identity.to_string(), leaf.oidc_issuer.clone()))
 }
 
+/// `digests`: the artifact's (algorithm, hex) digests; a subject must name one of them.
 fn check_statement(
     payload: &[u8],
-    artifact: Option<[u8; 32]>,
+    digests: &[(&str, String)],
     predicate_type: Option<&str>,
 ) -> Result<Option<String>, SigstoreError> {
     let bad = |m: String| SigstoreError::StatementMismatch(m);
@@ -455,17 +463,18 @@ fn check_statement(
     {
         return Err(bad(format!("predicateType is {pt:?}, expected {want:?}")));
     }
-    if let Some(digest) = artifact {
-        let want = hex::encode(digest);
+    if let Some((_, want)) = digests.first() {
         let subjects = v
             .get("subject")
             .and_then(Value::as_array)
             .ok_or_else(|| bad("no subject".into()))?;
         let named = subjects.iter().any(|s| {
-            s.get("digest")
-                .and_then(|d| d.get("sha256"))
-                .and_then(Value::as_str)
-                .is_some_and(|d| d.eq_ignore_ascii_case(&want))
+            digests.iter().any(|(alg, hex)| {
+                s.get("digest")
+                    .and_then(|d| d.get(*alg))
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.eq_ignore_ascii_case(hex))
+            })
         });
         if !named {
             return Err(SigstoreError::ArtifactMismatch(format!(

@@ -311,3 +311,41 @@ fn oversized_and_hostile_inputs_are_refused_before_parsing() {
         "TrustedRootInvalid"
     );
 }
+
+/// npm's publish attestation: a key-signed v0.1 bundle from the npm registry, whose
+/// in-toto subject names the package tarball by sha512.
+#[test]
+fn real_npm_publish_attestation_verifies_with_the_npm_registry_key() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real");
+    let root =
+        TrustedRoot::from_json(&read(&data().join("trusted_root.public-good.json"))).unwrap();
+    let bundle = read(&real.join("npm-publish-sigstore-1.3.0.sigstore.json"));
+    let npm_key = key(&real.join("npm-registry-attestation-key.pem")).unwrap();
+    let publish = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1";
+    let mut p = Policy {
+        identity: None,
+        issuer: None,
+        key: Some(npm_key),
+        artifact: Artifact::None,
+        predicate_type: Some(publish.into()),
+    };
+    let v = verify_bundle(&bundle, &root, &p).unwrap();
+    assert_eq!(v.bundle_version, "0.1");
+    assert_eq!(v.signing_times[0].as_second(), 1681839916);
+    assert_eq!(
+        v.tlog_entries,
+        vec![("https://rekor.sigstore.dev".to_string(), 18300940)]
+    );
+    // Another key, or no key, is refused.
+    p.key = key(&data().join("cases/managed-key-happy-path/key.pub"));
+    assert_eq!(
+        verify_bundle(&bundle, &root, &p).unwrap_err().reason(),
+        "SignatureInvalid"
+    );
+    p.key = None;
+    p.identity = Some(Matcher::Exact(IDENTITY.into()));
+    assert_eq!(
+        verify_bundle(&bundle, &root, &p).unwrap_err().reason(),
+        "KeyMismatch"
+    );
+}
