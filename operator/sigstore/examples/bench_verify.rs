@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use attestor_sigstore::{Artifact, Matcher, Policy, TrustedRoot, verify_bundle};
+use attestor_sigstore::{Artifact, IdentityRule, Matcher, Policy, TrustedRoot, verify_bundle};
 
 fn main() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigstore-conformance");
@@ -45,8 +45,10 @@ fn main() {
         .expect("root");
         let bundle = read(&format!("{dir}/bundle.sigstore.json"));
         let policy = Policy {
-            identity: Some(Matcher::regex(".*").expect("pattern")),
-            issuer: Some(Matcher::regex(".*").expect("pattern")),
+            identities: vec![IdentityRule {
+                issuer: Matcher::regex(".*").expect("pattern"),
+                subject: Matcher::regex(".*").expect("pattern"),
+            }],
             key: None,
             artifact: Artifact::Bytes(artifact.clone()),
             predicate_type: None,

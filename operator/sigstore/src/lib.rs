@@ -18,4 +18,4 @@ pub mod verify;
 
 pub use error::SigstoreError;
 pub use root::TrustedRoot;
-pub use verify::{Artifact, Matcher, Policy, Verified, verify_bundle};
+pub use verify::{Artifact, IdentityRule, Matcher, Policy, Verified, verify_bundle};

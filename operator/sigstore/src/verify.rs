@@ -78,12 +78,20 @@ impl Artifact {
     }
 }
 
+/// A keyless signer: an OIDC issuer and a subject (SAN) pattern, e.g. a GitHub Actions
+/// workflow ref under `https://token.actions.githubusercontent.com`.
+#[derive(Debug, Clone)]
+pub struct IdentityRule {
+    pub issuer: Matcher,
+    pub subject: Matcher,
+}
+
 /// Who must have signed, and what.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// Keyless: the certificate's SAN and OIDC issuer.
-    pub identity: Option<Matcher>,
-    pub issuer: Option<Matcher>,
+    /// Keyless: the certificate must satisfy one of these (its OIDC issuer extension and one
+    /// of its SANs). Empty for key-signed bundles.
+    pub identities: Vec<IdentityRule>,
     /// Instead of a certificate: a known public key (DER SubjectPublicKeyInfo).
     pub key: Option<Key>,
     pub artifact: Artifact,
@@ -208,7 +216,7 @@ pub fn verify_bundle(
             ));
         }
     };
-    if leaf.is_some() && policy.identity.is_none() {
+    if leaf.is_some() && policy.identities.is_empty() {
         return Err(SigstoreError::IdentityMismatch(
             "keyless bundles need an expected certificate identity".into(),
         ));
@@ -424,29 +432,32 @@ fn check_leaf(leaf: &Cert) -> Result<(), SigstoreError> {
 
 fn check_identity(leaf: &Cert, policy: &Policy) -> Result<(String, Option<String>), SigstoreError> {
     let ids = leaf.identities();
-    let wanted = policy.identity.as_ref().expect("checked before");
-    let Some(identity) = ids.iter().find(|i| wanted.matches(i)) else {
-        return Err(SigstoreError::IdentityMismatch(format!(
-            "the certificate names {:?}, expected {}",
-            ids,
-            wanted.describe()
-        )));
-    };
-    if let Some(want) = &policy.issuer {
-        match &leaf.oidc_issuer {
-            Some(i) if want.matches(i) => {}
-            other => {
-                return Err(SigstoreError::IdentityMismatch(format!(
-                    "the certificate's OIDC issuer is {other:?}, expected {}",
-                    want.describe()
-                )));
-            }
+    let issuer = leaf.oidc_issuer.as_deref();
+    for rule in &policy.identities {
+        if !issuer.is_some_and(|i| rule.issuer.matches(i)) {
+            continue;
+        }
+        if let Some(identity) = ids.iter().find(|i| rule.subject.matches(i)) {
+            return Ok((identity.to_string(), leaf.oidc_issuer.clone()));
         }
     }
-    Ok((identity.to_string(), leaf.oidc_issuer.clone()))
+    let wanted: Vec<String> = policy
+        .identities
+        .iter()
+        .map(|r| {
+            format!(
+                "{} from issuer {}",
+                r.subject.describe(),
+                r.issuer.describe()
+            )
+        })
+        .collect();
+    Err(SigstoreError::IdentityMismatch(format!(
+        "the certificate names {ids:?} from OIDC issuer {issuer:?}, expected {}",
+        wanted.join(" or ")
+    )))
 }
 
-/// `digests`: the artifact's (algorithm, hex) digests; a subject must name one of them.
 fn check_statement(
     payload: &[u8],
     digests: &[(&str, String)],

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use attestor_sigstore::crypto::Key;
-use attestor_sigstore::{Artifact, Matcher, Policy, SigstoreError, TrustedRoot, verify_bundle};
+use attestor_sigstore::{
+    Artifact, IdentityRule, Matcher, Policy, SigstoreError, TrustedRoot, verify_bundle,
+};
 
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -41,22 +43,21 @@ fn run(name: &str) -> Result<(), SigstoreError> {
     let text = |f: &str, default: &str| {
         std::fs::read_to_string(dir.join(f)).unwrap_or_else(|_| default.to_string())
     };
-    let (identity, issuer, key) = if dir.join("key.pub").exists() {
+    let (identities, key) = if dir.join("key.pub").exists() {
         match key(&dir.join("key.pub")) {
-            Some(k) => (None, None, Some(k)),
+            Some(k) => (vec![], Some(k)),
             // The wrong-key case's key is not even valid base64: refused as input.
             None => return Err(SigstoreError::KeyMismatch("unreadable key".into())),
         }
     } else {
-        (
-            Some(Matcher::Exact(text("identity", IDENTITY))),
-            Some(Matcher::Exact(text("issuer", ISSUER))),
-            None,
-        )
+        let rule = IdentityRule {
+            issuer: Matcher::Exact(text("issuer", ISSUER)),
+            subject: Matcher::Exact(text("identity", IDENTITY)),
+        };
+        (vec![rule], None)
     };
     let policy = Policy {
-        identity,
-        issuer,
+        identities,
         key,
         artifact: Artifact::Bytes(artifact),
         predicate_type: None,
@@ -199,8 +200,10 @@ fn identity_policies_exact_and_anchored_regex() {
     let bundle = read(&dir.join("bundle.sigstore.json"));
     let artifact = read(&data().join("cases/a.txt"));
     let policy = |identity: Matcher, issuer: Matcher| Policy {
-        identity: Some(identity),
-        issuer: Some(issuer),
+        identities: vec![IdentityRule {
+            issuer,
+            subject: identity,
+        }],
         key: None,
         artifact: Artifact::Bytes(artifact.clone()),
         predicate_type: None,
@@ -254,14 +257,43 @@ fn identity_policies_exact_and_anchored_regex() {
 }
 
 #[test]
+fn any_of_several_identity_rules_may_match() {
+    let dir = data().join("cases/happy-path-v0.3");
+    let root =
+        TrustedRoot::from_json(&read(&data().join("trusted_root.public-good.json"))).unwrap();
+    let rule = |issuer: &str, subject: &str| IdentityRule {
+        issuer: Matcher::Exact(issuer.into()),
+        subject: Matcher::Exact(subject.into()),
+    };
+    let mut p = Policy {
+        identities: vec![
+            rule("https://accounts.google.com", IDENTITY),
+            rule(ISSUER, "https://github.com/other/repo"),
+        ],
+        key: None,
+        artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),
+        predicate_type: None,
+    };
+    let bundle = read(&dir.join("bundle.sigstore.json"));
+    // Neither rule holds as a whole, though each half matches one of them.
+    let e = verify_bundle(&bundle, &root, &p).unwrap_err();
+    assert_eq!(e.reason(), "IdentityMismatch");
+    assert!(e.to_string().contains(" or "), "{e}");
+    p.identities.push(rule(ISSUER, IDENTITY));
+    verify_bundle(&bundle, &root, &p).unwrap();
+}
+
+#[test]
 fn dsse_statements_must_name_the_artifact_and_may_require_a_predicate_type() {
     let dir = data().join("cases/happy-path-intoto-in-dsse-v3");
     let root =
         TrustedRoot::from_json(&read(&data().join("trusted_root.public-good.json"))).unwrap();
     let bundle = read(&dir.join("bundle.sigstore.json"));
     let mut p = Policy {
-        identity: Some(Matcher::regex(".*").unwrap()),
-        issuer: Some(Matcher::regex(".*").unwrap()),
+        identities: vec![IdentityRule {
+            issuer: Matcher::regex(".*").unwrap(),
+            subject: Matcher::regex(".*").unwrap(),
+        }],
         key: None,
         artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),
         predicate_type: Some("https://slsa.dev/provenance/v1".into()),
@@ -290,8 +322,10 @@ fn oversized_and_hostile_inputs_are_refused_before_parsing() {
     let root =
         TrustedRoot::from_json(&read(&data().join("trusted_root.public-good.json"))).unwrap();
     let p = Policy {
-        identity: Some(Matcher::Exact(IDENTITY.into())),
-        issuer: None,
+        identities: vec![IdentityRule {
+            issuer: Matcher::Exact(ISSUER.into()),
+            subject: Matcher::Exact(IDENTITY.into()),
+        }],
         key: None,
         artifact: Artifact::Sha256([0; 32]),
         predicate_type: None,
@@ -323,8 +357,7 @@ fn real_npm_publish_attestation_verifies_with_the_npm_registry_key() {
     let npm_key = key(&real.join("npm-registry-attestation-key.pem")).unwrap();
     let publish = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1";
     let mut p = Policy {
-        identity: None,
-        issuer: None,
+        identities: vec![],
         key: Some(npm_key),
         artifact: Artifact::None,
         predicate_type: Some(publish.into()),
@@ -343,7 +376,10 @@ fn real_npm_publish_attestation_verifies_with_the_npm_registry_key() {
         "SignatureInvalid"
     );
     p.key = None;
-    p.identity = Some(Matcher::Exact(IDENTITY.into()));
+    p.identities = vec![IdentityRule {
+        issuer: Matcher::Exact(ISSUER.into()),
+        subject: Matcher::Exact(IDENTITY.into()),
+    }];
     assert_eq!(
         verify_bundle(&bundle, &root, &p).unwrap_err().reason(),
         "KeyMismatch"

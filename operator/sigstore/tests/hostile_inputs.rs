@@ -5,7 +5,9 @@ use std::path::Path;
 
 use attestor_sigstore::cert::Cert;
 use attestor_sigstore::tsa::Token;
-use attestor_sigstore::{Artifact, Matcher, Policy, TrustedRoot, der, sct, verify_bundle};
+use attestor_sigstore::{
+    Artifact, IdentityRule, Matcher, Policy, TrustedRoot, der, sct, verify_bundle,
+};
 use base64::Engine as _;
 use proptest::prelude::*;
 
@@ -44,8 +46,10 @@ fn leaf_der() -> Vec<u8> {
 
 fn policy() -> Policy {
     Policy {
-        identity: Some(Matcher::regex(".*").unwrap()),
-        issuer: Some(Matcher::regex(".*").unwrap()),
+        identities: vec![IdentityRule {
+            issuer: Matcher::regex(".*").unwrap(),
+            subject: Matcher::regex(".*").unwrap(),
+        }],
         key: None,
         artifact: Artifact::Bytes(data("cases/a.txt")),
         predicate_type: None,

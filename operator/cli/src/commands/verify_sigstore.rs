@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use attestor_sigstore::crypto::Key;
-use attestor_sigstore::{Artifact, Matcher, Policy, TrustedRoot, Verified, verify_bundle};
+use attestor_sigstore::{
+    Artifact, IdentityRule, Matcher, Policy, TrustedRoot, Verified, verify_bundle,
+};
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::error::{read_file, read_text};
@@ -104,9 +106,12 @@ fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
         }
         (None, None) => Artifact::None,
     };
+    let identities = match (identity, issuer) {
+        (Some(subject), Some(issuer)) => vec![IdentityRule { issuer, subject }],
+        _ => Vec::new(),
+    };
     Ok(Policy {
-        identity,
-        issuer,
+        identities,
         key,
         artifact,
         predicate_type: args.predicate_type.clone(),
