@@ -224,3 +224,31 @@ fn ed25519_log_keys_use_the_typed_key_id() {
     assert!(sign("no newline", "o", &key).is_err());
     assert!(sign(text, "bad name", &key).is_err());
 }
+
+#[test]
+fn real_rekor_v2_ed25519_checkpoint_verifies_and_its_witnesses_count_only_when_known() {
+    let note =
+        include_str!("../../tests/data/checkpoints/rekor-v2-log2025-alpha1-736-cosigned.note");
+    let spki = STANDARD
+        .decode("MCowBQYDK2VwAyEAPn+AREHoBaZ7wgS1zBqpxmLSGnyhxXj4lFxSdWVB8o8=")
+        .unwrap();
+    let log = NoteVerifier::from_spki_der("log2025-alpha1.rekor.sigstage.dev", &spki).unwrap();
+    // The log id in the trusted root starts with the typed Ed25519 key id.
+    let log_id = STANDARD
+        .decode("8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck=")
+        .unwrap();
+    assert_eq!(log.key_id.to_be_bytes(), log_id[..4]);
+    let policy = |threshold| CheckpointPolicy {
+        log: vec![log.clone()],
+        witnesses: vec![],
+        threshold,
+    };
+    let cp = verify_checkpoint(note, &policy(0)).unwrap();
+    assert_eq!(cp.body.tree_size, 736);
+    assert!(cp.witnesses.is_empty(), "unknown witnesses are ignored");
+    assert_eq!(
+        verify_checkpoint(note, &policy(1)).unwrap_err().reason(),
+        "WitnessThresholdNotMet"
+    );
+    assert_eq!(SignedNote::parse(note).unwrap().signatures.len(), 3);
+}
