@@ -311,6 +311,7 @@ pub fn verify_bundle(
     };
     let mut times = Vec::new();
     let mut entries = Vec::new();
+    let mut v2_logs: Vec<&Tlog> = Vec::new();
     for entry in &vm.tlog_entries {
         let tlog = root.tlog(&entry.log_id.key_id.0).ok_or_else(|| {
             SigstoreError::TlogEntryInvalid(format!(
@@ -327,6 +328,9 @@ pub fn verify_bundle(
         if let Some(t) = verify_entry(entry, tlog, version, v2)? {
             times.push(t);
         }
+        if v2 {
+            v2_logs.push(tlog);
+        }
         entries.push((tlog.base_url.clone(), entry.log_index.0));
     }
 
@@ -339,6 +343,17 @@ pub fn verify_bundle(
             let t = token
                 .verify(&content.signature, &root.tsas)
                 .map_err(SigstoreError::TimestampInvalid)?;
+            // A Rekor v2 entry has no integrated time: the log key must have been valid
+            // when the timestamp authority saw the signature.
+            if let Some(log) = v2_logs
+                .iter()
+                .find(|l| t < l.start || l.end.is_some_and(|e| t > e))
+            {
+                return Err(SigstoreError::TlogEntryInvalid(format!(
+                    "the timestamp {t} is outside the validFor window of log {}",
+                    log.base_url
+                )));
+            }
             times.push(t);
             timestamps += 1;
         }

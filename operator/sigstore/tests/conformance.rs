@@ -385,3 +385,35 @@ fn real_npm_publish_attestation_verifies_with_the_npm_registry_key() {
         "KeyMismatch"
     );
 }
+
+/// A Rekor v2 entry has no integrated time: its log key must have been valid at the
+/// RFC 3161 time, like a v1 key at the integrated time.
+#[test]
+fn rekor_v2_log_key_windows_are_checked_at_the_timestamp() {
+    let dir = data().join("cases/rekor2-happy-path");
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&read(&dir.join("trusted_root.json"))).unwrap();
+    let bundle = read(&dir.join("bundle.sigstore.json"));
+    let p = Policy {
+        identities: vec![IdentityRule {
+            issuer: Matcher::Exact(ISSUER.into()),
+            subject: Matcher::Exact(IDENTITY.into()),
+        }],
+        key: None,
+        artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),
+        predicate_type: None,
+    };
+    let parse = |v: &serde_json::Value| TrustedRoot::from_json(v.to_string().as_bytes()).unwrap();
+    verify_bundle(&bundle, &parse(&root), &p).unwrap();
+    let log = root["tlogs"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["baseUrl"].as_str().unwrap().contains("log2025"))
+        .unwrap();
+    // The timestamp is 2025-06-12T12:02:20Z.
+    log["publicKey"]["validFor"]["end"] = "2025-06-01T00:00:00Z".into();
+    let e = verify_bundle(&bundle, &parse(&root), &p).unwrap_err();
+    assert_eq!(e.reason(), "TlogEntryInvalid", "{e}");
+    assert!(e.to_string().contains("validFor"), "{e}");
+}
