@@ -295,6 +295,9 @@ def check_objects(path, profile):
                     problem(f"{where}: container {c['name']} has no {probe}")
         args = pod["containers"][0].get("args", [])
         replicas = dep["spec"].get("replicas")
+        # Break-glass admits unverified images: the chart's default must match the operator's (off).
+        if profile != "minimal" and "--allow-break-glass=false" not in args:
+            problem(f"{where}: break-glass is not off by default: {args}")
     for kind in ("ClusterRole", "Role"):
         for role in by_kind.get(kind, []):
             for r in role.get("rules") or []:
