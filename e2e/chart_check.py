@@ -298,6 +298,11 @@ def check_objects(path, profile):
         # Break-glass admits unverified images: the chart's default must match the operator's (off).
         if profile != "minimal" and "--allow-break-glass=false" not in args:
             problem(f"{where}: break-glass is not off by default: {args}")
+        # Fetches reach no internal network unless one is allowed (all-on allows the Service CIDR).
+        allow = [a for a in args if a.startswith("--fetch-allow-network")]
+        want = ["--fetch-allow-network=10.96.0.0/12"] if profile == "all-on" else []
+        if allow != want:
+            problem(f"{where}: expected {want or 'no --fetch-allow-network'}, got {allow}")
     for kind in ("ClusterRole", "Role"):
         for role in by_kind.get(kind, []):
             for r in role.get("rules") or []:

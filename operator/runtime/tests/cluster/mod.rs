@@ -169,6 +169,11 @@ fn operator(config: Config) {
                             max_delay: Duration::from_millis(200),
                         },
                         proxy_from_env: false,
+                        // The tests' bundle servers listen on loopback, denied by default.
+                        allowed_networks: vec![
+                            "127.0.0.0/8".parse().unwrap(),
+                            "::1".parse().unwrap(),
+                        ],
                         ..FetchConfig::default()
                     },
                     shutdown_grace: Duration::from_secs(5),
