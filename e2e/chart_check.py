@@ -11,7 +11,7 @@ e2e/chart.sh runs it; what it checks:
 
 * --objects (the API server's answer to a dry run of the chart): restricted security
   context, probes, requests, replicas and anti-affinity, PodDisruptionBudget, no RBAC
-  wildcard, Secrets read-only cluster-wide, resourceNames on the Role's rules and the
+  wildcard, ConfigMaps and Secrets `get` only cluster-wide (no list/watch), resourceNames on the Role's rules and the
   webhook configuration, the webhook's failurePolicy, timeout, sideEffects,
   namespaceSelector and rules, per value set (PROFILE: default, all-on, minimal);
 * --values-yaml: every value has a `# --` comment (itself or a parent key);
@@ -309,11 +309,20 @@ def check_objects(path, profile):
                 for field in ("apiGroups", "resources", "verbs"):
                     if "*" in r.get(field, []):
                         problem(f"{where}: {kind} {role['metadata']['name']} grants * in {field}")
-                if "secrets" in r.get("resources", []) and kind == "ClusterRole":
-                    if set(r["verbs"]) - {"get", "list", "watch"}:
-                        problem(f"{where}: the ClusterRole may write Secrets: {r}")
+                res = set(r.get("resources", []))
+                if res & {"secrets", "configmaps"} and kind == "ClusterRole":
+                    # get only: list or watch would read every ConfigMap/Secret in the cluster.
+                    if set(r["verbs"]) != {"get"} or r.get("resourceNames"):
+                        problem(f"{where}: the ClusterRole may do more than get ConfigMaps/Secrets: {r}")
                 if kind == "Role" and set(r["verbs"]) & {"update", "patch", "get"} and not r.get("resourceNames"):
                     problem(f"{where}: Role rule without resourceNames: {r}")
+    # Self-signed mode: the operator's TLS Secret is exactly the one the Role grants.
+    if dep and "--webhook-cert-mode=self-signed" in args:
+        names = [n for role in by_kind.get("Role", []) for r in role.get("rules") or []
+                 if "secrets" in r.get("resources", []) and "update" in r.get("verbs", [])
+                 for n in r.get("resourceNames", [])]
+        if len(names) != 1 or f"--webhook-tls-secret={names[0]}" not in args:
+            problem(f"{where}: --webhook-tls-secret does not name the Role's Secret {names}: {args}")
     vwcs = by_kind.get("ValidatingWebhookConfiguration", [])
     cr = one("ClusterRole")
     if profile == "minimal":

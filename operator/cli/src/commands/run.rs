@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// How often ReplayJobs with `triggers.onNewFeedSnapshot` read their store's latest feed.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub replay_feed_poll_interval: String,
+    /// How often the ConfigMaps and Secrets that ProofVerifications read are checked for changes
+    /// (one metadata GET per named object): the operator may only `get` them, not watch them.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub source_poll_interval: String,
     /// Time limit of one download (bundle or key directory), retries aside.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub fetch_timeout: String,
@@ -101,6 +105,9 @@ pub struct RunArgs {
     /// Directory of tls.crt and tls.key in `files` mode (e.g. a cert-manager Secret's volume).
     #[arg(long, value_name = "DIR")]
     pub webhook_cert_dir: Option<std::path::PathBuf>,
+    /// The Secret (in the operator's namespace) holding the self-signed CA and certificate.
+    #[arg(long, value_name = "NAME", default_value = attestor_runtime::webhook::certs::TLS_SECRET)]
+    pub webhook_tls_secret: String,
     /// The ValidatingWebhookConfiguration whose caBundle is kept current in self-signed mode.
     #[arg(long, value_name = "NAME", default_value = "attestor-operator")]
     pub webhook_configuration: String,
@@ -192,6 +199,7 @@ fn webhook_config(args: &RunArgs, identity: &str) -> Result<Option<WebhookConfig
         }
         _ => CertMode::SelfSigned {
             configuration: args.webhook_configuration.clone(),
+            secret: args.webhook_tls_secret.clone(),
             names: subject_alt_names(&args.webhook_service, &namespace, &args.webhook_dns_names),
         },
     };
@@ -257,6 +265,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
                 "--replay-feed-poll-interval",
                 &args.replay_feed_poll_interval,
             )?,
+            source_poll: duration("--source-poll-interval", &args.source_poll_interval)?,
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,
