@@ -44,11 +44,16 @@ pub struct PackageKey {
     name: String,
 }
 
-/// A parsed package URL, normalised. Qualifiers and subpath are dropped.
+/// A parsed package URL, normalised. The subpath and the qualifiers are
+/// dropped, but for `distro` (the distribution release of a `deb`, `rpm` or
+/// `apk` package, e.g. `debian-12`), which score version 2 matches against
+/// an advisory's release.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Purl {
     pub package: PackageKey,
     pub version: Option<String>,
+    /// The `distro` qualifier, percent-decoded.
+    pub distro: Option<String>,
 }
 
 /// Types whose namespace and name are case-insensitive: the purl
@@ -79,21 +84,15 @@ impl PackageKey {
 
     /// The key of an OSV `{ecosystem, name}` package (see docs/scoring.md for the table).
     pub fn from_ecosystem(ecosystem: &str, name: &str) -> Result<Self, PurlError> {
-        let ty = match ecosystem {
-            "npm" => "npm",
-            "PyPI" => "pypi",
-            "crates.io" => "cargo",
-            "Go" => "golang",
-            "Maven" => "maven",
-            "NuGet" => "nuget",
-            "RubyGems" => "gem",
-            "Packagist" => "composer",
-            "Hex" => "hex",
-            "Pub" => "pub",
-            "Hackage" => "hackage",
-            "CRAN" => "cran",
-            other => return Err(PurlError::UnknownEcosystem(other.to_string())),
-        };
+        match crate::ecosystem::Ecosystem::parse(ecosystem) {
+            Some(e) => e.package(name),
+            None => Err(PurlError::UnknownEcosystem(ecosystem.to_string())),
+        }
+    }
+
+    /// The key of package `name` of purl type `ty`, the name split as OSV
+    /// writes it: Maven's `group:artifact`, a namespace before the last `/`.
+    pub fn from_type(ty: &str, name: &str) -> Result<Self, PurlError> {
         let (namespace, base) = if ty == "maven" {
             match name.split_once(':') {
                 Some((group, artifact))
@@ -162,7 +161,11 @@ impl Purl {
         let offset = 4;
         let rest = &text[offset..];
         let rest = rest.split_once('#').map_or(rest, |(r, _subpath)| r);
-        let rest = rest.split_once('?').map_or(rest, |(r, _qualifiers)| r);
+        let (rest, qualifiers) = match rest.split_once('?') {
+            Some((r, qualifiers)) => (r, Some(qualifiers)),
+            None => (rest, None),
+        };
+        let distro = qualifiers.and_then(distro_qualifier);
         let rest = rest.trim_start_matches('/');
         let start = text.len() - text[offset..].trim_start_matches('/').len();
 
@@ -217,6 +220,7 @@ impl Purl {
         Ok(Self {
             package: PackageKey::new(ty, segments, &name),
             version,
+            distro,
         })
     }
 
@@ -240,6 +244,20 @@ impl fmt::Display for Purl {
         }
         Ok(())
     }
+}
+
+/// The value of the `distro` qualifier (keys are case-insensitive); other
+/// qualifiers are not read. A value that does not decode is no release
+/// (qualifiers never made a purl invalid, and must not now).
+fn distro_qualifier(qualifiers: &str) -> Option<String> {
+    qualifiers.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        if key.eq_ignore_ascii_case("distro") && !value.is_empty() {
+            decode(value, 0).ok()
+        } else {
+            None
+        }
+    })
 }
 
 /// Percent-decodes `raw`; `offset` is its byte position in the purl, for errors.
@@ -364,6 +382,20 @@ mod tests {
     }
 
     #[test]
+    fn distro_qualifier_is_kept() {
+        let purl =
+            Purl::parse("pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12")
+                .unwrap();
+        assert_eq!(purl.distro.as_deref(), Some("debian-12"));
+        assert_eq!(purl.to_string(), "pkg:deb/debian/openssl@3.0.11-1~deb12u2");
+        let purl = Purl::parse("pkg:apk/alpine/musl@1.2.4-r2?DISTRO=alpine%2D3.19.1#x").unwrap();
+        assert_eq!(purl.distro.as_deref(), Some("alpine-3.19.1"));
+        // A value that does not decode is no release, not an invalid purl.
+        let purl = Purl::parse("pkg:deb/debian/curl@1?distro=%zz").unwrap();
+        assert_eq!(purl.distro, None);
+    }
+
+    #[test]
     fn ecosystems_map_to_purl_types() {
         let key = |e, n| PackageKey::from_ecosystem(e, n).unwrap().to_string();
         assert_eq!(key("npm", "@babel/core"), "pkg:npm/%40babel/core");
@@ -377,9 +409,15 @@ mod tests {
         );
         assert_eq!(key("PyPI", "Django_Rest"), "pkg:pypi/django-rest");
         assert_eq!(key("crates.io", "serde"), "pkg:cargo/serde");
+        assert_eq!(key("Debian:12", "curl"), "pkg:deb/debian/curl");
+        assert_eq!(key("Alpine:v3.19", "musl"), "pkg:apk/alpine/musl");
         assert_eq!(
-            PackageKey::from_ecosystem("Debian", "curl"),
-            Err(PurlError::UnknownEcosystem("Debian".into()))
+            key("Red Hat:enterprise_linux:9::appstream", "nodejs"),
+            "pkg:rpm/redhat/nodejs"
+        );
+        assert_eq!(
+            PackageKey::from_ecosystem("OSS-Fuzz", "curl"),
+            Err(PurlError::UnknownEcosystem("OSS-Fuzz".into()))
         );
         assert_eq!(
             PackageKey::from_ecosystem("Maven", "log4j"),

@@ -6,7 +6,8 @@ mod common;
 use attestor_core::bundle::{Bundle, ledger_root};
 use attestor_core::canonical::parse_strict;
 use attestor_core::zip::ZipLimits;
-use attestor_score::{Verdict, score};
+use attestor_score::Verdict;
+use common::score_v1 as score;
 
 #[test]
 fn examples_inputs_reproduce_the_hand_written_ledger() {
@@ -148,6 +149,12 @@ fn a_bundle_built_from_the_ledger_replays() {
 
     let bundle = Bundle::from_zip(&built.zip, &ZipLimits::default()).unwrap();
     assert_eq!(bundle.manifest.inputs, ledger.inputs);
-    let report = replay(&bundle.score_proof.nodes, &bundle.manifest.inputs, &inputs).unwrap();
+    let report = replay(
+        &bundle.score_proof.nodes,
+        &bundle.manifest.inputs,
+        attestor_score::ScoreVersion::V1,
+        &inputs,
+    )
+    .unwrap();
     assert_eq!(report.outcome, Outcome::Reproduced);
 }

@@ -8,7 +8,8 @@
 
 mod common;
 
-use attestor_score::{InputKind, ScoringInputs, normalize, score};
+use attestor_score::{InputKind, ScoringInputs, normalize};
+use common::score_v1 as score;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
