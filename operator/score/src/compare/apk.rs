@@ -104,6 +104,11 @@ impl Cursor<'_> {
             }
             Token::DigitOrZero | Token::Digit | Token::SuffixNo | Token::RevisionNo => {
                 let (v, end) = digits(self.rest, 0);
+                // apk refuses numbers of 18 digits or more (they would overflow its int64).
+                if end >= 18 {
+                    self.token = Token::Invalid;
+                    return -1;
+                }
                 value = v;
                 consumed = end;
             }
@@ -117,14 +122,12 @@ impl Cursor<'_> {
                     .iter()
                     .position(|s| text.starts_with(s.as_bytes()))
                 {
-                    next = Token::SuffixNo;
                     consumed = PRE_SUFFIXES[i].len();
                     value = i as i128 - PRE_SUFFIXES.len() as i128;
                 } else if let Some(i) = POST_SUFFIXES
                     .iter()
                     .position(|s| text.starts_with(s.as_bytes()))
                 {
-                    next = Token::SuffixNo;
                     consumed = POST_SUFFIXES[i].len();
                     value = i as i128;
                 } else {

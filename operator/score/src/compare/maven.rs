@@ -1,4 +1,4 @@
-//! Maven versions, ordered as Maven's `ComparableVersion` (3.x) does: items
+//! Maven versions, ordered as Maven's `ComparableVersion` (3.8) does: items
 //! split at `.`, `-` and digit/letter transitions, nested lists at `-`,
 //! trailing "null" items (`0`, `""`, `final`, `ga`, `release`) dropped, and
 //! the qualifier order `alpha` < `beta` < `milestone` < `rc` = `cr` <
@@ -154,6 +154,11 @@ impl Maven {
                 push_list(&mut stack);
             } else if c.is_ascii_digit() {
                 if !is_digit && i > start {
+                    // `.X1` is `-X1` for any qualifier X (1.0.0.X1 < 1.0.0-X2).
+                    if !list.is_empty() {
+                        push_list(&mut stack);
+                    }
+                    let list = stack.last_mut().expect("just pushed, or the root");
                     list.push(Item::Str(comparable(&lower[start..i], true)));
                     start = i;
                     push_list(&mut stack);
@@ -169,6 +174,10 @@ impl Maven {
             }
         }
         if lower.len() > start {
+            // A trailing `.X` is `-X` too.
+            if !is_digit && !stack.last().is_none_or(Vec::is_empty) {
+                push_list(&mut stack);
+            }
             let list = stack
                 .last_mut()
                 .expect("the root list is never popped here");
