@@ -68,10 +68,22 @@ impl Severity {
     }
 
     /// The more severe of two: any score beats a label, a label beats none.
+    /// Commutative and associative, so the order of entries never matters.
     pub fn max(self, other: Severity) -> Severity {
         match (self, other) {
-            (Severity::Score { cvss: a, .. }, Severity::Score { cvss: b, .. }) => {
-                if b > a {
+            // On equal scores the later CVSS version decides, so that the
+            // order of `severity` entries never matters.
+            (
+                Severity::Score {
+                    cvss: a,
+                    source: sa,
+                },
+                Severity::Score {
+                    cvss: b,
+                    source: sb,
+                },
+            ) => {
+                if (b, sb) > (a, sa) {
                     other
                 } else {
                     self
