@@ -112,7 +112,7 @@ pub fn score_as(inputs: &ScoringInputs, version: ScoreVersion) -> Result<Ledger,
 }
 
 /// Score version 2's findings, in the same canonical order as version 1's.
-fn find_v2(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
+fn find_v2<'a>(inputs: &'a ScoringInputs) -> Vec<Finding<'a>> {
     let mut findings = Vec::new();
     for component in &inputs.sbom.components {
         let Some(version) = component.version() else {
@@ -124,11 +124,27 @@ fn find_v2(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
         }
         let release = component.purl.distro.as_deref().and_then(distro_release);
         let mut forms = ComponentVersion::new(version);
-        let mut last_matched = None;
-        for (index, advisory, affected) in candidates {
-            if last_matched == Some(index) {
-                continue;
+        // Candidates come grouped by advisory: each advisory matches once,
+        // with the preferred comparator of all its entries that match.
+        let mut current: Option<(usize, &Advisory, Option<Comparator>)> = None;
+        let flush = |current: Option<(usize, &'a Advisory, Option<Comparator>)>,
+                     findings: &mut Vec<Finding<'a>>| {
+            if let Some((_, advisory, Some(comparator))) = current {
+                let (cvss, band, source) = advisory.severity.effective(inputs.policy.unscored);
+                findings.push(finding(
+                    inputs,
+                    component,
+                    advisory,
+                    (cvss, band),
+                    Some((comparator, source)),
+                ));
             }
+        };
+        for (index, advisory, affected) in candidates {
+            if current.is_some_and(|(i, _, _)| i != index) {
+                flush(current.take(), &mut findings);
+            }
+            let entry = current.get_or_insert((index, advisory, None));
             // A component of a known release is only matched by entries of
             // that release (or of none); without a release, by all.
             if let (Some(wanted), Some(have)) = (&affected.release, &release)
@@ -136,19 +152,11 @@ fn find_v2(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
             {
                 continue;
             }
-            let Some(comparator) = affected.matches(&mut forms) else {
-                continue;
-            };
-            last_matched = Some(index);
-            let (cvss, band, source) = advisory.severity.effective(inputs.policy.unscored);
-            findings.push(finding(
-                inputs,
-                component,
-                advisory,
-                (cvss, band),
-                Some((comparator, source)),
-            ));
+            if let Some(comparator) = affected.matches(&mut forms) {
+                entry.2 = Some(entry.2.map_or(comparator, |c| c.min(comparator)));
+            }
         }
+        flush(current, &mut findings);
     }
     findings
 }

@@ -27,14 +27,12 @@ pub use rpm::Rpm;
 
 use crate::version::{GenericVersion, SemVer, VersionError};
 
-/// Which order an affected entry's versions are compared in.
+/// Which order an affected entry's versions are compared in. The
+/// declaration order is the preference when several ranges or entries of
+/// one advisory contain a version: the most specific rule first, the
+/// generic order last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Comparator {
-    /// SemVer 2.0.0 precedence, with one leading `v` and missing minor and
-    /// patch (zero) allowed: npm, crates.io, Go (pseudo-versions are
-    /// pre-releases, `+incompatible` is build metadata), Hex, Pub, SwiftURL,
-    /// Bitnami, and every `SEMVER` range.
-    Semver,
     Dpkg,
     Rpm,
     Apk,
@@ -45,6 +43,11 @@ pub enum Comparator {
     Composer,
     /// Dot- or dash-separated numbers, a shorter prefix first: CRAN, Hackage.
     Numeric,
+    /// SemVer 2.0.0 precedence, with one leading `v` and missing minor and
+    /// patch (zero) allowed: npm, crates.io, Go (pseudo-versions are
+    /// pre-releases, `+incompatible` is build metadata), Hex, Pub, SwiftURL,
+    /// Bitnami, and every `SEMVER` range.
+    Semver,
     /// The generic segment order of score version 1, for ecosystems without
     /// a rule of their own.
     Generic,

@@ -301,18 +301,24 @@ impl Affected {
 
     /// Score version 2: the comparator that decided, if `version` is
     /// affected: a `versions` entry equal byte for byte or equal in the
-    /// entry's order (`v1.2.3` is Go's `1.2.3`), or a range.
+    /// entry's order (`v1.2.3` is Go's `1.2.3`), or a range. When several
+    /// contain it, the first comparator in [`Comparator`] order, so that
+    /// the order of ranges never matters.
     pub(crate) fn matches(&self, version: &mut ComponentVersion) -> Option<Comparator> {
-        if self.versions.iter().any(|v| v == version.raw) {
-            return Some(self.comparator);
+        let listed = self.versions.iter().any(|v| v == version.raw)
+            || (self.version_keys.iter().any(Option::is_some)
+                && version
+                    .key(self.comparator)
+                    .is_some_and(|key| self.version_keys.iter().flatten().any(|k| k == key)));
+        let in_range = self
+            .ranges
+            .iter()
+            .filter_map(|r| r.contains_v2(version))
+            .min();
+        match (listed.then_some(self.comparator), in_range) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        if self.version_keys.iter().any(Option::is_some)
-            && let Some(key) = version.key(self.comparator)
-            && self.version_keys.iter().flatten().any(|k| k == key)
-        {
-            return Some(self.comparator);
-        }
-        self.ranges.iter().find_map(|r| r.contains_v2(version))
     }
 }
 
