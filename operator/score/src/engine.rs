@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::compare::Comparator;
 use crate::ecosystem::{distro_release, release_covers};
 use crate::inputs::ScoringInputs;
-use crate::inputs::feed::{Advisory, ComponentVersion, VersionForms};
+use crate::inputs::feed::{Advisory, Affected, ComponentVersion, VersionForms};
 use crate::inputs::policy::VexEffect;
 use crate::inputs::sbom::Component;
 use crate::inputs::vex::VexStatus;
@@ -81,6 +81,8 @@ struct Finding<'a> {
     band: Band,
     /// Score version 2: the comparison that decided and where the score came from.
     how: Option<(Comparator, Source)>,
+    /// Score version 2: the source package that matched, when the binary package did not.
+    source_package: Option<String>,
     vex: Option<(VexStatus, VexEffect)>,
     /// `(weightPercent, points)`; `None` when suppressed.
     weight: Option<(u32, u64)>,
@@ -115,36 +117,60 @@ pub fn score_as(inputs: &ScoringInputs, version: ScoreVersion) -> Result<Ledger,
 fn find_v2<'a>(inputs: &'a ScoringInputs) -> Vec<Finding<'a>> {
     let mut findings = Vec::new();
     for component in &inputs.sbom.components {
-        let Some(version) = component.version() else {
+        let Some(version) = component.purl.comparable_version() else {
             continue;
         };
-        let mut candidates = inputs.feed.candidates(&component.purl.package).peekable();
-        if candidates.peek().is_none() {
+        // A distribution binary package is also matched by the advisories of
+        // its source package (OSV's Debian, Ubuntu, Alpine and Red Hat
+        // advisories name source packages), at the source's version.
+        let source = component.purl.source();
+        let mut candidates: Vec<((usize, &Advisory, &Affected), bool)> = inputs
+            .feed
+            .candidates(&component.purl.package)
+            .map(|c| (c, false))
+            .chain(
+                source
+                    .iter()
+                    .flat_map(|(key, _)| inputs.feed.candidates(key))
+                    .map(|c| (c, true)),
+            )
+            .collect();
+        if candidates.is_empty() {
             continue;
         }
+        // By advisory (index order is id order); stable, so the binary's
+        // entries stay before the source's.
+        candidates.sort_by_key(|((index, _, _), _)| *index);
         let release = component.purl.distro.as_deref().and_then(distro_release);
-        let mut forms = ComponentVersion::new(version);
-        // Candidates come grouped by advisory: each advisory matches once,
-        // with the preferred comparator of all its entries that match.
-        let mut current: Option<(usize, &Advisory, Option<Comparator>)> = None;
-        let flush = |current: Option<(usize, &'a Advisory, Option<Comparator>)>,
+        let mut own_forms = ComponentVersion::new(&version);
+        let mut source_forms = source.as_ref().map(|(_, v)| ComponentVersion::new(v));
+        // Each advisory matches once, with the preferred comparator of all its
+        // entries that match (Comparator order), noting the source package
+        // when only it matched.
+        let mut current: Option<(usize, &Advisory, Option<Comparator>, bool)> = None;
+        let flush = |current: Option<(usize, &'a Advisory, Option<Comparator>, bool)>,
                      findings: &mut Vec<Finding<'a>>| {
-            if let Some((_, advisory, Some(comparator))) = current {
-                let (cvss, band, source) = advisory.severity.effective(inputs.policy.unscored);
-                findings.push(finding(
+            if let Some((_, advisory, Some(comparator), own)) = current {
+                let (cvss, band, source_of_score) =
+                    advisory.severity.effective(inputs.policy.unscored);
+                let mut f = finding(
                     inputs,
                     component,
                     advisory,
                     (cvss, band),
-                    Some((comparator, source)),
-                ));
+                    Some((comparator, source_of_score)),
+                );
+                if !own {
+                    f.source_package = source.as_ref().map(|(key, _)| key.name().to_string());
+                }
+                findings.push(f);
             }
         };
-        for (index, advisory, affected) in candidates {
-            if current.is_some_and(|(i, _, _)| i != index) {
+        for ((index, advisory, affected), via_source) in candidates {
+            if current.is_some_and(|(i, _, _, _)| i != index) {
                 flush(current.take(), &mut findings);
             }
-            let entry = current.get_or_insert((index, advisory, None));
+            let entry = current.get_or_insert((index, advisory, None, false));
             // A component of a known release is only matched by entries of
             // that release (or of none); without a release, by all.
             if let (Some(wanted), Some(have)) = (&affected.release, &release)
@@ -152,8 +178,13 @@ fn find_v2<'a>(inputs: &'a ScoringInputs) -> Vec<Finding<'a>> {
             {
                 continue;
             }
-            if let Some(comparator) = affected.matches(&mut forms) {
+            let forms = match (&mut source_forms, via_source) {
+                (Some(forms), true) => forms,
+                _ => &mut own_forms,
+            };
+            if let Some(comparator) = affected.matches(forms) {
                 entry.2 = Some(entry.2.map_or(comparator, |c| c.min(comparator)));
+                entry.3 |= !via_source;
             }
         }
         flush(current, &mut findings);
@@ -220,6 +251,7 @@ fn finding<'a>(
         cvss,
         band,
         how,
+        source_package: None,
         vex,
         weight,
     }
@@ -267,6 +299,9 @@ fn build(
             members.insert("comparator".into(), comparator.name().into());
             members.insert("severity".into(), source.name().into());
             members.insert("band".into(), f.band.name().into());
+            if let Some(name) = &f.source_package {
+                members.insert("sourcePackage".into(), name.as_str().into());
+            }
         }
         tips.push(ledger.push(NodeKind::Match, vec![inputs_id], data)?);
     }

@@ -45,15 +45,20 @@ pub struct PackageKey {
 }
 
 /// A parsed package URL, normalised. The subpath and the qualifiers are
-/// dropped, but for `distro` (the distribution release of a `deb`, `rpm` or
-/// `apk` package, e.g. `debian-12`), which score version 2 matches against
-/// an advisory's release.
+/// dropped, but for those of distribution packages that score version 2
+/// matches with: `distro` (the release, e.g. `debian-12`), `upstream` (the
+/// source package a binary package was built from) and `epoch` (rpm).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Purl {
     pub package: PackageKey,
     pub version: Option<String>,
     /// The `distro` qualifier, percent-decoded.
     pub distro: Option<String>,
+    /// The `upstream` qualifier (SBOM tools write the source package there:
+    /// `openssl`, `glibc@2.36-9+deb12u4`, `openssl-3.0.7-24.el9.src.rpm`).
+    pub upstream: Option<String>,
+    /// The `epoch` qualifier of rpm purls.
+    pub epoch: Option<String>,
 }
 
 /// Types whose namespace and name are case-insensitive: the purl
@@ -165,7 +170,9 @@ impl Purl {
             Some((r, qualifiers)) => (r, Some(qualifiers)),
             None => (rest, None),
         };
-        let distro = qualifiers.and_then(distro_qualifier);
+        let distro = qualifiers.and_then(|q| qualifier(q, "distro"));
+        let upstream = qualifiers.and_then(|q| qualifier(q, "upstream"));
+        let epoch = qualifiers.and_then(|q| qualifier(q, "epoch"));
         let rest = rest.trim_start_matches('/');
         let start = text.len() - text[offset..].trim_start_matches('/').len();
 
@@ -221,7 +228,62 @@ impl Purl {
             package: PackageKey::new(ty, segments, &name),
             version,
             distro,
+            upstream,
+            epoch,
         })
+    }
+
+    /// The version to compare: the purl's, with the `epoch` qualifier of an
+    /// rpm purl put before it (`epoch=1` and `3.0.7-24.el9` is `1:3.0.7-24.el9`).
+    pub fn comparable_version(&self) -> Option<String> {
+        let version = self.version.as_deref()?;
+        Some(match &self.epoch {
+            Some(epoch) if self.package.ty == "rpm" && !version.contains(':') => {
+                format!("{epoch}:{version}")
+            }
+            _ => version.to_string(),
+        })
+    }
+
+    /// The source package of a `deb`, `rpm` or `apk` binary package, from
+    /// its `upstream` qualifier, with the version to compare it at: the
+    /// source version when the qualifier gives one (`glibc@2.36-9+deb12u4`,
+    /// `openssl-3.0.7-24.el9.src.rpm`), else the binary's. `None` when there
+    /// is no such qualifier or it names the package itself.
+    pub fn source(&self) -> Option<(PackageKey, String)> {
+        let upstream = self.upstream.as_deref()?;
+        let binary = self.comparable_version()?;
+        let (name, version) = match self.package.ty.as_str() {
+            "deb" | "apk" => match upstream.split_once('@') {
+                Some((name, version)) if !version.is_empty() => (name, version.to_string()),
+                _ => (upstream, binary),
+            },
+            "rpm" => {
+                let stem = upstream
+                    .strip_suffix(".src.rpm")
+                    .or_else(|| upstream.strip_suffix(".nosrc.rpm"));
+                match stem.and_then(|s| {
+                    let (rest, release) = s.rsplit_once('-')?;
+                    let (name, version) = rest.rsplit_once('-')?;
+                    Some((name, format!("{version}-{release}")))
+                }) {
+                    Some((name, version)) => {
+                        let version = match &self.epoch {
+                            Some(epoch) => format!("{epoch}:{version}"),
+                            None => version,
+                        };
+                        (name, version)
+                    }
+                    None => (upstream, binary),
+                }
+            }
+            _ => return None,
+        };
+        if name.is_empty() || name == self.package.name {
+            return None;
+        }
+        let key = PackageKey::new(&self.package.ty, self.package.namespace.clone(), name);
+        Some((key, version))
     }
 
     /// Parses a purl that must not carry a version (an advisory's package).
@@ -246,13 +308,13 @@ impl fmt::Display for Purl {
     }
 }
 
-/// The value of the `distro` qualifier (keys are case-insensitive); other
-/// qualifiers are not read. A value that does not decode is no release
-/// (qualifiers never made a purl invalid, and must not now).
-fn distro_qualifier(qualifiers: &str) -> Option<String> {
+/// The value of qualifier `name` (keys are case-insensitive). A value that
+/// does not decode is absent (qualifiers never made a purl invalid, and
+/// must not now).
+fn qualifier(qualifiers: &str, name: &str) -> Option<String> {
     qualifiers.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
-        if key.eq_ignore_ascii_case("distro") && !value.is_empty() {
+        if key.eq_ignore_ascii_case(name) && !value.is_empty() {
             decode(value, 0).ok()
         } else {
             None
@@ -393,6 +455,38 @@ mod tests {
         // A value that does not decode is no release, not an invalid purl.
         let purl = Purl::parse("pkg:deb/debian/curl@1?distro=%zz").unwrap();
         assert_eq!(purl.distro, None);
+    }
+
+    #[test]
+    fn source_packages_from_upstream() {
+        let source = |text: &str| {
+            Purl::parse(text)
+                .unwrap()
+                .source()
+                .map(|(key, version)| format!("{key}@{version}"))
+        };
+        assert_eq!(
+            source("pkg:deb/debian/libssl3@3.0.11-1~deb12u2?upstream=openssl&distro=debian-12"),
+            Some("pkg:deb/debian/openssl@3.0.11-1~deb12u2".into())
+        );
+        assert_eq!(
+            source("pkg:deb/debian/libc6@2.36-9+deb12u4?upstream=glibc%402.36-9%2Bdeb12u4"),
+            Some("pkg:deb/debian/glibc@2.36-9+deb12u4".into())
+        );
+        assert_eq!(
+            source(
+                "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm"
+            ),
+            Some("pkg:rpm/redhat/openssl@1:3.0.7-24.el9".into())
+        );
+        assert_eq!(
+            source("pkg:apk/alpine/libcrypto3@3.1.4-r0?upstream=openssl"),
+            Some("pkg:apk/alpine/openssl@3.1.4-r0".into())
+        );
+        assert_eq!(source("pkg:deb/debian/curl@7.88.1-10?upstream=curl"), None);
+        assert_eq!(source("pkg:npm/a@1?upstream=b"), None);
+        let rpm = Purl::parse("pkg:rpm/redhat/bash@5.1.8-6.el9?epoch=2").unwrap();
+        assert_eq!(rpm.comparable_version().as_deref(), Some("2:5.1.8-6.el9"));
     }
 
     #[test]

@@ -70,8 +70,12 @@ fn matches(ledger: &Ledger) -> Vec<String> {
         .filter(|n| n.kind == NodeKind::Match)
         .map(|n| {
             let d = &n.data;
+            let via = match d.get("sourcePackage") {
+                Some(name) => format!(" (source {})", name.as_str().unwrap()),
+                None => String::new(),
+            };
             format!(
-                "{} {} {} {} {} {}",
+                "{} {} {} {} {} {}{via}",
                 d["component"].as_str().unwrap(),
                 d["advisory"].as_str().unwrap(),
                 d["comparator"].as_str().unwrap(),
@@ -83,7 +87,7 @@ fn matches(ledger: &Ledger) -> Vec<String> {
         .collect()
 }
 
-const COMPONENTS: [&str; 22] = [
+const COMPONENTS: [&str; 26] = [
     "pkg:golang/golang.org/x/net@v0.22.0",
     "pkg:golang/golang.org/x/net@v0.23.0",
     "pkg:golang/google.golang.org/grpc@v1.57.0",
@@ -106,6 +110,12 @@ const COMPONENTS: [&str; 22] = [
     "pkg:npm/braces@3.0.2",
     "pkg:cargo/h2@0.3.25",
     "pkg:cargo/h2@0.4.4",
+    // What syft writes for a Debian binary package built from openssl.
+    "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&upstream=openssl&distro=debian-12",
+    // Red Hat: the epoch is a qualifier; the binary package is named in the advisory too.
+    "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?arch=x86_64&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm&distro=rhel-9.3",
+    "pkg:rpm/redhat/openssl@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rhel-9.3",
+    "pkg:rpm/redhat/openssl-fips@3.0.7-20.el9?epoch=1&upstream=openssl-3.0.7-20.el9.src.rpm&distro=rhel-9.3",
 ];
 
 #[test]
@@ -145,6 +155,8 @@ fn real_shaped_advisories_match_as_the_ecosystems_order_versions() {
             "pkg:deb/debian/example-epoch@1%3A2.4.57-2%2Bdeb12u1 DSA-5700-1 dpkg unscored medium 40",
             "pkg:deb/debian/example-epoch@2.4.58-1 DSA-5700-1 dpkg unscored medium 40",
             // Only the Debian:12 entry applies to debian-12; the debian-11 package is fixed.
+            // A binary package is matched by its source package's advisories.
+            "pkg:deb/debian/libssl3@3.0.11-1~deb12u2 DEBIAN-CVE-2024-2511 dpkg unscored medium 40 (source openssl)",
             "pkg:deb/debian/openssl@3.0.11-1~deb12u2 DEBIAN-CVE-2024-2511 dpkg unscored medium 40",
             // Go's `v` against vulndb's SEMVER ranges without it, and GHSA's ECOSYSTEM ranges with it.
             "pkg:golang/golang.org/x/net@v0.22.0 GO-2024-2687 semver unscored medium 40",
@@ -155,6 +167,10 @@ fn real_shaped_advisories_match_as_the_ecosystems_order_versions() {
             "pkg:npm/braces@3.0.2 GHSA-952p-6rrq-rcjv semver label medium 40",
             // PEP 440: 2.0 is before 2.0.post1 (the generic order says after).
             "pkg:pypi/example-lib@2.0 PYSEC-2023-312 pep440 unscored medium 40",
+            // Only through the source package; openssl 1:3.0.7-27 is the fix (without
+            // its epoch it would be before 1:3.0.7-27 and match).
+            "pkg:rpm/redhat/openssl-fips@3.0.7-20.el9 RHSA-2024:2447 rpm cvss-v3.1 medium 53 (source openssl)",
+            "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9 RHSA-2024:2447 rpm cvss-v3.1 medium 53",
         ]
     );
 }

@@ -60,7 +60,7 @@ impl Sbom {
         collect(top, &root, &mut components)?;
         // Set semantics: the order of `components` and repeated entries carry no meaning.
         components.sort_by(|a: &Component, b| a.canonical.cmp(&b.canonical));
-        // A `distro` qualifier survives only if every spelling agrees on it,
+        // A `distro`, `upstream` or `epoch` qualifier survives only if every spelling agrees on it,
         // so the result does not depend on which spelling came first.
         components.dedup_by(|later, kept| {
             if later.canonical != kept.canonical {
@@ -68,6 +68,12 @@ impl Sbom {
             }
             if later.purl.distro != kept.purl.distro {
                 kept.purl.distro = None;
+            }
+            if later.purl.upstream != kept.purl.upstream {
+                kept.purl.upstream = None;
+            }
+            if later.purl.epoch != kept.purl.epoch {
+                kept.purl.epoch = None;
             }
             true
         });
