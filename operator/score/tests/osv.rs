@@ -1,6 +1,6 @@
 //! OSV advisories as OSV publishes them (hand-written in the shape of real
 //! golang vulndb, GHSA, PyPA, RustSec, Debian, Alpine and OSS-Fuzz records,
-//! tests/data/osv/), read one by one and scored end to end with score
+//! tests/data/advisories/), read one by one and scored end to end with score
 //! version 2: which (component, advisory) pairs match, with which
 //! comparison, and what severity.
 
@@ -15,7 +15,7 @@ use attestor_score::{Ledger, NodeKind, ScoreError, ScoreVersion, score, score_as
 use serde_json::{Value, json};
 
 fn advisory_files() -> Vec<(String, Vec<u8>)> {
-    let dir = format!("{}/tests/data/osv", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/tests/data/advisories", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| {

@@ -454,6 +454,25 @@ impl Feed {
     }
 }
 
+/// One advisory as OSV publishes it, one per file (what feed containers
+/// read): [`osv_advisory_from_value`], with whether it is withdrawn.
+pub fn parse_osv_file(value: &Value) -> Result<(Advisory, bool)> {
+    let advisory = advisory(value, &Path::Root)?;
+    let withdrawn = advisory.withdrawn;
+    Ok((advisory, withdrawn))
+}
+
+impl Feed {
+    /// A feed of advisories parsed one by one ([`parse_osv_file`]), whose ids
+    /// the caller has checked to be unique, addressed by `digest`. Withdrawn
+    /// ones are dropped (after noting what score version 1 could not read).
+    pub fn from_parsed(parsed: Vec<(Advisory, bool)>, digest: Sha256Digest) -> Self {
+        let mut advisories: Vec<Advisory> = parsed.into_iter().map(|(a, _)| a).collect();
+        advisories.sort_by(|a, b| a.id.cmp(&b.id));
+        Self::index(advisories, digest)
+    }
+}
+
 /// What reading one advisory collects besides its members.
 #[derive(Default)]
 struct Notes {
