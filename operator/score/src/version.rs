@@ -108,12 +108,18 @@ impl SemVer {
     }
 
     /// Score version 2's reading of SemVer-ordered ecosystems (what OSV's
-    /// and the ecosystems' tools accept): one leading `v` (Go), a missing
+    /// and the ecosystems' tools accept): one leading `v` (Go) or `go`
+    /// followed by a digit (Go's standard library, `go1.21.5`), a missing
     /// minor or patch is zero (`1.2` = `1.2.0`), leading zeros in the core
     /// are ignored. Pre-release and build identifiers are as strict as
     /// [`SemVer::parse`].
     pub fn parse_loose(text: &str) -> Result<Self, VersionError> {
-        let text = text.strip_prefix('v').unwrap_or(text);
+        // Go's standard library is versioned `go1.21.5` in SBOMs (syft); OSV
+        // gives its ranges as SemVer.
+        let text = match text.strip_prefix("go") {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+            _ => text.strip_prefix('v').unwrap_or(text),
+        };
         let cut = text.find(['-', '+']).unwrap_or(text.len());
         let (core, tail) = text.split_at(cut);
         let mut parts: Vec<&str> = core.split('.').collect();

@@ -157,11 +157,17 @@ fn semver_go_and_npm() {
             ("1.0.0-rc.1", "<", "1.0.0"),
             ("7.5.0-rc.1", "<", "7.5.0"),
             ("4.17.20", "<", "4.17.21"),
+            // Go's standard library as SBOM tools write it.
+            ("go1.21.5", "=", "1.21.5"),
+            ("go1.21", "<", "1.21.1"),
+            ("go1.22.0", ">", "v1.21.9"),
             ("1.10.0", ">", "1.9.0"),
         ],
     );
     assert_eq!(Comparator::Semver.compare("1.2.3.4", "1.2.3"), None);
     assert_eq!(Comparator::Semver.compare("vv1.2.3", "1.2.3"), None);
+    assert_eq!(Comparator::Semver.compare("go", "1.2.3"), None);
+    assert_eq!(Comparator::Semver.compare("gov1.2.3", "1.2.3"), None);
 }
 
 /// NuGet.Versioning: four parts, missing parts zero, case-insensitive labels
