@@ -361,6 +361,15 @@ fn bad_packages() {
         )
     );
     assert_eq!(
+        loads(
+            r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"ecosystem": "npm", "name": "a", "purl": "pkg:npm/a@1.0.0"}, "versions": ["1"]}]"#
+        ),
+        (
+            Some("a \"package.purl\" with a version".to_string()),
+            vec![]
+        )
+    );
+    assert_eq!(
         loads(r#""id": "A-1", "cvss": "5.0""#),
         (Some("an advisory without \"affected\"".to_string()), vec![])
     );

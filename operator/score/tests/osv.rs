@@ -87,7 +87,7 @@ fn matches(ledger: &Ledger) -> Vec<String> {
         .collect()
 }
 
-const COMPONENTS: [&str; 26] = [
+const COMPONENTS: [&str; 28] = [
     "pkg:golang/golang.org/x/net@v0.22.0",
     "pkg:golang/golang.org/x/net@v0.23.0",
     "pkg:golang/google.golang.org/grpc@v1.57.0",
@@ -116,6 +116,9 @@ const COMPONENTS: [&str; 26] = [
     "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?arch=x86_64&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm&distro=rhel-9.3",
     "pkg:rpm/redhat/openssl@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rhel-9.3",
     "pkg:rpm/redhat/openssl-fips@3.0.7-20.el9?epoch=1&upstream=openssl-3.0.7-20.el9.src.rpm&distro=rhel-9.3",
+    // Ubuntu (its records give a versioned purl and an Ubuntu priority).
+    "pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.9?arch=amd64&upstream=openssl&distro=ubuntu-22.04",
+    "pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1.10?arch=amd64&distro=ubuntu-22.04",
 ];
 
 #[test]
@@ -158,6 +161,7 @@ fn real_shaped_advisories_match_as_the_ecosystems_order_versions() {
             // A binary package is matched by its source package's advisories.
             "pkg:deb/debian/libssl3@3.0.11-1~deb12u2 DEBIAN-CVE-2024-2511 dpkg unscored medium 40 (source openssl)",
             "pkg:deb/debian/openssl@3.0.11-1~deb12u2 DEBIAN-CVE-2024-2511 dpkg unscored medium 40",
+            "pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.9 USN-6188-1 dpkg label medium 40 (source openssl)",
             // Go's `v` against vulndb's SEMVER ranges without it, and GHSA's ECOSYSTEM ranges with it.
             "pkg:golang/golang.org/x/net@v0.22.0 GO-2024-2687 semver unscored medium 40",
             "pkg:golang/google.golang.org/grpc@v1.57.0 GHSA-7jwh-3vrq-q3m8 semver cvss-v3.1 high 75",

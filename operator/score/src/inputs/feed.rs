@@ -764,7 +764,7 @@ fn package_key(
     if let Some(purl) = package.get("purl") {
         let at = at.member("purl");
         let text = READER.string(purl, &at)?;
-        let key = Purl::parse_package(text).map_err(|error| {
+        let parsed = Purl::parse(text).map_err(|error| {
             READER.fail(
                 &at,
                 Reason::Purl {
@@ -773,6 +773,12 @@ fn package_key(
                 },
             )
         })?;
+        if parsed.version.is_some() {
+            // Ubuntu's OSV records give the fixed package's purl with its
+            // version: the package is what the entry names.
+            notes.beyond_v1("a \"package.purl\" with a version");
+        }
+        let key = parsed.package;
         let (comparator, release) = match known {
             Some((_, Some(e))) => {
                 if !e.in_v1 {
