@@ -60,7 +60,23 @@ impl Sbom {
         collect(top, &root, &mut components)?;
         // Set semantics: the order of `components` and repeated entries carry no meaning.
         components.sort_by(|a: &Component, b| a.canonical.cmp(&b.canonical));
-        components.dedup_by(|a, b| a.canonical == b.canonical);
+        // A `distro`, `upstream` or `epoch` qualifier survives only if every spelling agrees on it,
+        // so the result does not depend on which spelling came first.
+        components.dedup_by(|later, kept| {
+            if later.canonical != kept.canonical {
+                return false;
+            }
+            if later.purl.distro != kept.purl.distro {
+                kept.purl.distro = None;
+            }
+            if later.purl.upstream != kept.purl.upstream {
+                kept.purl.upstream = None;
+            }
+            if later.purl.epoch != kept.purl.epoch {
+                kept.purl.epoch = None;
+            }
+            true
+        });
         Ok(Self { digest, components })
     }
 }
