@@ -168,8 +168,10 @@ pub struct ScoreArgs {
     /// The CycloneDX JSON SBOM of the artifact.
     #[arg(long, value_name = "FILE")]
     pub sbom: PathBuf,
-    /// The advisory feed snapshot (OSV-style JSON).
-    #[arg(long, value_name = "FILE")]
+    /// The advisory feed snapshot: a directory or ZIP of OSV files (one
+    /// advisory per .json, .yaml or .yml file, like OSV's all.zip exports), one
+    /// OSV file, a JSON array of advisories, or a {"advisories": [...]} document.
+    #[arg(long, value_name = "DIR|ZIP|FILE")]
     pub feed: PathBuf,
     /// The OpenVEX document.
     #[arg(long, value_name = "FILE")]

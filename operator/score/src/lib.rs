@@ -23,7 +23,7 @@ pub mod store;
 pub mod version;
 
 pub use engine::score;
-pub use error::{InputError, InputKind, Reason};
+pub use error::{ContainerError, InputError, InputKind, Reason};
 pub use inputs::ScoringInputs;
 pub use ledger::{Ledger, LedgerNode, NodeKind, ScoreError, Verdict};
 pub use replay::{Cause, Outcome, ReplayReport, compare, replay};

@@ -78,31 +78,38 @@ fn components(parent: &mut Map<String, Value>) -> Result<(), CanonicalError> {
 fn feed(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
     if let Some(Value::Array(list)) = top.get_mut("advisories") {
         for advisory in list.iter_mut() {
-            let Value::Object(advisory) = advisory else {
-                continue;
-            };
-            if let Some(Value::Array(affected)) = advisory.get_mut("affected") {
-                for entry in affected.iter_mut() {
-                    let Value::Object(entry) = entry else {
-                        continue;
-                    };
-                    if let Some(Value::Array(ranges)) = entry.get_mut("ranges") {
-                        for range in ranges.iter_mut() {
-                            if let Value::Object(range) = range {
-                                sort_member(range, "events")?;
-                            }
-                        }
-                    }
-                    sort_member(entry, "ranges")?;
-                    sort_member(entry, "versions")?;
-                }
-            }
-            for member in ["aliases", "severity", "affected", "versions"] {
-                sort_member(advisory, member)?;
+            if let Value::Object(advisory) = advisory {
+                feed_advisory(advisory)?;
             }
         }
     }
     sort_member(top, "advisories")
+}
+
+/// The arrays of one advisory: a feed container normalizes each file's
+/// advisory with this, so that its assembled document is the normal form of
+/// `{"advisories": [...]}` without building that document.
+pub(crate) fn feed_advisory(advisory: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    if let Some(Value::Array(affected)) = advisory.get_mut("affected") {
+        for entry in affected.iter_mut() {
+            let Value::Object(entry) = entry else {
+                continue;
+            };
+            if let Some(Value::Array(ranges)) = entry.get_mut("ranges") {
+                for range in ranges.iter_mut() {
+                    if let Value::Object(range) = range {
+                        sort_member(range, "events")?;
+                    }
+                }
+            }
+            sort_member(entry, "ranges")?;
+            sort_member(entry, "versions")?;
+        }
+    }
+    for member in ["aliases", "severity", "affected", "versions"] {
+        sort_member(advisory, member)?;
+    }
+    Ok(())
 }
 
 /// OpenVEX: `statements`; per statement `products` (and their

@@ -265,6 +265,40 @@ impl Feed {
     }
 }
 
+/// One advisory as OSV publishes it, one per file (feed containers, see
+/// [`crate::inputs::container`]): errors point into that advisory. Returns
+/// whether it is withdrawn.
+pub fn parse_osv_file(value: &Value) -> Result<(Advisory, bool)> {
+    advisory(value, &Path::Root)
+}
+
+impl Feed {
+    /// A feed of advisories parsed one by one, whose ids the caller has
+    /// checked to be unique, addressed by `digest`. Withdrawn ones are dropped.
+    pub(crate) fn from_parsed(mut parsed: Vec<(Advisory, bool)>, digest: Sha256Digest) -> Self {
+        parsed.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        let advisories: Vec<Advisory> = parsed
+            .into_iter()
+            .filter(|(_, withdrawn)| !withdrawn)
+            .map(|(a, _)| a)
+            .collect();
+        let mut index: BTreeMap<PackageKey, Vec<(usize, usize)>> = BTreeMap::new();
+        for (a, advisory) in advisories.iter().enumerate() {
+            for (f, affected) in advisory.affected.iter().enumerate() {
+                index
+                    .entry(affected.package.clone())
+                    .or_default()
+                    .push((a, f));
+            }
+        }
+        Self {
+            digest,
+            advisories,
+            index,
+        }
+    }
+}
+
 fn advisory(value: &Value, at: &Path) -> Result<(Advisory, bool)> {
     let obj = READER.object(value, at)?;
     let id = READER
