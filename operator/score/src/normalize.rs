@@ -48,8 +48,23 @@ pub fn normal_bytes(kind: InputKind, value: &Value) -> Result<Vec<u8>, Canonical
     canonical::to_canonical_bytes(&normalize(kind, value)?)
 }
 
-/// CycloneDX: `components` (recursively), `dependencies` and their `dependsOn`.
+/// CycloneDX: `components` (recursively), `dependencies` and their
+/// `dependsOn`. SPDX 2 (with `spdxVersion`): `packages` and their
+/// `externalRefs`, `relationships`, `files`. SPDX 3 (with `@context`):
+/// `@graph` and its elements' `externalIdentifier`. The SPDX members are
+/// sorted only in SPDX documents, so CycloneDX addresses never change.
 fn sbom(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    if top.contains_key("spdxVersion") {
+        each_sort(top, "packages", "externalRefs")?;
+        for member in ["packages", "relationships", "files"] {
+            sort_member(top, member)?;
+        }
+        return Ok(());
+    }
+    if top.contains_key("@context") {
+        each_sort(top, "@graph", "externalIdentifier")?;
+        return sort_member(top, "@graph");
+    }
     components(top)?;
     if let Some(Value::Array(list)) = top.get_mut("dependencies") {
         for dependency in list.iter_mut() {
@@ -145,6 +160,22 @@ fn subcomponents(product: &mut Map<String, Value>) -> Result<(), CanonicalError>
         }
     }
     sort_member(product, "subcomponents")
+}
+
+/// Sorts `inner` of each object in the array `parent[member]`.
+fn each_sort(
+    parent: &mut Map<String, Value>,
+    member: &str,
+    inner: &str,
+) -> Result<(), CanonicalError> {
+    if let Some(Value::Array(list)) = parent.get_mut(member) {
+        for item in list.iter_mut() {
+            if let Value::Object(item) = item {
+                sort_member(item, inner)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sorts the array `object[member]`, if it is one, by the canonical bytes of

@@ -1,9 +1,12 @@
 //! The four scoring inputs, each read strictly and addressed by its content id.
 
 pub mod container;
+mod csaf;
+mod cyclonedx_vex;
 pub mod feed;
 pub mod policy;
 pub mod sbom;
+mod spdx;
 pub mod vex;
 
 use attestor_core::bundle::ManifestInputs;
