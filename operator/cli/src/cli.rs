@@ -165,7 +165,8 @@ pub struct BundleCreateArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ScoreArgs {
-    /// The CycloneDX JSON SBOM of the artifact.
+    /// The SBOM of the artifact: CycloneDX JSON, SPDX 2.2/2.3 JSON or SPDX 3.0
+    /// JSON-LD (told by content).
     #[arg(long, value_name = "FILE")]
     pub sbom: PathBuf,
     /// The advisory feed snapshot: a directory or ZIP of OSV files (one
@@ -173,7 +174,8 @@ pub struct ScoreArgs {
     /// OSV file, a JSON array of advisories, or a {"advisories": [...]} document.
     #[arg(long, value_name = "DIR|ZIP|FILE")]
     pub feed: PathBuf,
-    /// The OpenVEX document.
+    /// The VEX document: OpenVEX, CSAF 2.0 VEX or CycloneDX VEX (a CycloneDX
+    /// SBOM with vulnerabilities[].analysis may be given as both --sbom and --vex).
     #[arg(long, value_name = "FILE")]
     pub vex: PathBuf,
     /// The scoring policy (JSON, see docs/scoring.md section 9).

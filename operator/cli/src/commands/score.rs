@@ -116,6 +116,23 @@ pub fn score(args: &ScoreArgs) -> Result<(Ledger, ReadInputs), CliError> {
     Ok((ledger, read))
 }
 
+/// A CycloneDX SBOM's own VEX analyses are statements only when the same
+/// document is the VEX input: said, so that they are not silently unused.
+fn embedded_vex_warning(args: &ScoreArgs, read: &ReadInputs) -> Option<String> {
+    let count = read.inputs.sbom.embedded_vex;
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    (count > 0 && !same(&args.sbom, &args.vex)).then(|| {
+        format!(
+            "warning: {} embeds {count} CycloneDX VEX analyses (vulnerabilities[].analysis); \
+             they are not applied: give the same file as --vex to apply them",
+            args.sbom.display()
+        )
+    })
+}
+
 pub fn run(args: &ScoreArgs) -> Result<(), CliError> {
     let (ledger, read) = score(args)?;
     println!("wrote {}", args.output.display());
@@ -141,6 +158,25 @@ pub fn run(args: &ScoreArgs) -> Result<(), CliError> {
         feed.digest,
         feed.advisories.len()
     );
+    let sbom = &read.inputs.sbom;
+    println!(
+        "sbom:        {} ({}, {} components; {} without a package URL skipped)",
+        sbom.digest,
+        sbom.format.name(),
+        sbom.components.len(),
+        sbom.skipped
+    );
+    let vex = &read.inputs.vex;
+    println!(
+        "vex:         {} ({}, {} statements; {} product references without a package URL)",
+        vex.digest,
+        vex.format.name(),
+        vex.statements.len(),
+        vex.unresolved
+    );
+    if let Some(warning) = embedded_vex_warning(args, &read) {
+        eprintln!("{warning}");
+    }
     println!("proof root:  {}", ledger.root);
     println!(
         "score:       {} (threshold {}): {}",
