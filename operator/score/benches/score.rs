@@ -252,9 +252,12 @@ fn pypi_advisory(rng: &mut Lcg, i: usize, packages: u64) -> Value {
     })
 }
 
+/// (file name, bytes) of a feed container.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// The corpus as (file name, bytes): `<ID>.json` for the ZIP, and PyPA's
 /// `vulns/<package>/<ID>.yaml` layout (every fourth file) for the directory.
-fn pypi_corpus(size: usize, seed: u64) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+fn pypi_corpus(size: usize, seed: u64) -> (Files, Files) {
     let rng = &mut Lcg(seed);
     let packages = (size as u64 / 4).max(1);
     let mut zip = Vec::with_capacity(size);
@@ -278,7 +281,7 @@ fn pypi_corpus(size: usize, seed: u64) -> (Vec<(String, Vec<u8>)>, Vec<(String, 
     (zip, dir)
 }
 
-fn write_dir(root: &Path, files: &[(String, Vec<u8>)]) {
+fn write_dir(root: &Path, files: &Files) {
     let _ = std::fs::remove_dir_all(root);
     for (name, bytes) in files {
         let path = root.join(name);
