@@ -468,3 +468,35 @@ fn new_formats_score_together() {
         "jinja2: not_affected per the CSAF VEX"
     );
 }
+
+#[test]
+fn addresses_match_the_documented_normal_form() {
+    // Computed with the Python of docs/scoring.md section 13 (the feed: from
+    // tests/data/osv/feed.json, the same advisories as the directory and ZIP).
+    for (file, id) in [
+        (
+            "sbom/syft.spdx.json",
+            "sha256:f898513aef9b23d05ce418c2f21cad632db0663190d5aa05b29671e21bc76fc3",
+        ),
+        (
+            "sbom/spdx3.jsonld",
+            "sha256:3ac8bbb915b2091b2bb98c6940bb9d5fef508263a52ae4cc06afcf0e84f217d3",
+        ),
+        (
+            "sbom/trivy.spdx-2.2.json",
+            "sha256:4850714dc8dd08130aa56c15d708e94ba8c0a1a1e6914e1c493ea195f5105543",
+        ),
+        (
+            "sbom/embedded-vex.cdx.json",
+            "sha256:79dc4c6c4b5ce671ffffc6f55bbbbf175f135d547e2225b4d89e06b13b953693",
+        ),
+    ] {
+        assert_eq!(
+            Sbom::parse(&read(file)).unwrap().digest.to_string(),
+            id,
+            "{file}"
+        );
+    }
+    let feed_id = "sha256:e306e0d56ca5dd20ddaa8b501b45368a5c15a660025e4960b0b20fd2d796a586";
+    assert_eq!(feed().digest.to_string(), feed_id);
+}
