@@ -363,7 +363,7 @@ fn score_reads_published_forms_and_replays_them_from_the_store() {
     let sbom = format!("{DATA}/sbom/syft.spdx.json");
     let vex = format!("{DATA}/vex/csaf-redhat.json");
     let policy = "examples/inputs/policy.json";
-    let dir = format!("{DATA}/osv/dir");
+    let dir = format!("{DATA}/feeds/dir");
     let out = s.score_inputs("dir.zip", [&sbom, &dir, &vex, policy]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
@@ -390,7 +390,7 @@ fn score_reads_published_forms_and_replays_them_from_the_store() {
     let root = line(&text, "proof root:").to_string();
 
     // The ZIP of the same advisories has the same address, hence the same root.
-    let zip = format!("{DATA}/osv/all.zip");
+    let zip = format!("{DATA}/feeds/all.zip");
     let out = s.score_inputs("zip.zip", [&sbom, &zip, &vex, policy]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(line(&stdout(&out), "proof root:"), root);
@@ -437,7 +437,7 @@ fn score_reads_published_forms_and_replays_them_from_the_store() {
 fn embedded_cyclonedx_vex_is_applied_or_reported() {
     let s = Scratch::new();
     let sbom = format!("{DATA}/sbom/embedded-vex.cdx.json");
-    let dir = format!("{DATA}/osv/dir");
+    let dir = format!("{DATA}/feeds/dir");
     let policy = "examples/inputs/policy.json";
     let out = s.score_inputs("a.zip", [&sbom, &dir, "examples/inputs/vex.json", policy]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -491,7 +491,7 @@ fn bad_files_in_a_feed_directory_or_zip_are_named() {
         "{err}"
     );
 
-    let zip = std::fs::read(repo().join(DATA).join("osv/all.zip")).unwrap();
+    let zip = std::fs::read(repo().join(DATA).join("feeds/all.zip")).unwrap();
     let truncated = s.path("truncated.zip");
     std::fs::write(&truncated, &zip[..zip.len() - 30]).unwrap();
     let [a, b, c, d] = inputs(&truncated);

@@ -2,7 +2,7 @@
 //! checkout of an advisory database), a ZIP (as OSV's `all.zip` exports), a
 //! bare array, one advisory, and the feed document; and what each refuses.
 //!
-//! `tests/data/osv/dir` holds the advisories; `all.zip`, `feed.json` and
+//! `tests/data/feeds/dir` holds the advisories; `all.zip`, `feed.json` and
 //! `array.json` hold the same advisories, written by another tool (Python's
 //! `zipfile`, streaming, so with data descriptors like OSV's exporter).
 
@@ -14,7 +14,7 @@ use attestor_score::{ContainerError, DirStore, InputError, InputKind, Reason};
 
 fn data(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/osv")
+        .join("tests/data/feeds")
         .join(path)
 }
 

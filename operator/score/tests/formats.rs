@@ -37,7 +37,7 @@ fn purls(sbom: &Sbom) -> Vec<&str> {
 }
 
 fn feed() -> Feed {
-    load_path(&data("osv/dir"), &FeedLimits::default())
+    load_path(&data("feeds/dir"), &FeedLimits::default())
         .unwrap()
         .feed
 }
@@ -428,7 +428,7 @@ fn vex_errors_point_at_the_value() {
 fn new_formats_score_together() {
     let inputs = ScoringInputs::parse(
         &read("sbom/syft.spdx.json"),
-        &read("osv/all.zip"),
+        &read("feeds/all.zip"),
         &read("vex/csaf-redhat.json"),
         &std::fs::read(data("../../../../examples/inputs/policy.json")).unwrap(),
     )
@@ -472,7 +472,7 @@ fn new_formats_score_together() {
 #[test]
 fn addresses_match_the_documented_normal_form() {
     // Computed with the Python of docs/scoring.md section 13 (the feed: from
-    // tests/data/osv/feed.json, the same advisories as the directory and ZIP).
+    // tests/data/feeds/feed.json, the same advisories as the directory and ZIP).
     for (file, id) in [
         (
             "sbom/syft.spdx.json",
