@@ -12,6 +12,8 @@
 //! Everything here is pure: no clock, no network, no randomness, no floating
 //! point and no hash-map iteration order in anything that is hashed.
 
+pub mod compare;
+pub mod ecosystem;
 pub mod engine;
 pub mod error;
 pub mod inputs;
@@ -21,10 +23,11 @@ pub mod normalize;
 pub mod number;
 pub mod purl;
 pub mod replay;
+pub mod severity;
 pub mod store;
 pub mod version;
 
-pub use engine::score;
+pub use engine::{ScoreVersion, ScoreVersionError, score, score_as};
 pub use error::{ContainerError, InputError, InputKind, Reason};
 pub use inputs::ScoringInputs;
 pub use ledger::{Ledger, LedgerNode, NodeKind, ScoreError, Verdict};

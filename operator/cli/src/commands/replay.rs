@@ -76,6 +76,9 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
         verify_first(args, &bundle)?;
     }
     let original = bundle.manifest.inputs.clone();
+    // Recompute with the semantics the bundle was scored with.
+    let version = attestor_score::ScoreVersion::of_manifest(&bundle.manifest_value)
+        .map_err(|e| CliError::input(&args.bundle, e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -155,7 +158,7 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
             )));
         }
     }
-    let ledger = attestor_score::score(&inputs)
+    let ledger = attestor_score::score_as(&inputs, version)
         .map_err(|e| CliError::Usage(format!("cannot score the replayed inputs: {e}")))?;
     let report = compare(&bundle.score_proof.nodes, &original, &ledger);
     match args.output {

@@ -69,6 +69,8 @@ pub struct ReplayOptions {
 
 struct Parsed {
     manifest_id: Sha256Digest,
+    /// The manifest's `scoreVersion`: the semantics the replay recomputes with.
+    version: Result<attestor_score::ScoreVersion, attestor_score::ScoreVersionError>,
     inputs: ManifestInputs,
     signed_at: Timestamp,
     nodes: Vec<attestor_core::bundle::ProofNode>,
@@ -84,6 +86,7 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
     let parsed = tokio::task::spawn_blocking(move || {
         Bundle::from_zip(&bytes, &ZipLimits::default()).map(|b| Parsed {
             manifest_id: b.score_proof.manifest_id,
+            version: attestor_score::ScoreVersion::of_manifest(&b.manifest_value),
             inputs: b.manifest.inputs.clone(),
             signed_at: b.meta.signed_at,
             nodes: b.score_proof.nodes,
@@ -139,10 +142,19 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
             };
         }
     };
+    let version = match parsed.version {
+        Ok(version) => version,
+        Err(e) => {
+            return ProofOutcome::Failed {
+                reason: "BundleUnreadable",
+                message: format!("the bundle cannot be replayed: {e}"),
+            };
+        }
+    };
     let original = parsed.inputs;
     let nodes = parsed.nodes;
     let scored = tokio::task::spawn_blocking(move || {
-        attestor_score::replay(&nodes, &original, &inputs).map(|r| (r, nodes.len()))
+        attestor_score::replay(&nodes, &original, version, &inputs).map(|r| (r, nodes.len()))
     })
     .await;
     match scored {

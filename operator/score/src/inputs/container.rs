@@ -24,9 +24,8 @@ use super::feed::{self, Advisory, Feed};
 use crate::error::{ContainerError, InputError, InputKind};
 use crate::json::Reader;
 
-/// The per-advisory parser every file goes through. Swapping the OSV model
-/// means changing this line only.
-use feed::parse_osv_file as parse_advisory;
+/// The per-advisory parser every file goes through (errors point into the file).
+use feed::osv_advisory_from_value as parse_advisory;
 
 const KIND: InputKind = InputKind::Feed;
 const READER: Reader = Reader { kind: KIND };
@@ -186,22 +185,17 @@ pub fn load_value(value: Value, yaml: bool) -> Result<FeedSnapshot, InputError> 
 /// One advisory, parsed, with the canonical bytes of its normal form.
 struct Read {
     advisory: Advisory,
-    withdrawn: bool,
     normal: Vec<u8>,
 }
 
 fn read_advisory(mut value: Value) -> Result<Read, InputError> {
-    let (advisory, withdrawn) = parse_advisory(&value)?;
+    let advisory = parse_advisory(&value)?;
     let json = |source| InputError::Json { kind: KIND, source };
     if let Value::Object(object) = &mut value {
         crate::normalize::feed_advisory(object).map_err(json)?;
     }
     let normal = canonical::to_canonical_bytes(&value).map_err(json)?;
-    Ok(Read {
-        advisory,
-        withdrawn,
-        normal,
-    })
+    Ok(Read { advisory, normal })
 }
 
 /// An error in element `i` of a bare array: its pointer, from the array.
@@ -249,7 +243,7 @@ fn assemble(
     let mut parsed = Vec::with_capacity(count);
     for (_, read) in files {
         normals.push(read.normal);
-        parsed.push((read.advisory, read.withdrawn));
+        parsed.push(read.advisory);
     }
     // The canonical bytes of the normal form of {"advisories": [...]}: one
     // member, whose array is sorted by its elements' canonical bytes.
@@ -266,7 +260,7 @@ fn assemble(
     document.extend_from_slice(b"]}");
     let digest = Sha256Digest::of(&document);
     Ok(FeedSnapshot {
-        feed: Feed::from_parsed(parsed, digest),
+        feed: Feed::from_advisories(parsed, digest)?,
         form,
         assembled: Some(document),
         files: count,

@@ -86,8 +86,7 @@ impl Sbom {
         } else {
             return cyclonedx(top, digest);
         };
-        components.sort_by(|a: &Component, b| a.canonical.cmp(&b.canonical));
-        components.dedup_by(|a, b| a.canonical == b.canonical);
+        set_of_components(&mut components);
         Ok(Self {
             digest,
             format,
@@ -96,6 +95,29 @@ impl Sbom {
             embedded_vex: 0,
         })
     }
+}
+
+/// Set semantics: the order of components and repeated entries carry no
+/// meaning. A `distro`, `upstream` or `epoch` qualifier survives only if
+/// every spelling agrees on it, so the result does not depend on which
+/// spelling came first.
+fn set_of_components(components: &mut Vec<Component>) {
+    components.sort_by(|a: &Component, b| a.canonical.cmp(&b.canonical));
+    components.dedup_by(|later, kept| {
+        if later.canonical != kept.canonical {
+            return false;
+        }
+        if later.purl.distro != kept.purl.distro {
+            kept.purl.distro = None;
+        }
+        if later.purl.upstream != kept.purl.upstream {
+            kept.purl.upstream = None;
+        }
+        if later.purl.epoch != kept.purl.epoch {
+            kept.purl.epoch = None;
+        }
+        true
+    });
 }
 
 /// Formats recognised by their first bytes that are not read: named, with
@@ -168,9 +190,7 @@ fn cyclonedx(top: &Map<String, Value>, digest: Sha256Digest) -> Result<Sbom> {
         let mut components = Vec::new();
         let mut skipped = 0;
         collect(top, &root, &mut components, &mut skipped)?;
-        // Set semantics: the order of `components` and repeated entries carry no meaning.
-        components.sort_by(|a: &Component, b| a.canonical.cmp(&b.canonical));
-        components.dedup_by(|a, b| a.canonical == b.canonical);
+        set_of_components(&mut components);
         let embedded_vex = match top.get("vulnerabilities") {
             Some(Value::Array(list)) => list
                 .iter()
