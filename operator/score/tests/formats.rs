@@ -497,6 +497,6 @@ fn addresses_match_the_documented_normal_form() {
             "{file}"
         );
     }
-    let feed_id = "sha256:e306e0d56ca5dd20ddaa8b501b45368a5c15a660025e4960b0b20fd2d796a586";
+    let feed_id = "sha256:c1fd4b1b22f653c88274ef25c7ef1e624a49b3c3425f7db088d3da286c7c94c0";
     assert_eq!(feed().digest.to_string(), feed_id);
 }
