@@ -221,8 +221,9 @@ pub struct ReplayArgs {
     /// Use this SBOM file instead of the bundle's.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
-    /// Use this feed file instead of a snapshot from the store.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["feed_snapshot", "use_original_snapshots"])]
+    /// Use this feed instead of a snapshot from the store: any form `score --feed`
+    /// takes (a directory or ZIP of OSV files, an OSV file, a feed document).
+    #[arg(long, value_name = "DIR|ZIP|FILE", conflicts_with_all = ["feed_snapshot", "use_original_snapshots"])]
     pub feed: Option<PathBuf>,
     /// Use this VEX file instead of the bundle's.
     #[arg(long, value_name = "FILE")]

@@ -227,7 +227,24 @@ fn pypi_advisory(rng: &mut Lcg, i: usize, packages: u64) -> Value {
         if a < b { (a, b) } else { (b, a) }
     };
     let versions: Vec<String> = (0..5 + rng.below(30)).map(|_| rng.version()).collect();
-    let cvss = rng.below(101);
+    // As published: PyPA's advisories carry no severity, GitHub's a CVSS vector.
+    const VECTORS: [&str; 4] = [
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H",
+        "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:H/I:H/A:N",
+        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N",
+    ];
+    let severity = if ghsa {
+        let vector = VECTORS[rng.below(4) as usize];
+        let kind = if vector.starts_with("CVSS:4") {
+            "CVSS_V4"
+        } else {
+            "CVSS_V3"
+        };
+        json!([{"type": kind, "score": vector}])
+    } else {
+        json!([])
+    };
     json!({
         "schema_version": "1.6.0",
         "id": id,
@@ -238,7 +255,7 @@ fn pypi_advisory(rng: &mut Lcg, i: usize, packages: u64) -> Value {
         "details": "An attacker who controls the input can make the library do what it should not. \
                     Versions before the fix are affected; upgrade to the fixed version. \
                     This text stands for the paragraphs real advisories carry.",
-        "severity": [{"type": "CVSS_V3", "score": format!("{}.{}", cvss / 10, cvss % 10)}],
+        "severity": severity,
         "affected": [{
             "package": {"ecosystem": "PyPI", "name": format!("p{p}"), "purl": format!("pkg:pypi/p{p}")},
             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": introduced}, {"fixed": fixed}]}],
