@@ -253,6 +253,27 @@ fn a_malformed_file_is_named() {
 }
 
 #[test]
+fn a_malformed_zip_entry_is_named() {
+    let bad = ADVISORY.replace("\"7.5\"", "[]");
+    let zip = write_zip([
+        ("GHSA-1.json", advisory("GHSA-1").as_bytes()),
+        ("GHSA-2.json", bad.as_bytes()),
+        ("README.txt", b"skipped".as_slice()),
+    ])
+    .unwrap();
+    let error = in_file(load_bytes(&zip, &LIMITS).unwrap_err(), "GHSA-2.json");
+    match error {
+        InputError::Invalid { pointer, .. } => assert_eq!(pointer, "/severity/0/score"),
+        other => panic!("{other}"),
+    }
+    let yaml = write_zip([("PYSEC-1.yaml", b"id: [".as_slice())]).unwrap();
+    assert!(matches!(
+        in_file(load_bytes(&yaml, &LIMITS).unwrap_err(), "PYSEC-1.yaml"),
+        InputError::Yaml { .. }
+    ));
+}
+
+#[test]
 fn a_bare_array_names_the_element() {
     let text = format!("[{}, {{\"id\": 7}}]", advisory("GHSA-1111-1111-1111"));
     match load_bytes(text.as_bytes(), &LIMITS).unwrap_err() {
