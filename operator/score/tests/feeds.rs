@@ -330,6 +330,15 @@ fn limits_are_enforced() {
         problem(load_path(&dir, &few).unwrap_err()),
         ContainerError::TooManyFiles { limit: 3 }
     );
+    // Hidden or not, entries count while a directory is listed.
+    let hidden = temp_dir("many-hidden");
+    for i in 0..4 {
+        write(&hidden, &format!(".{i}"), "");
+    }
+    assert_eq!(
+        problem(load_path(&hidden, &few).unwrap_err()),
+        ContainerError::TooManyFiles { limit: 3 }
+    );
     let small = FeedLimits {
         max_file_size: 100,
         ..LIMITS

@@ -374,6 +374,13 @@ impl Walk<'_> {
         let mut names = Vec::new();
         for entry in fs::read_dir(path).map_err(|e| io("list", shown, &e))? {
             let entry = entry.map_err(|e| io("list", shown, &e))?;
+            // Names are held to be sorted: a directory of more entries than
+            // files are allowed in all is refused before it is held.
+            if names.len() >= self.limits.max_files {
+                return Err(container(ContainerError::TooManyFiles {
+                    limit: self.limits.max_files,
+                }));
+            }
             names.push(entry.file_name());
         }
         names.sort();
