@@ -71,6 +71,7 @@ test:
 integration:
 	$(CARGO) test --locked --workspace
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
+	e2e/sigstore-conformance.sh target/debug/attestor
 
 e2e:
 	e2e/run.sh
