@@ -1,7 +1,9 @@
 //! Deterministic vulnerability scoring with a content-addressed proof ledger.
 //!
-//! [`ScoringInputs::parse`] reads a CycloneDX SBOM, an advisory feed
-//! snapshot, an OpenVEX document and a scoring policy strictly; [`score`]
+//! [`ScoringInputs::parse`] reads an SBOM (CycloneDX, SPDX 2 or 3), an
+//! advisory feed snapshot (a feed document, or OSV files in a directory, ZIP
+//! or YAML: [`inputs::container`]), a VEX document (OpenVEX, CSAF or
+//! CycloneDX) and a scoring policy strictly; [`score`]
 //! computes the score and a [`Ledger`] of proof nodes whose Merkle root a
 //! proof bundle signs; [`replay::compare`] recomputes and explains drift;
 //! [`store`] fetches inputs by content id. docs/scoring.md is the normative
@@ -26,7 +28,7 @@ pub mod store;
 pub mod version;
 
 pub use engine::{ScoreVersion, ScoreVersionError, score, score_as};
-pub use error::{InputError, InputKind, Reason};
+pub use error::{ContainerError, InputError, InputKind, Reason};
 pub use inputs::ScoringInputs;
 pub use ledger::{Ledger, LedgerNode, NodeKind, ScoreError, Verdict};
 pub use replay::{Cause, Outcome, ReplayReport, compare, replay};

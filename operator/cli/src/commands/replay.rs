@@ -7,6 +7,7 @@ use attestor_core::bundle::{Bundle, ManifestInputs};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::zip::ZipLimits;
 use attestor_runtime::snapshot_store::{Store, open_store};
+use attestor_score::inputs::container::{FeedLimits, load_path};
 use attestor_score::replay::{Change, NodeDiff};
 use attestor_score::store::object_path;
 use attestor_score::{
@@ -94,7 +95,14 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
             InputKind::Policy => &args.policy,
         };
         if let Some(path) = file {
-            documents.push(read_file(path)?);
+            if kind == InputKind::Feed && path.is_dir() {
+                // Its assembled document has the snapshot's address (docs/scoring.md section 7).
+                let snapshot = load_path(path, &FeedLimits::default())
+                    .map_err(|e| CliError::input(path, e))?;
+                documents.push(snapshot.store_bytes(&[]).to_vec());
+            } else {
+                documents.push(read_file(path)?);
+            }
             sources.push(Source::File(path.clone()));
             continue;
         }
