@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
+.PHONY: image help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -23,6 +23,8 @@ help:
 	@echo "make examples      regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds          regenerate crds/ from the types in operator/api (CI fails when stale)"
 	@echo "make docs          regenerate docs/crds.md from the types in operator/api"
+	@echo "make image         the operator image without a container engine: static musl binary +"
+	@echo "                   e2e/image/operator.rootfs -> target/images/attestor.tar (OCI archive)"
 	@echo "make chart-test    lint, render and server-side dry-run the Helm chart, check its dashboard"
 	@echo "                   and alerts (helm built from e2e/go/helm on first use)"
 
@@ -36,6 +38,11 @@ demo-cluster: release
 
 release:
 	$(CARGO) build --release --locked -p attestor
+
+# The operator image as the chart runs it, built with no Docker daemon and no base image
+# (e2e/image.sh; the Dockerfile builds the same filesystem for hosted CI).
+image:
+	e2e/image.sh operator
 
 build:
 	$(CARGO) build --locked --workspace --all-targets
