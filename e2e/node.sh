@@ -263,6 +263,11 @@ node_start() {
         --leader-elect=false --profiling=false
     wait_for kube-scheduler "ok from /healthz" scheduler_healthy
 
+    # The run state is private (umask 077), but what containerd and the kubelet create is
+    # what the containers see: with 077 a container's / would be 0700, closed to non-root users.
+    local old_umask
+    old_umask=$(umask)
+    umask 022
     PATH=$NODE_BIN_DIR:$PATH WRAP="nsenter --net=$NODE_NETNS" start_component containerd \
         --config "$NODE_DIR/containerd.toml" --log-level warn
     wait_for containerd "the CRI socket $CONTAINERD_SOCK" containerd_ready
@@ -274,6 +279,7 @@ node_start() {
         --kubeconfig="$RUN_DIR/kubelet.kubeconfig" \
         --root-dir="$NODE_DIR/kubelet" --cert-dir="$NODE_DIR/kubelet-certs" \
         --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --v=1
+    umask "$old_umask"
     wait_for kubelet "Node $NODE_NAME Ready" node_ready
     log "kubelet: Node $NODE_NAME is Ready (InternalIP $NODE_IP, Pods $POD_SUBNET)"
 }

@@ -6,8 +6,8 @@
 //	    [-entrypoint P]... [-cmd A]... [-user U] [-workdir D] [-env K=V]...
 //	ociimage ls FILE.tar
 //
-// build writes one layer (gzip) holding exactly the entries of the spec, with
-// mtime 0 and the spec's modes and owners, so the same inputs give the same
+// build writes one layer (gzip) holding / (0755, root) and exactly the entries of
+// the spec, with mtime 0 and the spec's modes and owners, so the same inputs give the same
 // digest. The archive is an OCI image layout (index.json, blobs/sha256/) that
 // also carries a docker-archive manifest.json: `ctr images import`, `kind load
 // image-archive` and `docker load` all read it and keep the manifest digest.
@@ -151,6 +151,11 @@ func layerTar(entries []entry) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0).UTC()
+	// The root directory itself: without it the runtime makes / of the container 0700, and
+	// a non-root user cannot reach anything in it.
+	if err := tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
+		return nil, err
+	}
 	for _, e := range entries {
 		h := &tar.Header{
 			Name: strings.TrimPrefix(e.path, "/"), Mode: e.mode, Uid: e.uid, Gid: e.gid,
@@ -297,7 +302,7 @@ func writeArchive(file, ref string, img v1.Image) (string, error) {
 			"size":      len(manifest),
 			"platform":  map[string]string{"architecture": "amd64", "os": "linux"},
 			"annotations": map[string]string{
-				"io.containerd.image.name":         ref,
+				"io.containerd.image.name":          ref,
 				"org.opencontainers.image.ref.name": tag,
 			},
 		}},
