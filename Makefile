@@ -67,9 +67,10 @@ unit: lint
 	$(CARGO) build --locked -p attestor
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
 
-# The node (kubelet, containerd) needs root; NODE=0 runs the control plane alone, and then
-# `make test` runs the e2e suite against `attestor run` as a process instead of the chart.
-NODE ?= 1
+# The node (kubelet, containerd) needs root, so it is on by default for root only; NODE=0
+# runs the control plane alone, and then `make test` runs the e2e suite against `attestor
+# run` as a process instead of the chart.
+NODE ?= $(if $(filter 0,$(shell id -u)),1,0)
 
 # Everything, with a cluster: compile first so the control plane is not kept waiting.
 test:

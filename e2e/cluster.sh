@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# e2e/cluster.sh: a real local Kubernetes control plane for tests and demos
-# (etcd + kube-apiserver + kube-controller-manager, no container engine, no
-# kubelet), built from pinned Go modules. See e2e/README.md.
+# e2e/cluster.sh: a real local Kubernetes cluster for tests and demos: etcd +
+# kube-apiserver + kube-controller-manager, and with ATTESTOR_E2E_NODE=1 one
+# node (kube-scheduler, kubelet, containerd over runc, bridge CNI in a network
+# namespace of its own; e2e/node.sh), built from pinned Go modules. See e2e/README.md.
 #
-#   e2e/cluster.sh up       build the binaries if not cached, start, wait ready
-#   e2e/cluster.sh down     stop what `up` started, remove the run state
-#   e2e/cluster.sh status   what runs; exit non-zero unless everything is up
-#   e2e/cluster.sh env      print `export KUBECONFIG=...`
-#   e2e/cluster.sh build    only build/cache the binaries (e.g. a CI warm-up step)
+#   e2e/cluster.sh up         build the binaries if not cached, start, wait ready
+#   e2e/cluster.sh down       stop what `up` started, remove what it made
+#   e2e/cluster.sh status     what runs; exit non-zero unless everything is up
+#   e2e/cluster.sh env        print `export KUBECONFIG=...`
+#   e2e/cluster.sh build      only build/cache the binaries (e.g. a CI warm-up step)
+#   e2e/cluster.sh load F...  import image archives (e2e/image.sh) into the node
+#   e2e/cluster.sh leftovers  list what of this checkout's cluster is on the machine; exit 1 if any
 set -Eeuo pipefail
 
 E2E_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -32,7 +35,7 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
