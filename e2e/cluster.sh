@@ -621,7 +621,7 @@ cmd_up() {
     write_kubeconfig "$KUBECONFIG_PATH" admin attestor-e2e-admin
     umask "$old_umask"
     trap - EXIT
-    log "control plane $K8S_VERSION (etcd $ETCD_VERSION) is up in $(elapsed $((SECONDS - t0)))"
+    log "control plane $K8S_VERSION (etcd $ETCD_VERSION)${NODE:+ and node $NODE_NAME (containerd $CONTAINERD_VERSION)} up in $(elapsed $((SECONDS - t0)))"
     log "export KUBECONFIG=$KUBECONFIG_PATH"
 }
 

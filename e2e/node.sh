@@ -75,8 +75,8 @@ node_build() {
 node_preflight() {
     (( EUID == 0 )) || die "the node (ATTESTOR_E2E_NODE=1) needs root: containerd, runc and the kubelet run as root"
     local t
-    for t in runc ip iptables nsenter unshare; do
-        command -v "$t" >/dev/null || die "$t not found (Debian: apt-get install runc iproute2 iptables util-linux)"
+    for t in runc ip iptables nsenter unshare mount umount; do
+        command -v "$t" >/dev/null || die "$t not found (Debian: apt-get install runc iproute2 iptables util-linux mount)"
     done
     [[ -d /sys/fs/cgroup ]] || die "no /sys/fs/cgroup"
     if ip link show "$HOST_IF" >/dev/null 2>&1; then
@@ -124,7 +124,7 @@ node_net_up() {
     ip link set "$HOST_IF" up
     ip route add "$POD_SUBNET" via "$NODE_IP" dev "$HOST_IF"
     # The node routes between the Pods' bridge and the veth (per-netns setting).
-    in_node sysctl -qw net.ipv4.ip_forward=1
+    in_node sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
     log "node network: netns $NODE_NETNS, $HOST_IF $HOST_IP <-> eth0 $NODE_IP, Pods $POD_SUBNET"
 }
 
@@ -251,7 +251,7 @@ node_start() {
     local v
     : >"$NODE_DIR/sysctl.saved"
     for v in "${KUBELET_SYSCTLS[@]}"; do
-        printf '%s=%s\n' "$v" "$(sysctl -n "$v")" >>"$NODE_DIR/sysctl.saved"
+        printf '%s %s\n' "$v" "$(<"/proc/sys/${v//.//}")" >>"$NODE_DIR/sysctl.saved"
     done
     [[ -d /run/containerd ]] || : >"$NODE_DIR/created-run-containerd"
 
@@ -365,7 +365,10 @@ node_down() {
         [[ -d $d ]] && log "warning: could not remove cgroup $d"
     done < <(cgroup_dirs)
     if [[ -r $NODE_DIR/sysctl.saved ]]; then
-        while IFS= read -r v; do sysctl -qw "$v" >/dev/null || log "warning: could not restore $v"; done <"$NODE_DIR/sysctl.saved"
+        local val
+        while read -r v val; do
+            printf '%s\n' "$val" >"/proc/sys/${v//.//}" || log "warning: could not restore $v to $val"
+        done <"$NODE_DIR/sysctl.saved"
     fi
     # The kubelet links container logs in /var/log/containers (not configurable).
     find /var/log/containers -maxdepth 1 -lname "$NODE_DIR/*" -delete 2>/dev/null || true
@@ -391,7 +394,9 @@ node_leftovers() {
     node_stray_pids | sed 's/^/process /'
     node_mounts | sed 's/^/mount /'
     # Only containerd makes it; with no containerd running it is ours.
-    [[ -e /run/containerd ]] && ! pgrep -x containerd >/dev/null && echo "directory /run/containerd"
+    if [[ -e /run/containerd ]] && ! grep -qx containerd /proc/[0-9]*/comm 2>/dev/null; then
+        echo "directory /run/containerd"
+    fi
     while read -r d; do [[ -d $d ]] && echo "cgroup $d"; done < <(cgroup_dirs)
     ip link show "$HOST_IF" >/dev/null 2>&1 && echo "interface $HOST_IF"
     ip route show | grep -F "$NODE_NET." | sed 's/^/route /'
