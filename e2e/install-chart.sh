@@ -69,6 +69,9 @@ print(len(ok), len(pods))' "$image")
     done
     log "$want operator Pods Running and Ready with $image"
     kubectl get pods -n "$NS" -l "$SELECTOR" -o wide >&2
+    kubectl get pods -n "$NS" -l "$SELECTOR" >&2 \
+        -o custom-columns='NAME:.metadata.name,STATUS:.status.phase,NODE:.spec.nodeName,IMAGE:.spec.containers[0].image,IMAGE ID:.status.containerStatuses[0].imageID'
+
 }
 
 deployment() {
