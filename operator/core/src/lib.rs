@@ -9,6 +9,7 @@ pub mod digest;
 pub mod dsse;
 pub mod keys;
 pub mod merkle;
+pub mod note;
 pub mod pem;
 pub mod tlog;
 pub mod trust;
