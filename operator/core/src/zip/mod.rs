@@ -39,6 +39,10 @@ pub struct ZipLimits {
 impl Default for ZipLimits {
     /// Generous for real bundles (a handful of JSON documents and
     /// certificates), small enough that a pod can afford several at once.
+    ///
+    /// A proof bundle's own entries have tighter limits each
+    /// ([`crate::bundle::ENTRY_LIMITS`]); these only need to let the largest
+    /// (the ledger, which is streamed) and the sum of all of them through.
     fn default() -> Self {
         Self {
             max_entries: 64,
