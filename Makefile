@@ -15,7 +15,8 @@ help:
 	@echo "make unit          lints and the tests that need no cluster"
 	@echo "make e2e           the e2e suite against KUBECONFIG or the running local control plane"
 	@echo "make cluster-up    start the local control plane (e2e/kubeconfig); cluster-down stops it"
-	@echo "make bench         verification throughput next to openssl speed ecdsap256"
+	@echo "make bench         verification throughput next to openssl speed ecdsap256, and peak RSS and"
+	@echo "                   time of verifying each hostile bundle (budget: 64 MiB, 1 s)"
 	@echo "make bench-operator  5,000 ProofVerifications against the local control plane: time to"
 	@echo "                   Verified, API requests, operator peak RSS (COUNT=N to change)"
 	@echo "make bench-webhook  admission reviews over HTTPS at 1,000 req/s and at saturation, one server"
@@ -105,6 +106,7 @@ docs:
 
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify
+	$(CARGO) bench --locked -p attestor-core --bench hostile
 
 bench-replay: ; $(CARGO) run --release --locked -p attestor-runtime --example bench_replay
 
