@@ -88,7 +88,7 @@ pub enum BundleError {
     #[error("meta.json: certificate {index}: {source}")]
     Certificate { index: usize, source: CertError },
     #[error(
-        "{entry} declares {size} bytes uncompressed, more than the {limit} bytes this entry may hold"
+        "{entry} declares {size} bytes uncompressed, more than the {limit}-byte limit for this entry"
     )]
     EntryTooLarge {
         entry: &'static str,
