@@ -44,7 +44,8 @@ trap cleanup EXIT
 log "1. chart CRDs match crds/"
 diff -r "$ROOT/crds" "$CHART/crds" >&2 || die "charts/attestor-operator/crds differs from crds/: run make crds"
 
-ALL_ON=(--set certManager.enabled=true --set monitoring.serviceMonitor.enabled=true
+ALL_ON=(--set certManager.enabled=true --set 'operator.fetchAllowNetworks={10.96.0.0/12}'
+        --set monitoring.serviceMonitor.enabled=true
         --set monitoring.prometheusRule.enabled=true --set monitoring.dashboard.enabled=true)
 MINIMAL=(--set replicaCount=1 --set leaderElection.enabled=false --set webhook.enabled=false)
 

@@ -11,7 +11,7 @@ e2e/chart.sh runs it; what it checks:
 
 * --objects (the API server's answer to a dry run of the chart): restricted security
   context, probes, requests, replicas and anti-affinity, PodDisruptionBudget, no RBAC
-  wildcard, Secrets read-only cluster-wide, resourceNames on the Role's rules and the
+  wildcard, ConfigMaps and Secrets `get` only cluster-wide (no list/watch), resourceNames on the Role's rules and the
   webhook configuration, the webhook's failurePolicy, timeout, sideEffects,
   namespaceSelector and rules, per value set (PROFILE: default, all-on, minimal);
 * --values-yaml: every value has a `# --` comment (itself or a parent key);
@@ -295,17 +295,34 @@ def check_objects(path, profile):
                     problem(f"{where}: container {c['name']} has no {probe}")
         args = pod["containers"][0].get("args", [])
         replicas = dep["spec"].get("replicas")
+        # Break-glass admits unverified images: the chart's default must match the operator's (off).
+        if profile != "minimal" and "--allow-break-glass=false" not in args:
+            problem(f"{where}: break-glass is not off by default: {args}")
+        # Fetches reach no internal network unless one is allowed (all-on allows the Service CIDR).
+        allow = [a for a in args if a.startswith("--fetch-allow-network")]
+        want = ["--fetch-allow-network=10.96.0.0/12"] if profile == "all-on" else []
+        if allow != want:
+            problem(f"{where}: expected {want or 'no --fetch-allow-network'}, got {allow}")
     for kind in ("ClusterRole", "Role"):
         for role in by_kind.get(kind, []):
             for r in role.get("rules") or []:
                 for field in ("apiGroups", "resources", "verbs"):
                     if "*" in r.get(field, []):
                         problem(f"{where}: {kind} {role['metadata']['name']} grants * in {field}")
-                if "secrets" in r.get("resources", []) and kind == "ClusterRole":
-                    if set(r["verbs"]) - {"get", "list", "watch"}:
-                        problem(f"{where}: the ClusterRole may write Secrets: {r}")
+                res = set(r.get("resources", []))
+                if res & {"secrets", "configmaps"} and kind == "ClusterRole":
+                    # get only: list or watch would read every ConfigMap/Secret in the cluster.
+                    if set(r["verbs"]) != {"get"} or r.get("resourceNames"):
+                        problem(f"{where}: the ClusterRole may do more than get ConfigMaps/Secrets: {r}")
                 if kind == "Role" and set(r["verbs"]) & {"update", "patch", "get"} and not r.get("resourceNames"):
                     problem(f"{where}: Role rule without resourceNames: {r}")
+    # Self-signed mode: the operator's TLS Secret is exactly the one the Role grants.
+    if dep and "--webhook-cert-mode=self-signed" in args:
+        names = [n for role in by_kind.get("Role", []) for r in role.get("rules") or []
+                 if "secrets" in r.get("resources", []) and "update" in r.get("verbs", [])
+                 for n in r.get("resourceNames", [])]
+        if len(names) != 1 or f"--webhook-tls-secret={names[0]}" not in args:
+            problem(f"{where}: --webhook-tls-secret does not name the Role's Secret {names}: {args}")
     vwcs = by_kind.get("ValidatingWebhookConfiguration", [])
     cr = one("ClusterRole")
     if profile == "minimal":

@@ -296,7 +296,7 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
             r(
                 "False",
                 "InvalidSourceUrl",
-                "`source.url` is malformed, not http(s), carries credentials, or reaches a denied network (`--fetch-deny-network`, link-local by default)",
+                "`source.url` is malformed, not http(s), carries credentials, or reaches a denied network (by default every address that is not globally reachable; `--fetch-allow-network` admits one)",
             ),
             r(
                 "False",

@@ -614,6 +614,14 @@ fn run_refuses_bad_flags_before_touching_a_cluster() {
             "cannot be combined",
         ),
         (
+            &["run", "--fetch-allow-network", "10.96.0.1/12"][..],
+            "--fetch-allow-network: \"10.96.0.1/12\" is not an IP network: host bits are set",
+        ),
+        (
+            &["run", "--fetch-allow-network", "my-store.svc"][..],
+            "not an IPv4 or IPv6 address",
+        ),
+        (
             &["run", "--lease-duration", "soon"][..],
             "not a positive duration",
         ),

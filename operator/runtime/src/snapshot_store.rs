@@ -185,7 +185,10 @@ pub enum OpenStoreError {
 
 /// Opens the store at `url`: `file:///dir` or a plain path (a [`DirStore`],
 /// nothing is created until the first put), or an `http://` / `https://`
-/// base (an [`HttpStore`] with a default [`Fetcher`]).
+/// base (an [`HttpStore`] with a default [`Fetcher`] that denies no network: this is
+/// the command line's entry, where the user fetches a URL they typed with their own
+/// network identity; the operator passes its own fetcher, with its network policy, to
+/// [`open_store_with`]).
 pub fn open_store(url: &str) -> Result<Store, OpenStoreError> {
     open_store_with(url, None)
 }
@@ -217,7 +220,11 @@ pub fn open_store_with(url: &str, fetcher: Option<&Fetcher>) -> Result<Store, Op
             let fetcher = match fetcher {
                 Some(f) => f.clone(),
                 None => {
-                    Fetcher::new(FetchConfig::default()).map_err(|e| OpenStoreError::Setup {
+                    let config = FetchConfig {
+                        denied_networks: Vec::new(),
+                        ..FetchConfig::default()
+                    };
+                    Fetcher::new(config).map_err(|e| OpenStoreError::Setup {
                         url: url.to_string(),
                         detail: e.to_string(),
                     })?

@@ -36,11 +36,12 @@ pub enum Outcome {
         message: String,
         transient: bool,
     },
-    /// The proof was read but is not a proof bundle / envelope.
+    /// The proof was read but is not a proof bundle / envelope. Size and digest are `None`
+    /// when they must not be shown (a Secret's contents) or are unknown.
     Unreadable {
         message: String,
-        size: u64,
-        digest: String,
+        size: Option<u64>,
+        digest: Option<String>,
     },
     /// The checks ran.
     Checked {
@@ -204,8 +205,8 @@ pub fn decide(
             digest,
         } => {
             clear_results(&mut status);
-            status.bundle_size = Some(size as i64);
-            status.bundle_digest = Some(digest);
+            status.bundle_size = size.map(|s| s as i64);
+            status.bundle_digest = digest;
             status.verified_at = Some(Time(now));
             let format = spec.source.effective_format();
             let mut decided = vec![
@@ -224,7 +225,15 @@ pub fn decide(
                         "docs/proof-bundle-format.md"
                     ),
                 ),
-                fetched(size),
+                match size {
+                    Some(size) => fetched(size),
+                    None => Decided::new(
+                        SOURCE_AVAILABLE,
+                        Status::True,
+                        "Fetched",
+                        "read the source (its size is not shown)",
+                    ),
+                },
             ];
             decided.extend(checks_not_run("the proof is unreadable"));
             (

@@ -638,10 +638,10 @@ fn a_client_without_usable_roots_is_refused_at_setup() {
     );
 }
 
-/// A fetcher that also refuses loopback, so that the guard can be tested against local servers.
-fn loopback_denied() -> attestor_runtime::fetch::Fetcher {
+/// A fetcher with the operator's defaults: nothing allowed, so loopback is denied.
+fn defaults() -> attestor_runtime::fetch::Fetcher {
     let mut config = test_config(&[]);
-    config.denied_networks = vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+    config.allowed_networks.clear();
     fetcher(config)
 }
 
@@ -649,10 +649,7 @@ fn loopback_denied() -> attestor_runtime::fetch::Fetcher {
 async fn the_cloud_metadata_address_is_refused_without_a_request() {
     let url = "http://169.254.169.254/latest/meta-data/iam/security-credentials/";
     let started = Instant::now();
-    let err = fetcher(test_config(&[]))
-        .fetch(url, expect())
-        .await
-        .unwrap_err();
+    let err = defaults().fetch(url, expect()).await.unwrap_err();
     assert!(started.elapsed() < QUICK);
     assert!(matches!(err, FetchError::DeniedAddress { .. }), "{err:?}");
     assert_eq!(err.reason(), "InvalidSourceUrl");
@@ -663,11 +660,12 @@ async fn the_cloud_metadata_address_is_refused_without_a_request() {
         "169.254.0.0/16",
         "instance metadata",
         "source.url",
+        "--fetch-allow-network",
         "--fetch-deny-network",
     ] {
         assert!(text.contains(phrase), "{phrase}: {text}");
     }
-    let err = fetcher(test_config(&[]))
+    let err = defaults()
         .fetch("http://[::ffff:169.254.169.254]/", expect())
         .await
         .unwrap_err();
@@ -675,37 +673,151 @@ async fn the_cloud_metadata_address_is_refused_without_a_request() {
 }
 
 #[tokio::test]
-async fn a_denied_address_is_refused_by_address_and_by_name() {
+async fn loopback_is_refused_by_default_however_the_url_spells_it() {
     let server = TestServer::http(|_| Reply::ok("secret")).await;
     let port = server.addr.port();
-    for url in [
-        format!("http://127.0.0.1:{port}/"),
-        format!("http://localhost:{port}/"),
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    for (host, address, network) in [
+        ("127.0.0.1", loopback, "127.0.0.0/8"),
+        // Decimal, hexadecimal and octal IPv4 forms, short forms and a trailing dot: the URL
+        // parser normalises them all to 127.0.0.1 before the check.
+        ("2130706433", loopback, "127.0.0.0/8"),
+        ("0x7f000001", loopback, "127.0.0.0/8"),
+        ("0x7f.1", loopback, "127.0.0.0/8"),
+        ("0177.0.0.1", loopback, "127.0.0.0/8"),
+        ("127.1", loopback, "127.0.0.0/8"),
+        ("127.0.0.1.", loopback, "127.0.0.0/8"),
+        ("0.0.0.0", "0.0.0.0".parse().unwrap(), "0.0.0.0/8"),
+        (
+            "[::ffff:127.0.0.1]",
+            "::ffff:127.0.0.1".parse().unwrap(),
+            "127.0.0.0/8",
+        ),
+        (
+            "[::ffff:7f00:1]",
+            "::ffff:127.0.0.1".parse().unwrap(),
+            "127.0.0.0/8",
+        ),
+        ("[::1]", "::1".parse().unwrap(), "::1/128"),
+        ("[::127.0.0.1]", "::7f00:1".parse().unwrap(), "::/96"),
+        (
+            "[64:ff9b::7f00:1]",
+            "64:ff9b::7f00:1".parse().unwrap(),
+            "127.0.0.0/8",
+        ),
+        (
+            "[2002:7f00:1::]",
+            "2002:7f00:1::".parse().unwrap(),
+            "127.0.0.0/8",
+        ),
     ] {
-        let err = loopback_denied().fetch(&url, expect()).await.unwrap_err();
+        let url = format!("http://{host}:{port}/");
+        let err = defaults().fetch(&url, expect()).await.unwrap_err();
         match &err {
-            FetchError::DeniedAddress { network, .. } => {
-                assert!(network == "127.0.0.0/8" || network == "::1/128", "{err}")
+            FetchError::DeniedAddress {
+                address: a,
+                network: n,
+                ..
+            } => {
+                assert_eq!((a, n.as_str()), (&address, network), "{url}: {err}");
             }
             other => panic!("{url}: {other:?}"),
         }
-        assert!(!err.is_transient());
+        assert!(!err.is_transient(), "{url}");
     }
+    // By name: localhost resolves to loopback. (`localhost.` resolves, or not, depending on
+    // the system's resolver; either way it must not reach the server.)
+    let err = defaults()
+        .fetch(&format!("http://localhost:{port}/"), expect())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::DeniedAddress { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("refused to connect to localhost (127.0.0.1)"),
+        "{err}"
+    );
+    let _ = defaults()
+        .fetch(&format!("http://localhost.:{port}/"), expect())
+        .await
+        .unwrap_err();
     assert!(
         server.requests().is_empty(),
-        "nothing reached the denied server"
+        "nothing reached the loopback server"
     );
-    // The default list lets the same server through.
-    let got = fetcher(test_config(&[]))
-        .fetch(&server.url("/"), expect())
+}
+
+#[tokio::test]
+async fn the_allow_list_admits_exactly_its_networks() {
+    let server = TestServer::http(|_| Reply::ok("in-cluster store")).await;
+    let port = server.addr.port();
+    let mut config = test_config(&[]);
+    config.allowed_networks = vec!["127.0.0.1/32".parse().unwrap()];
+    let allowed = fetcher(config);
+    let got = allowed.fetch(&server.url("/"), expect()).await.unwrap();
+    assert_eq!(got.bytes, b"in-cluster store");
+    // The decimal spelling of the same address is the same address.
+    let got = allowed
+        .fetch(&format!("http://2130706433:{port}/"), expect())
         .await
         .unwrap();
-    assert_eq!(got.bytes, b"secret");
+    assert_eq!(got.bytes, b"in-cluster store");
+    for url in [
+        format!("http://127.0.0.2:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://[64:ff9b::7f00:1]:{port}/"),
+        "http://169.254.169.254/".to_string(),
+        "http://10.0.0.1/".to_string(),
+    ] {
+        let err = allowed.fetch(&url, expect()).await.unwrap_err();
+        assert!(
+            matches!(err, FetchError::DeniedAddress { .. }),
+            "{url}: {err:?}"
+        );
+    }
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn every_redirect_is_checked_whatever_its_spelling() {
+    let server = TestServer::http(|r| match r.path.as_str() {
+        "/decimal" => Reply::redirect(302, "http://2130706434/b.zip"),
+        "/mapped" => Reply::redirect(302, "http://[::ffff:127.0.0.2]/b.zip"),
+        "/nat64" => Reply::redirect(302, "http://[64:ff9b::a00:1]/b.zip"),
+        "/private" => Reply::redirect(302, "http://10.0.0.1/b.zip"),
+        _ => Reply::ok("unexpected"),
+    })
+    .await;
+    // Only the first hop (this server) is allowed.
+    let mut config = test_config(&[]);
+    config.allowed_networks = vec![server.addr.ip().into()];
+    let fetcher = fetcher(config);
+    for (path, host, network) in [
+        ("/decimal", "127.0.0.2", "127.0.0.0/8"),
+        ("/mapped", "[::ffff:7f00:2]", "127.0.0.0/8"),
+        ("/nat64", "[64:ff9b::a00:1]", "10.0.0.0/8"),
+        ("/private", "10.0.0.1", "10.0.0.0/8"),
+    ] {
+        let err = fetcher
+            .fetch(&server.url(path), expect())
+            .await
+            .unwrap_err();
+        match &err {
+            FetchError::DeniedAddress {
+                host: h,
+                network: n,
+                ..
+            } => assert_eq!((h.as_str(), n.as_str()), (host, network), "{path}: {err}"),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    assert_eq!(server.requests().len(), 4, "one request per first hop only");
 }
 
 #[tokio::test]
 async fn a_redirect_into_a_denied_network_is_refused() {
     let server = TestServer::http(|_| Reply::redirect(302, "http://169.254.169.254/latest/")).await;
+    // Loopback (the server) is allowed; the metadata address stays denied.
     let err = fetcher(test_config(&[]))
         .fetch(&server.url("/bundle.zip"), expect())
         .await

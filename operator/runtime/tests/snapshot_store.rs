@@ -193,4 +193,19 @@ async fn open_store_dispatches_on_the_url() {
         .await
         .unwrap();
     assert_eq!(inputs.digests(), manifest);
+
+    // The command line's store (`open_store`, no fetcher given) denies no network: the user
+    // fetches a URL they typed, with their own identity. The operator's fetcher denies loopback.
+    let cli = open_store(&server.url("/store")).unwrap();
+    assert_eq!(cli.latest(InputKind::Sbom).await.unwrap(), manifest.sbom);
+    let mut operator = test_config(&[]);
+    operator.allowed_networks.clear();
+    let operator =
+        open_store_with(&server.url("/store"), Some(&support::fetcher(operator))).unwrap();
+    let err = operator
+        .latest(InputKind::Sbom)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("denied network 127.0.0.0/8"), "{err}");
 }

@@ -253,6 +253,7 @@ async fn the_api_server_asks_the_webhook() {
         address: format!("127.0.0.1:{port}").parse().unwrap(),
         cert_mode: CertMode::SelfSigned {
             configuration: vwc_name.clone(),
+            secret: certs::TLS_SECRET.into(),
             names: certs::subject_alt_names(
                 "attestor-operator-webhook",
                 &operator_ns,

@@ -61,14 +61,25 @@ pub struct RunArgs {
     /// How often ReplayJobs with `triggers.onNewFeedSnapshot` read their store's latest feed.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub replay_feed_poll_interval: String,
+    /// How often the ConfigMaps and Secrets that ProofVerifications read are checked for changes
+    /// (one metadata GET per named object): the operator may only `get` them, not watch them.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub source_poll_interval: String,
     /// Time limit of one download (bundle or key directory), retries aside.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub fetch_timeout: String,
-    /// Network (CIDR) that proof and key-directory URLs may never reach, however a URL names it;
-    /// repeatable, replaces the default (the link-local ranges, where clouds serve instance
-    /// metadata: 169.254.0.0/16, fe80::/10, fd00:ec2::254). `none` denies nothing.
+    /// Network (CIDR) that proof, key-directory and snapshot-store URLs may not reach, however
+    /// a URL names it; repeatable, replaces the default: every address that is not globally
+    /// reachable (loopback, RFC 1918, 100.64.0.0/10, 0.0.0.0/8, link-local, IPv6 ULA,
+    /// multicast and reserved ranges; IPv6 forms carrying such an IPv4 address, NAT64, 6to4
+    /// and Teredo, are judged by it). `none` denies nothing.
     #[arg(long, value_name = "CIDR")]
     pub fetch_deny_network: Vec<String>,
+    /// Network (CIDR) that URLs may reach although a denied network holds it, e.g. an in-cluster
+    /// snapshot store or key directory (10.96.0.0/12); repeatable. It allows exactly the
+    /// addresses it holds (not the NAT64 or 6to4 forms of them).
+    #[arg(long, value_name = "CIDR")]
+    pub fetch_allow_network: Vec<String>,
     /// How long in-flight reconciles may take to finish on SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "20s")]
     pub shutdown_grace: String,
@@ -94,6 +105,9 @@ pub struct RunArgs {
     /// Directory of tls.crt and tls.key in `files` mode (e.g. a cert-manager Secret's volume).
     #[arg(long, value_name = "DIR")]
     pub webhook_cert_dir: Option<std::path::PathBuf>,
+    /// The Secret (in the operator's namespace) holding the self-signed CA and certificate.
+    #[arg(long, value_name = "NAME", default_value = attestor_runtime::webhook::certs::TLS_SECRET)]
+    pub webhook_tls_secret: String,
     /// The ValidatingWebhookConfiguration whose caBundle is kept current in self-signed mode.
     #[arg(long, value_name = "NAME", default_value = "attestor-operator")]
     pub webhook_configuration: String,
@@ -158,11 +172,15 @@ fn denied_networks(given: &[String]) -> Result<Vec<IpNetwork>, CliError> {
         }
         return Ok(Vec::new());
     }
+    networks("--fetch-deny-network", given)
+}
+
+fn networks(flag: &str, given: &[String]) -> Result<Vec<IpNetwork>, CliError> {
     given
         .iter()
         .map(|g| {
             g.parse()
-                .map_err(|e| CliError::Usage(format!("--fetch-deny-network: {e}")))
+                .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
         })
         .collect()
 }
@@ -181,6 +199,7 @@ fn webhook_config(args: &RunArgs, identity: &str) -> Result<Option<WebhookConfig
         }
         _ => CertMode::SelfSigned {
             configuration: args.webhook_configuration.clone(),
+            secret: args.webhook_tls_secret.clone(),
             names: subject_alt_names(&args.webhook_service, &namespace, &args.webhook_dns_names),
         },
     };
@@ -232,6 +251,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let fetch = FetchConfig {
         timeout: duration("--fetch-timeout", &args.fetch_timeout)?,
         denied_networks: denied_networks(&args.fetch_deny_network)?,
+        allowed_networks: networks("--fetch-allow-network", &args.fetch_allow_network)?,
         ..FetchConfig::default()
     };
     let config = OperatorConfig {
@@ -245,6 +265,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
                 "--replay-feed-poll-interval",
                 &args.replay_feed_poll_interval,
             )?,
+            source_poll: duration("--source-poll-interval", &args.source_poll_interval)?,
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,

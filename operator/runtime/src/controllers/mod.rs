@@ -9,6 +9,7 @@ mod anchors;
 mod issuers;
 mod relations;
 pub mod replays;
+pub mod sources;
 mod verifications;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use attestor_api::{API_VERSION, ProofVerification, TrustAnchor, TrustedIssuer};
 use futures::{Stream, StreamExt};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -47,6 +48,9 @@ pub struct Settings {
     pub identity: String,
     /// How often a ReplayJob with `triggers.onNewFeedSnapshot` reads its store's latest feed.
     pub replay_feed_poll: Duration,
+    /// How often the ConfigMaps and Secrets ProofVerifications read are looked at for changes
+    /// (see [`sources`]).
+    pub source_poll: Duration,
 }
 
 /// Everything a reconcile needs. One per leadership term.
@@ -61,7 +65,7 @@ pub struct Context {
     pub anchors: Store<TrustAnchor>,
     pub issuers: Store<TrustedIssuer>,
     pub verifications: Store<ProofVerification>,
-    config_maps: Store<kube::core::PartialObjectMeta<ConfigMap>>,
+    sources: Arc<sources::SourceVersions>,
     /// (namespace, name) -> (resourceVersion, object).
     config_map_cache: Mutex<HashMap<(String, String), CachedConfigMap>>,
     /// name -> (uid, generation, parsed spec).
@@ -123,30 +127,35 @@ impl Context {
         )
     }
 
-    /// A ConfigMap, from a small cache keyed by the resourceVersion the metadata watch last
-    /// saw: thousands of ProofVerifications that share one ConfigMap of bundles cost one GET.
+    /// A ConfigMap, from a small cache keyed by the resourceVersion last seen of it (by the
+    /// source poller or a read): thousands of ProofVerifications that share one ConfigMap of
+    /// bundles cost one GET. A change is seen by the next poll, which re-verifies the readers.
     pub async fn config_map(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<ConfigMap>>, kube::Error> {
         let key = (namespace.to_string(), name.to_string());
-        let seen = self
-            .config_maps
-            .get(&ObjectRef::new(name).within(namespace))
-            .and_then(|m| m.metadata.resource_version.clone());
-        if let Some(rv) = &seen
+        let source = sources::SourceKey {
+            kind: sources::SourceKind::ConfigMap,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        if let Some(Some(rv)) = self.sources.latest(&source)
             && let Some((cached_rv, cm)) = lock(&self.config_map_cache).get(&key)
-            && cached_rv == rv
+            && *cached_rv == rv
         {
             return Ok(Some(cm.clone()));
         }
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
         let Some(cm) = api.get_opt(name).await? else {
+            self.sources.saw(source, None);
+            lock(&self.config_map_cache).remove(&key);
             return Ok(None);
         };
         let cm = Arc::new(cm);
         if let Some(rv) = cm.metadata.resource_version.clone() {
+            self.sources.saw(source, Some(rv.clone()));
             let mut cache = lock(&self.config_map_cache);
             // Bounded: ConfigMaps are at most 1 MiB each.
             if cache.len() >= CONFIG_MAP_CACHE_ENTRIES {
@@ -155,6 +164,23 @@ impl Context {
             cache.insert(key, (rv, cm.clone()));
         }
         Ok(Some(cm))
+    }
+
+    /// A Secret, read each time: Secrets are not cached.
+    pub async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, kube::Error> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api.get_opt(name).await?;
+        self.sources.saw(
+            sources::SourceKey {
+                kind: sources::SourceKind::Secret,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            },
+            secret
+                .as_ref()
+                .map(|s| s.metadata.resource_version.clone().unwrap_or_default()),
+        );
+        Ok(secret)
     }
 
     /// Counts consecutive source failures of one object (for its backoff); `ok` resets.
@@ -319,12 +345,17 @@ pub async fn run(
         instance: Some(settings.identity.clone()),
     };
     let wc = watcher::Config::default();
+    let source_versions = Arc::new(sources::SourceVersions::default());
     let shared = relations::start(
         client.clone(),
         wc.clone(),
         relations::Forget {
             metrics: metrics.clone(),
             directories: directories.clone(),
+        },
+        relations::SourcePolling {
+            versions: source_versions.clone(),
+            interval: settings.source_poll,
         },
         cancel.clone(),
     );
@@ -351,7 +382,7 @@ pub async fn run(
         anchors: shared.anchors.clone(),
         issuers: shared.issuers.clone(),
         verifications: shared.verifications.clone(),
-        config_maps: shared.config_maps.clone(),
+        sources: source_versions,
         config_map_cache: Mutex::default(),
         parsed: Mutex::default(),
         source_failures: Mutex::default(),

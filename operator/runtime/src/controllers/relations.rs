@@ -1,7 +1,8 @@
 //! One watch per kind: reflectors that keep the shared stores, feed each controller its own
 //! objects, and turn changes of one kind into reconciles of the kinds that depend on it:
-//! TrustAnchor -> TrustedIssuers naming it -> ProofVerifications naming those; ConfigMap ->
-//! ProofVerifications reading from it.
+//! TrustAnchor -> TrustedIssuers naming it -> ProofVerifications naming those; a changed
+//! ConfigMap or Secret -> ProofVerifications reading from it (polled, not watched: see
+//! [`super::sources`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +12,6 @@ use attestor_api::{ProofVerification, TrustAnchor, TrustedIssuer};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
@@ -32,7 +31,6 @@ pub struct Shared {
     pub anchors: Store<TrustAnchor>,
     pub issuers: Store<TrustedIssuer>,
     pub verifications: Store<ProofVerification>,
-    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub anchor_trigger: Trigger<TrustAnchor>,
     pub issuer_trigger: Trigger<TrustedIssuer>,
     pub issuer_relations: Relations<TrustedIssuer>,
@@ -50,6 +48,12 @@ struct Senders {
     verification_relations: UnboundedSender<ObjectRef<ProofVerification>>,
 }
 
+/// How the ConfigMaps and Secrets that ProofVerifications read are looked at for changes.
+pub struct SourcePolling {
+    pub versions: Arc<super::sources::SourceVersions>,
+    pub interval: std::time::Duration,
+}
+
 /// Deleted objects leave the per-object metrics and caches here, where the deletion is seen.
 pub struct Forget {
     pub metrics: Arc<Metrics>,
@@ -60,12 +64,12 @@ pub fn start(
     client: Client,
     wc: watcher::Config,
     forget: Forget,
+    polling: SourcePolling,
     cancel: CancellationToken,
 ) -> Shared {
     let (anchors, anchor_writer) = reflector::store::<TrustAnchor>();
     let (issuers, issuer_writer) = reflector::store::<TrustedIssuer>();
     let (verifications, verification_writer) = reflector::store::<ProofVerification>();
-    let (config_maps, config_map_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let (anchor_tx, anchor_rx) = unbounded_channel();
     let (issuer_tx, issuer_rx) = unbounded_channel();
     let (issuer_rel_tx, issuer_rel_rx) = unbounded_channel();
@@ -92,9 +96,13 @@ pub fn start(
         watcher::watcher(Api::<ProofVerification>::all(client.clone()), wc.clone())
             .default_backoff(),
     );
-    let config_map_events = reflector::reflector(
-        config_map_writer,
-        watcher::watcher(Api::<PartialObjectMeta<ConfigMap>>::all(client), wc).default_backoff(),
+    let sources_polled = super::sources::poll(
+        client,
+        verifications.clone(),
+        polling.versions,
+        polling.interval,
+        senders.verification_relations.clone(),
+        cancel.clone(),
     );
 
     let task = {
@@ -123,29 +131,11 @@ pub fn start(
                     let _ = senders.verifications.send(pv);
                 }
             });
-            let config_maps_done = drive(config_map_events, &cancel, |event| {
-                if let Event::Apply(cm) | Event::Delete(cm) = event {
-                    let (ns, name) = (cm.namespace().unwrap_or_default(), cm.name_any());
-                    for pv in verifications.state() {
-                        let reads = pv
-                            .spec
-                            .source
-                            .config_map_key_ref
-                            .as_ref()
-                            .is_some_and(|r| r.name == name);
-                        if reads && pv.namespace().as_deref() == Some(ns.as_str()) {
-                            let _ = senders
-                                .verification_relations
-                                .send(ObjectRef::from_obj(pv.as_ref()));
-                        }
-                    }
-                }
-            });
             tokio::join!(
                 anchors_done,
                 issuers_done,
                 verifications_done,
-                config_maps_done
+                sources_polled
             );
         }
         .boxed()
@@ -155,7 +145,6 @@ pub fn start(
         anchors,
         issuers,
         verifications,
-        config_maps,
         anchor_trigger: channel_stream(anchor_rx).map(Ok).boxed(),
         issuer_trigger: channel_stream(issuer_rx).map(Ok).boxed(),
         issuer_relations: channel_stream(issuer_rel_rx).boxed(),

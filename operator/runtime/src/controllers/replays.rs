@@ -653,7 +653,6 @@ async fn replay_pv(
     let namespace = pv.namespace().unwrap_or_default();
     let bytes = match crate::source::read(
         ctx,
-        &ctx.client,
         &ctx.fetcher,
         &namespace,
         &pv.spec.source,
@@ -671,13 +670,21 @@ async fn replay_pv(
     };
     let verified = pv.status.as_ref().and_then(|s| s.bundle_digest.as_deref());
     if verified.is_some_and(|d| d != bytes.digest.to_string()) {
+        let verified = verified.unwrap_or_default();
+        // A Secret's new contents may be anything: their digest is not shown.
+        let message = if bytes.from_secret {
+            format!(
+                "the Secret's key no longer holds the verified bundle ({verified}); replayed after re-verification"
+            )
+        } else {
+            format!(
+                "the bundle's bytes ({}) are not the verified ones ({verified}); replayed after re-verification",
+                bytes.digest
+            )
+        };
         return ProofOutcome::Failed {
             reason: "BundleChanged",
-            message: format!(
-                "the bundle's bytes ({}) are not the verified ones ({}); replayed after re-verification",
-                bytes.digest,
-                verified.unwrap_or_default()
-            ),
+            message,
         };
     }
     replay_bundle(

@@ -13,7 +13,7 @@ use attestor_core::verify::{VerifyOptions, verify_bundle, verify_envelope};
 use attestor_core::zip::ZipLimits;
 use futures::{Stream, StreamExt};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, predicates};
@@ -21,9 +21,10 @@ use kube::{Api, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use super::relations::{Relations, Trigger};
+use super::sources::SourceKey;
 use super::{Context, ReconcileError, log_result, patch_status, timed};
 use crate::scope::Scope;
-use crate::source::{self, ConfigMaps};
+use crate::source::{self, SourceObjects};
 use crate::verification::{Outcome, Timing, decide};
 
 const NAME: &str = "proofverification";
@@ -54,13 +55,17 @@ pub fn controller(
         })
 }
 
-impl ConfigMaps for Context {
+impl SourceObjects for Context {
     async fn config_map(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<ConfigMap>>, kube::Error> {
         Context::config_map(self, namespace, name).await
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, kube::Error> {
+        Context::secret(self, namespace, name).await
     }
 }
 
@@ -80,7 +85,8 @@ async fn apply(pv: &ProofVerification, ctx: &Context) -> Result<Action, Reconcil
     let elapsed = started.elapsed();
     let source_failed = matches!(outcome, Outcome::SourceFailed { .. });
     let size = match &outcome {
-        Outcome::Checked { size, .. } | Outcome::Unreadable { size, .. } => Some(*size),
+        Outcome::Checked { size, .. } => Some(*size),
+        Outcome::Unreadable { size, .. } => *size,
         _ => None,
     };
     let timing = Timing {
@@ -171,13 +177,21 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
     }
     let read = source::read(
         ctx,
-        &ctx.client,
         &ctx.fetcher,
         namespace,
         &spec.source,
         ctx.settings.max_bundle_bytes,
     )
     .await;
+    // Which version of its ConfigMap or Secret this verdict is about, so that a change of it
+    // re-verifies (sources.rs).
+    let version = match &read {
+        Ok(b) => b.object_version.clone(),
+        Err(e) => e.object_version.clone(),
+    };
+    if let (Some(key), Some(version)) = (SourceKey::of(pv), version) {
+        ctx.sources.read_by(namespace, &pv.name_any(), key, version);
+    }
     let bytes = match read {
         Ok(b) => b,
         Err(e) => {
@@ -198,6 +212,7 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
         expected_artifact: spec.artifact_digest.parse().ok(),
     };
     let format = spec.source.effective_format();
+    let from_secret = bytes.from_secret;
     let store = evaluation.store;
     // Hashing and signature checks are CPU work: keep them off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
@@ -211,15 +226,20 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
             size: bytes.bytes.len() as u64,
             digest: bytes.digest.to_string(),
         },
+        Ok(Err(_)) if from_secret => Outcome::Unreadable {
+            message: source::secret_unreadable(namespace, &spec.source),
+            size: None,
+            digest: None,
+        },
         Ok(Err((message, size, digest))) => Outcome::Unreadable {
             message,
-            size,
-            digest,
+            size: Some(size),
+            digest: Some(digest),
         },
         Err(e) => Outcome::Unreadable {
             message: format!("verification aborted: {e}"),
-            size: 0,
-            digest: String::new(),
+            size: None,
+            digest: None,
         },
     }
 }

@@ -166,14 +166,19 @@ pub enum FetchError {
     },
 
     #[error(
-        "GET {url}: refused to connect to {host} ({address}): it is in the denied network {network} \
-         (link-local addresses serve cloud instance metadata and credentials); point {field} at \
-         another host, or change the operator's --fetch-deny-network"
+        "GET {url}: refused to connect to {host} ({address}{}): it is in the denied network \
+         {network} (loopback, private and link-local addresses reach in-cluster services and \
+         cloud instance metadata); point {field} at another host, or let the operator reach it \
+         with --fetch-allow-network (see also --fetch-deny-network)",
+        carried_text(.carried)
     )]
     DeniedAddress {
         url: String,
         host: String,
         address: std::net::IpAddr,
+        /// The IPv4 address an IPv6 address carries (NAT64, 6to4, Teredo), when that is what
+        /// the denied network holds.
+        carried: Option<std::net::Ipv4Addr>,
         network: String,
         field: &'static str,
     },
@@ -185,6 +190,10 @@ pub enum FetchError {
         detail: String,
         field: &'static str,
     },
+}
+
+fn carried_text(carried: &Option<std::net::Ipv4Addr>) -> String {
+    carried.map_or_else(String::new, |v4| format!(", which carries {v4}"))
 }
 
 impl FetchError {

@@ -34,7 +34,7 @@ use reqwest::header::{ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 pub use error::{BodySize, FetchError, human_duration, human_size, reason};
-pub use network::{IpNetwork, IpNetworkParseError, default_denied_networks};
+pub use network::{Denial, IpNetwork, IpNetworkParseError, NetworkPolicy, default_denied_networks};
 pub use retry::RetryPolicy;
 
 /// The `User-Agent` sent with every request.
@@ -57,9 +57,12 @@ pub struct FetchConfig {
     pub extra_roots_der: Vec<Vec<u8>>,
     /// Honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`. Default true.
     pub proxy_from_env: bool,
-    /// Addresses never connected to, however a URL names them. Default: the link-local ranges,
-    /// where clouds serve instance metadata and credentials (see [`default_denied_networks`]).
+    /// Addresses never connected to, however a URL names them. Default: every address that is
+    /// not globally reachable (see [`default_denied_networks`]).
     pub denied_networks: Vec<IpNetwork>,
+    /// Addresses connected to even when `denied_networks` holds them (in-cluster stores).
+    /// Default: none.
+    pub allowed_networks: Vec<IpNetwork>,
 }
 
 impl Default for FetchConfig {
@@ -73,6 +76,7 @@ impl Default for FetchConfig {
             extra_roots_der: Vec::new(),
             proxy_from_env: true,
             denied_networks: default_denied_networks(),
+            allowed_networks: Vec::new(),
         }
     }
 }
@@ -133,6 +137,7 @@ pub struct FetcherSetupError(String);
 pub struct Fetcher {
     client: reqwest::Client,
     config: Arc<FetchConfig>,
+    policy: Arc<NetworkPolicy>,
 }
 
 /// One attempt's failure, with what the server asked about retrying.
@@ -153,12 +158,16 @@ impl From<FetchError> for AttemptError {
 impl Fetcher {
     pub fn new(config: FetchConfig) -> Result<Self, FetcherSetupError> {
         let tls = tls_config(&config)?;
+        let policy = Arc::new(NetworkPolicy {
+            denied: config.denied_networks.clone(),
+            allowed: config.allowed_networks.clone(),
+        });
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .dns_resolver(Arc::new(network::DenyingResolver {
-                denied: config.denied_networks.clone().into(),
+                policy: policy.clone(),
             }))
             .tls_backend_preconfigured(tls);
         if !config.proxy_from_env {
@@ -170,6 +179,7 @@ impl Fetcher {
         Ok(Self {
             client,
             config: Arc::new(config),
+            policy,
         })
     }
 
@@ -177,30 +187,28 @@ impl Fetcher {
         &self.config
     }
 
+    /// Checks an IP literal in `target` (names are checked by the resolver, which the
+    /// connector does not call for literals). The host is as the URL parser normalised it:
+    /// `2130706433`, `0x7f.1`, `0177.0.0.1` and `127.0.0.1.` are all `127.0.0.1` here.
     fn check_literal_host(
         &self,
         url: &str,
         target: &Url,
         field: &'static str,
     ) -> Result<(), FetchError> {
-        let host = target.host_str().unwrap_or_default();
-        let Ok(ip) = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-        else {
+        let Some(ip) = literal_ip(target) else {
             return Ok(());
         };
-        match network::denied_by(&self.config.denied_networks, ip) {
-            Some(network) => Err(FetchError::DeniedAddress {
+        self.policy
+            .check(ip)
+            .map_err(|denial| FetchError::DeniedAddress {
                 url: url.to_string(),
                 host: target.host_str().unwrap_or_default().to_string(),
                 address: ip,
-                network: network.to_string(),
+                carried: denial.carried,
+                network: denial.network.to_string(),
                 field,
-            }),
-            None => Ok(()),
-        }
+            })
     }
 
     /// GETs `url`, following redirects and retrying transient failures, and
@@ -487,6 +495,15 @@ fn parse_url(text: &str, field: &'static str) -> Result<Url, FetchError> {
     Ok(url)
 }
 
+/// The address of a URL whose host is an IP literal.
+fn literal_ip(url: &Url) -> Option<std::net::IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(v4.into()),
+        url::Host::Ipv6(v6) => Some(v6.into()),
+        url::Host::Domain(_) => None,
+    }
+}
+
 fn has_credentials(url: &Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
@@ -519,7 +536,8 @@ fn classify(url: &str, error: &reqwest::Error, field: &'static str) -> AttemptEr
             url: url.to_string(),
             host: denied.host.clone(),
             address: denied.address,
-            network: denied.network.to_string(),
+            carried: denied.denial.carried,
+            network: denied.denial.network.to_string(),
             field,
         }
     } else if let Some(tls) = find_tls_error(error) {

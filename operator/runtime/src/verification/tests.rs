@@ -270,8 +270,8 @@ fn unreadable_input_and_backoff() {
         Some(1),
         Outcome::Unreadable {
             message: "not a readable proof bundle: truncated".into(),
-            size: 10,
-            digest: format!("sha256:{}", "55".repeat(32)),
+            size: Some(10),
+            digest: Some(format!("sha256:{}", "55".repeat(32))),
         },
         now,
         timing(),

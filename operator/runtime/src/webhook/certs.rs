@@ -1,8 +1,8 @@
 //! The webhook's serving certificate.
 //!
 //! * **self-signed**: the operator makes a CA and a serving certificate (rcgen, ECDSA P-256)
-//!   and keeps them in the Secret [`TLS_SECRET`] of its own namespace, so that every replica
-//!   serves the same certificate. The first replica creates it (a 409 means another won the
+//!   and keeps them in a Secret of its own namespace (`--webhook-tls-secret`, by default
+//!   [`TLS_SECRET`]), so that every replica serves the same certificate. The first replica creates it (a 409 means another won the
 //!   race: its Secret is read instead); any replica renews it once less than a third of its
 //!   validity remains, keeping the previous CA in `ca.crt` so that replicas still serving the
 //!   old certificate stay trusted until they reload. The CA's key is never stored: a renewal
@@ -308,11 +308,12 @@ fn is_conflict(e: &kube::Error) -> bool {
 pub async fn ensure_secret(
     client: &Client,
     namespace: &str,
+    secret_name: &str,
     names: &[String],
 ) -> Result<Material, CertError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let now = jiff::Timestamp::now();
-    let existing = api.get_opt(TLS_SECRET).await?;
+    let existing = api.get_opt(secret_name).await?;
     let current = existing.as_ref().and_then(material_of);
     if let Some(material) = &current
         && usable(material, names, now.as_second())
@@ -324,23 +325,23 @@ pub async fn ensure_secret(
         now,
         current.as_ref().map(|m| m.ca_bundle_pem.as_str()),
     )?;
-    let secret = secret_of(TLS_SECRET, namespace, &fresh, existing.as_ref());
+    let secret = secret_of(secret_name, namespace, &fresh, existing.as_ref());
     let written = match &existing {
         None => api.create(&PostParams::default(), &secret).await,
         Some(_) => {
-            api.replace(TLS_SECRET, &PostParams::default(), &secret)
+            api.replace(secret_name, &PostParams::default(), &secret)
                 .await
         }
     };
     match written {
         Ok(_) => {
-            tracing::info!(secret = %format!("{namespace}/{TLS_SECRET}"), renewed = existing.is_some(), "wrote the webhook's serving certificate");
+            tracing::info!(secret = %format!("{namespace}/{secret_name}"), renewed = existing.is_some(), "wrote the webhook's serving certificate");
             Ok(fresh)
         }
         Err(e) if is_conflict(&e) => {
             // Another replica wrote it first: serve theirs.
-            let winner = api.get(TLS_SECRET).await?;
-            material_of(&winner).ok_or_else(|| invalid(TLS_SECRET, "incomplete Secret"))
+            let winner = api.get(secret_name).await?;
+            material_of(&winner).ok_or_else(|| invalid(secret_name, "incomplete Secret"))
         }
         Err(e) => Err(e.into()),
     }
@@ -396,8 +397,10 @@ const UNSETTLED_RETRY: Duration = Duration::from_secs(3);
 /// What the self-signed mode keeps current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelfSigned {
-    /// Of the Secret [`TLS_SECRET`].
+    /// Of the Secret `secret`.
     pub namespace: String,
+    /// The Secret holding the CA and serving certificate.
+    pub secret: String,
     /// Subject alternative names of the certificate.
     pub names: Vec<String>,
     /// The ValidatingWebhookConfiguration whose caBundle is kept current.
@@ -414,6 +417,7 @@ pub async fn run_self_signed(
 ) {
     let SelfSigned {
         namespace,
+        secret,
         names,
         configuration,
     } = target;
@@ -424,7 +428,7 @@ pub async fn run_self_signed(
         // Until the Secret is served and the caBundle written, retry sooner than `interval`: a
         // configuration installed after the operator should work within seconds.
         let mut settled = false;
-        match ensure_secret(&client, &namespace, &names).await {
+        match ensure_secret(&client, &namespace, &secret, &names).await {
             Ok(material) => {
                 if served.as_deref() != Some(material.cert_pem.as_str()) {
                     match certified_key(

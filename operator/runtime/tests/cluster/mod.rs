@@ -87,7 +87,7 @@ pub async fn setup() -> Option<Client> {
     Some(client)
 }
 
-async fn install_crds(client: &Client) {
+pub async fn install_crds(client: &Client) {
     let dir = repo_root().join("crds");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("crds/")
@@ -159,6 +159,7 @@ fn operator(config: Config) {
                         concurrency: 8,
                         identity: "runtime-tests".into(),
                         replay_feed_poll: Duration::from_secs(1),
+                        source_poll: Duration::from_secs(1),
                     },
                     fetch: FetchConfig {
                         connect_timeout: Duration::from_secs(2),
@@ -169,6 +170,11 @@ fn operator(config: Config) {
                             max_delay: Duration::from_millis(200),
                         },
                         proxy_from_env: false,
+                        // The tests' bundle servers listen on loopback, denied by default.
+                        allowed_networks: vec![
+                            "127.0.0.0/8".parse().unwrap(),
+                            "::1".parse().unwrap(),
+                        ],
                         ..FetchConfig::default()
                     },
                     shutdown_grace: Duration::from_secs(5),

@@ -346,7 +346,14 @@ pub fn test_config(extra_roots: &[&[u8]]) -> FetchConfig {
         },
         proxy_from_env: false,
         denied_networks: attestor_runtime::fetch::default_denied_networks(),
+        // The test servers listen on loopback, which the defaults deny.
+        allowed_networks: loopback(),
     }
+}
+
+/// Loopback, allowed explicitly wherever a test talks to a [`TestServer`].
+pub fn loopback() -> Vec<attestor_runtime::fetch::IpNetwork> {
+    vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]
 }
 
 pub fn fetcher(config: FetchConfig) -> Fetcher {
