@@ -55,7 +55,7 @@ pub const MAX_BUNDLE_BYTES: u64 = 24 * 1024 * 1024;
 pub const ENTRY_LIMITS: [(&str, u64); 5] = [
     (MANIFEST, 256 * 1024),
     (MANIFEST_DSSE, 512 * 1024),
-    (SCORE_PROOF, 32 * 1024 * 1024),
+    (SCORE_PROOF, 24 * 1024 * 1024),
     (PROOF_ROOT_DSSE, 256 * 1024),
     (META, 256 * 1024),
 ];
