@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
+.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -72,6 +72,7 @@ test:
 integration:
 	$(CARGO) test --locked --workspace
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
+	e2e/sigstore-conformance.sh target/debug/attestor
 
 e2e:
 	e2e/run.sh
@@ -86,6 +87,11 @@ cluster-up:
 
 cluster-down:
 	e2e/cluster.sh down
+
+# The offline verification cases of the public sigstore-conformance suite, through the CLI.
+sigstore-conformance:
+	$(CARGO) build --locked -q -p attestor
+	e2e/sigstore-conformance.sh target/debug/attestor
 
 examples:
 	$(CARGO) run --locked -p attestor --example make_examples

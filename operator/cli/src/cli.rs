@@ -89,8 +89,39 @@ pub struct VerifyArgs {
     #[arg(long = "check", value_name = "NAME")]
     pub checks: Vec<String>,
     /// The bundle must be about this artifact digest (sha256:...).
-    #[arg(long, value_name = "DIGEST")]
+    #[arg(long, alias = "artifact-digest", value_name = "DIGEST")]
     pub artifact: Option<String>,
+    /// Verify a Sigstore bundle (`*.sigstore.json`, v0.1-v0.3) against this Sigstore
+    /// trusted root (trusted_root.json) instead of a proof bundle against trust anchors.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Sigstore: the signing certificate's SAN (URI or email) must be exactly this.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Sigstore: the signing certificate's SAN must match this regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Sigstore: the certificate's OIDC issuer extension must be exactly this.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Sigstore: the certificate's OIDC issuer must match this regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Sigstore: the signed artifact file (for DSSE, a subject of the in-toto statement).
+    #[arg(long, value_name = "FILE", conflicts_with = "artifact")]
+    pub artifact_file: Option<PathBuf>,
+    /// Sigstore: the in-toto statement's predicateType must be this
+    /// (e.g. https://slsa.dev/provenance/v1).
+    #[arg(long, value_name = "URI")]
+    pub predicate_type: Option<String>,
     /// Fail bundles signed longer ago than this (e.g. 720h, 30d).
     #[arg(long, value_name = "DURATION")]
     pub max_age: Option<String>,

@@ -10,6 +10,7 @@ pub mod dsse;
 pub mod keys;
 pub mod ledger_reader;
 pub mod merkle;
+pub mod note;
 pub mod pem;
 pub mod tlog;
 pub mod trust;

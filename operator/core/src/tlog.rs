@@ -10,9 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::SigningKey;
+use crate::keys::{PublicKey, SigningKey};
 use crate::merkle::{self, Hash, MerkleError};
-use crate::trust::{Purpose, SignerFailure, TrustStore, VerifiedSigner};
+use crate::note::{self, NoteError, NoteVerifier, SignedNote};
+use crate::trust::{AnchorMaterial, Purpose, SignerFailure, TrustStore, VerifiedSigner};
 
 /// Inclusion proofs are at most 64 hashes for any tree a log can hold;
 /// anything longer is hostile.
@@ -66,6 +67,10 @@ fn parse_hex_hash(text: &str) -> Result<Hash, String> {
 }
 
 /// A signed statement of the log's state.
+///
+/// Signed in one of two forms, exactly one present: `note`, the C2SP signed note
+/// (what real logs publish, and what [`LocalLog`] writes), or `signature`, the bare
+/// base64 signature over [`Checkpoint::body`] of bundles made before signed notes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Checkpoint {
@@ -74,8 +79,13 @@ pub struct Checkpoint {
     pub tree_size: u64,
     #[serde(with = "hex_hash")]
     pub root_hash: Hash,
-    /// Base64 signature by the log key over [`Checkpoint::body`].
-    pub signature: String,
+    /// Legacy: base64 signature by the log key over [`Checkpoint::body`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The checkpoint as a C2SP signed note: [`Checkpoint::body`], a blank line, and
+    /// signature lines; the log key's line is named [`Checkpoint::key_name`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Checkpoint {
@@ -83,6 +93,13 @@ impl Checkpoint {
     /// `<origin>\n<tree size>\n<base64 root hash>\n`.
     pub fn body(origin: &str, tree_size: u64, root_hash: &Hash) -> String {
         format!("{origin}\n{tree_size}\n{}\n", STANDARD.encode(root_hash))
+    }
+
+    /// The note key name of the log: the origin up to its first space, as Rekor
+    /// names its key `rekor.sigstore.dev` in origin `rekor.sigstore.dev - <tree id>`
+    /// (note key names may not contain spaces).
+    pub fn key_name(origin: &str) -> &str {
+        origin.split(' ').next().unwrap_or(origin)
     }
 }
 
@@ -104,6 +121,16 @@ pub enum TlogFailure {
     BadOrigin(String),
     #[error("log checkpoint signature is not valid base64")]
     BadSignatureEncoding,
+    #[error("log checkpoint must carry exactly one of `note` and `signature`")]
+    SignatureFormAmbiguous,
+    #[error("log checkpoint note: {0}")]
+    Note(NoteError),
+    #[error(
+        "log checkpoint note text does not match its origin, treeSize and rootHash (expected {expected:?})"
+    )]
+    NoteTextMismatch { expected: String },
+    #[error("log checkpoint note has no signature line by log key {log_id} as {name:?}")]
+    NoteNotSignedByLogKey { log_id: String, name: String },
     #[error("log checkpoint is not signed by a trusted log key: {0}")]
     CheckpointNotTrusted(SignerFailure),
     #[error("logId {log_id} names another key than the one that signed the checkpoint ({key_id})")]
@@ -121,7 +148,12 @@ pub enum TlogFailure {
 impl TlogFailure {
     pub fn reason(&self) -> &'static str {
         match self {
-            TlogFailure::BadOrigin(_) | TlogFailure::BadSignatureEncoding => "CheckpointMalformed",
+            TlogFailure::BadOrigin(_)
+            | TlogFailure::BadSignatureEncoding
+            | TlogFailure::SignatureFormAmbiguous
+            | TlogFailure::NoteTextMismatch { .. } => "CheckpointMalformed",
+            TlogFailure::Note(e) => e.reason(),
+            TlogFailure::NoteNotSignedByLogKey { .. } => "LogKeyNotTrusted",
             TlogFailure::CheckpointNotTrusted(SignerFailure::TrustAnchorNotFound { .. }) => {
                 "LogKeyNotTrusted"
             }
@@ -153,10 +185,14 @@ impl TlogEntry {
         if cp.origin.is_empty() || cp.origin.contains('\n') {
             return Err(TlogFailure::BadOrigin(cp.origin.clone()));
         }
-        let sig = STANDARD
-            .decode(&cp.signature)
-            .map_err(|_| TlogFailure::BadSignatureEncoding)?;
         let body = Checkpoint::body(&cp.origin, cp.tree_size, &cp.root_hash);
+        let sig = match (&cp.note, &cp.signature) {
+            (Some(note), None) => self.note_signature(note, &body, trust)?,
+            (None, Some(signature)) => STANDARD
+                .decode(signature)
+                .map_err(|_| TlogFailure::BadSignatureEncoding)?,
+            _ => return Err(TlogFailure::SignatureFormAmbiguous),
+        };
         let signer = trust
             .verify_signature(
                 &self.log_id,
@@ -186,6 +222,77 @@ impl TlogEntry {
             source,
         })?;
         Ok(signer)
+    }
+}
+
+impl TlogEntry {
+    /// The log key's signature from a signed-note checkpoint, to be verified over
+    /// `body` like a legacy bare signature (so key windows and purposes apply alike).
+    /// Lines from other keys (witnesses) are ignored here.
+    fn note_signature(
+        &self,
+        note: &str,
+        body: &str,
+        trust: &TrustStore,
+    ) -> Result<Vec<u8>, TlogFailure> {
+        let signed = SignedNote::parse(note).map_err(TlogFailure::Note)?;
+        if signed.text != body {
+            return Err(TlogFailure::NoteTextMismatch {
+                expected: body.to_string(),
+            });
+        }
+        let name = Checkpoint::key_name(&self.checkpoint.origin);
+        let not_signed = || TlogFailure::NoteNotSignedByLogKey {
+            log_id: self.log_id.clone(),
+            name: name.to_string(),
+        };
+        let keys: Vec<PublicKey> = trust
+            .anchors()
+            .iter()
+            .filter(|a| a.allows(Purpose::TransparencyLog))
+            .filter_map(|a| match &a.material {
+                AnchorMaterial::Key(k) => Some(k.clone()),
+                AnchorMaterial::Certificate { cert, .. } => cert.public_key().ok().cloned(),
+                AnchorMaterial::Unsupported { .. } => None,
+            })
+            .collect();
+        // The key `logId` names first; failing that, any log key, so that a wrong
+        // `logId` is reported as LogIdMismatch like the legacy form does.
+        let named: Vec<&PublicKey> = keys
+            .iter()
+            .filter(|k| k.key_id().to_string() == self.log_id)
+            .collect();
+        let candidates = if named.is_empty() {
+            keys.iter().collect()
+        } else {
+            named
+        };
+        if candidates.is_empty() {
+            return Err(TlogFailure::CheckpointNotTrusted(
+                SignerFailure::TrustAnchorNotFound {
+                    key_ids: vec![self.log_id.clone()],
+                },
+            ));
+        }
+        let mut found = None;
+        for key in candidates {
+            let verifier = NoteVerifier::from_public_key(name, key).map_err(TlogFailure::Note)?;
+            let mut lines = signed
+                .signatures
+                .iter()
+                .filter(|s| s.name == verifier.name && s.key_id == verifier.key_id);
+            if let Some(line) = lines.next() {
+                if lines.next().is_some() {
+                    return Err(TlogFailure::Note(NoteError::DuplicateSignature {
+                        name: name.to_string(),
+                    }));
+                }
+                found = Some(line);
+                break;
+            }
+        }
+        let line = found.ok_or_else(not_signed)?;
+        Ok(line.signature.clone())
     }
 }
 
@@ -234,6 +341,12 @@ impl LocalLog {
         let root_hash = merkle::root_from_leaf_hashes(&self.leaves);
         let tree_size = self.leaves.len() as u64;
         let body = Checkpoint::body(&self.origin, tree_size, &root_hash);
+        // An origin whose first word is no valid note key name (empty, or with a
+        // '+' or a tab) cannot be signed as a note; it keeps the legacy signature.
+        let (note, signature) = match note::sign(&body, Checkpoint::key_name(&self.origin), key) {
+            Ok(note) => (Some(note), None),
+            Err(_) => (None, Some(STANDARD.encode(key.sign(body.as_bytes())))),
+        };
         Ok(TlogEntry {
             log_id: key.public_key().key_id().to_string(),
             log_index: index,
@@ -242,7 +355,8 @@ impl LocalLog {
                 origin: self.origin.clone(),
                 tree_size,
                 root_hash,
-                signature: STANDARD.encode(key.sign(body.as_bytes())),
+                signature,
+                note,
             },
         })
     }
@@ -277,11 +391,43 @@ mod tests {
         let e = entry.verify(b"other", &trust, at).unwrap_err();
         assert_eq!(e.reason(), "InclusionProofInvalid");
 
+        // New entries are signed notes, named by the origin's first word.
+        let note = entry.checkpoint.note.as_deref().unwrap();
+        assert!(note.starts_with(&Checkpoint::body(
+            "test.local/log",
+            7,
+            &entry.checkpoint.root_hash
+        )));
+        assert!(note.contains("\n\n\u{2014} test.local/log "), "{note}");
+        assert!(entry.checkpoint.signature.is_none());
+
         let mut bad = entry.clone();
         bad.checkpoint.tree_size += 1;
         assert_eq!(
             bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "CheckpointMalformed",
+            "the note's text no longer matches the fields"
+        );
+        let mut bad = entry.clone();
+        bad.checkpoint.note = Some(note.replacen("\n7\n", "\n8\n", 1));
+        bad.checkpoint.tree_size = 8;
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
             "CheckpointSignatureInvalid"
+        );
+        let mut bad = entry.clone();
+        bad.checkpoint.signature = Some("AAAA".into());
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "CheckpointMalformed",
+            "both forms at once are refused"
+        );
+        let mut bad = entry.clone();
+        bad.checkpoint.note = Some(note.replace("test.local/log ", "other.log "));
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "LogKeyNotTrusted",
+            "a note without a line by the log key"
         );
 
         let mut bad = entry.clone();
@@ -317,6 +463,37 @@ mod tests {
                 .reason(),
             "LogKeyNotTrusted"
         );
+    }
+
+    #[test]
+    fn legacy_bare_signature_checkpoints_still_verify() {
+        let (key, trust, mut log) = setup();
+        let idx = log.append(b"entry");
+        let mut entry = log.entry(idx, &key).unwrap();
+        let cp = &mut entry.checkpoint;
+        let body = Checkpoint::body(&cp.origin, cp.tree_size, &cp.root_hash);
+        cp.note = None;
+        cp.signature = Some(STANDARD.encode(key.sign(body.as_bytes())));
+        let at = Timestamp::UNIX_EPOCH;
+        entry.verify(b"entry", &trust, at).unwrap();
+        let json = serde_json::to_value(&entry).unwrap();
+        assert!(json["checkpoint"].get("note").is_none());
+        let mut bad = entry.clone();
+        bad.checkpoint.tree_size += 1;
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "CheckpointSignatureInvalid"
+        );
+        bad.checkpoint.signature = None;
+        assert_eq!(
+            bad.verify(b"entry", &trust, at).unwrap_err().reason(),
+            "CheckpointMalformed"
+        );
+        // Origins whose first word is no note key name keep the legacy form.
+        let mut odd = LocalLog::new("tab\tlog");
+        odd.append(b"x");
+        let e = odd.entry(0, &key).unwrap();
+        assert!(e.checkpoint.note.is_none() && e.checkpoint.signature.is_some());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod replay;
 pub mod run;
 pub mod score;
 pub mod verify;
+pub mod verify_sigstore;
 pub mod views;
 
 use crate::CliError;

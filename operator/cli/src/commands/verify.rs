@@ -78,6 +78,35 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
 }
 
 fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
+    if args.trusted_root.is_some() {
+        return super::verify_sigstore::verify(args);
+    }
+    for (flag, given) in [
+        (
+            "--certificate-identity",
+            args.certificate_identity.is_some(),
+        ),
+        (
+            "--certificate-identity-regexp",
+            args.certificate_identity_regexp.is_some(),
+        ),
+        (
+            "--certificate-oidc-issuer",
+            args.certificate_oidc_issuer.is_some(),
+        ),
+        (
+            "--certificate-oidc-issuer-regexp",
+            args.certificate_oidc_issuer_regexp.is_some(),
+        ),
+        ("--artifact-file", args.artifact_file.is_some()),
+        ("--predicate-type", args.predicate_type.is_some()),
+    ] {
+        if given {
+            return Err(CliError::Usage(format!(
+                "{flag} applies to Sigstore bundles: give --trusted-root too"
+            )));
+        }
+    }
     let opts = options(args)?;
     let trust = load_trust_store(&args.trust_anchors, &args.public_keys)?;
     let bytes = read_bundle(&args.bundle)?;

@@ -1,0 +1,777 @@
+//! Verifying one Sigstore bundle against a trusted root and a policy.
+//!
+//! The order is the one Sigstore clients use: the signature over the content,
+//! every transparency-log entry (its body must describe this signature, key and
+//! content; its inclusion proof and signed checkpoint, its signed entry
+//! timestamp), every RFC 3161 timestamp, then the signing certificate at each
+//! verified signing time (chain to a trusted CA, embedded SCT, identity).
+
+use attestor_core::merkle;
+use attestor_core::note::{CheckpointBody, NoteVerifier, SignedNote};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::cert::{Cert, sha256, validate_chain};
+use crate::crypto::{HashAlg, Key};
+use crate::error::SigstoreError;
+use crate::model::{Bundle, TlogEntry};
+use crate::root::{Tlog, TrustedRoot};
+use crate::sct;
+use crate::tsa::Token;
+
+pub const MAX_BUNDLE_LEN: usize = 16 * 1024 * 1024;
+const MAX_TLOG_ENTRIES: usize = 16;
+const MAX_TIMESTAMPS: usize = 16;
+const MAX_CHAIN: usize = 8;
+const MAX_PROOF_HASHES: usize = 64;
+const IN_TOTO: &str = "application/vnd.in-toto+json";
+
+/// An exact string, or an anchored regular expression.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    /// Compiles `pattern` anchored at both ends (`^(?:pattern)$`).
+    pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map(Matcher::Regex)
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => s == value,
+            Matcher::Regex(r) => r.is_match(value),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Matcher::Exact(s) => format!("{s:?}"),
+            Matcher::Regex(r) => format!("/{}/", r.as_str()),
+        }
+    }
+}
+
+/// What is being verified.
+#[derive(Debug, Clone)]
+pub enum Artifact {
+    Bytes(Vec<u8>),
+    Sha256([u8; 32]),
+    /// For DSSE bundles checked against no artifact (predicate/identity only).
+    None,
+}
+
+impl Artifact {
+    fn sha256(&self) -> Option<[u8; 32]> {
+        match self {
+            Artifact::Bytes(b) => Some(sha256(b)),
+            Artifact::Sha256(d) => Some(*d),
+            Artifact::None => None,
+        }
+    }
+}
+
+/// A keyless signer: an OIDC issuer and a subject (SAN) pattern, e.g. a GitHub Actions
+/// workflow ref under `https://token.actions.githubusercontent.com`.
+#[derive(Debug, Clone)]
+pub struct IdentityRule {
+    pub issuer: Matcher,
+    pub subject: Matcher,
+}
+
+/// Who must have signed, and what.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Keyless: the certificate must satisfy one of these (its OIDC issuer extension and one
+    /// of its SANs). Empty for key-signed bundles.
+    pub identities: Vec<IdentityRule>,
+    /// Instead of a certificate: a known public key (DER SubjectPublicKeyInfo).
+    pub key: Option<Key>,
+    pub artifact: Artifact,
+    pub predicate_type: Option<String>,
+}
+
+/// What a verified bundle established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub bundle_version: &'static str,
+    /// SAN identity and OIDC issuer (keyless), or the key's SHA-256 (key mode).
+    pub identity: Option<String>,
+    pub issuer: Option<String>,
+    pub key_sha256: Option<String>,
+    pub signing_times: Vec<Timestamp>,
+    pub tlog_entries: Vec<(String, i64)>,
+    pub timestamps: usize,
+    pub predicate_type: Option<String>,
+    pub content: &'static str,
+}
+
+fn invalid(e: impl Into<String>) -> SigstoreError {
+    SigstoreError::BundleInvalid(e.into())
+}
+
+/// The content the signature covers.
+struct Content {
+    /// SHA-256 of what the signature covers (the artifact digest or PAE's).
+    signed_digest: Option<[u8; 32]>,
+    signature: Vec<u8>,
+    dsse: Option<(String, Vec<u8>)>,
+}
+
+fn parse_bundle(bytes: &[u8]) -> Result<(Bundle, u8), SigstoreError> {
+    if bytes.len() > MAX_BUNDLE_LEN {
+        return Err(SigstoreError::BundleMalformed(format!(
+            "{} bytes, more than {MAX_BUNDLE_LEN}",
+            bytes.len()
+        )));
+    }
+    let bundle: Bundle =
+        serde_json::from_slice(bytes).map_err(|e| SigstoreError::BundleMalformed(e.to_string()))?;
+    let version = match bundle.media_type.as_str() {
+        "application/vnd.dev.sigstore.bundle+json;version=0.1" => 1,
+        "application/vnd.dev.sigstore.bundle+json;version=0.2" => 2,
+        "application/vnd.dev.sigstore.bundle+json;version=0.3"
+        | "application/vnd.dev.sigstore.bundle.v0.3+json" => 3,
+        other => return Err(SigstoreError::UnsupportedVersion(other.to_string())),
+    };
+    let vm = &bundle.verification_material;
+    if vm.tlog_entries.len() > MAX_TLOG_ENTRIES {
+        return Err(invalid(format!(
+            "more than {MAX_TLOG_ENTRIES} tlog entries"
+        )));
+    }
+    if vm
+        .timestamp_verification_data
+        .as_ref()
+        .is_some_and(|t| t.rfc3161_timestamps.len() > MAX_TIMESTAMPS)
+    {
+        return Err(invalid(format!("more than {MAX_TIMESTAMPS} timestamps")));
+    }
+    Ok((bundle, version))
+}
+
+/// Verifies `bundle_json` against `root` and `policy`.
+pub fn verify_bundle(
+    bundle_json: &[u8],
+    root: &TrustedRoot,
+    policy: &Policy,
+) -> Result<Verified, SigstoreError> {
+    let (bundle, version) = parse_bundle(bundle_json)?;
+    let vm = &bundle.verification_material;
+
+    // The signer: a Fulcio leaf, or a key the policy names.
+    let leaf = match (&vm.x509_certificate_chain, &vm.certificate, &vm.public_key) {
+        (Some(chain), None, None) => {
+            let certs = &chain.certificates;
+            if certs.is_empty() {
+                return Err(invalid("the certificate chain is empty"));
+            }
+            if certs.len() > MAX_CHAIN {
+                return Err(invalid(format!("more than {MAX_CHAIN} certificates")));
+            }
+            let parsed: Vec<Cert> = certs
+                .iter()
+                .map(|c| Cert::from_der(&c.raw_bytes.0).map_err(|e| invalid(e.to_string())))
+                .collect::<Result<_, _>>()?;
+            // A root in the bundle would let the bundle pick its own trust.
+            if parsed.iter().any(|c| c.subject_raw == c.issuer_raw) {
+                return Err(invalid(
+                    "the bundle's certificate chain contains a root (self-issued) certificate",
+                ));
+            }
+            Some(parsed.into_iter().next().expect("non-empty"))
+        }
+        (None, Some(cert), None) => {
+            Some(Cert::from_der(&cert.raw_bytes.0).map_err(|e| invalid(e.to_string()))?)
+        }
+        (None, None, Some(_)) => None,
+        (None, None, None) => return Err(invalid("the bundle has no verification material")),
+        _ => {
+            return Err(invalid(
+                "the bundle has more than one kind of verification material",
+            ));
+        }
+    };
+    let key = match (&leaf, &policy.key) {
+        (Some(leaf), None) => leaf
+            .key
+            .clone()
+            .map_err(|e| invalid(format!("signing certificate key: {e}")))?,
+        (None, Some(key)) => key.clone(),
+        (Some(_), Some(_)) => {
+            return Err(SigstoreError::KeyMismatch(
+                "the bundle is signed with a certificate, but a key was given".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(SigstoreError::KeyMismatch(
+                "the bundle is signed with a public key: give that key to verify it".into(),
+            ));
+        }
+    };
+    if leaf.is_some() && policy.identities.is_empty() {
+        return Err(SigstoreError::IdentityMismatch(
+            "keyless bundles need an expected certificate identity".into(),
+        ));
+    }
+
+    // The content and its signature.
+    let artifact_digest = policy.artifact.sha256();
+    let content = match (&bundle.message_signature, &bundle.dsse_envelope) {
+        (Some(ms), None) => {
+            if let (Some(md), Some(ad)) = (&ms.message_digest, artifact_digest)
+                && (md.algorithm != "SHA2_256" || md.digest.0 != ad)
+            {
+                return Err(SigstoreError::ArtifactMismatch(
+                    "the bundle's messageDigest is not the artifact's SHA-256".into(),
+                ));
+            }
+            let Some(digest) = artifact_digest else {
+                return Err(SigstoreError::ArtifactMismatch(
+                    "a message signature needs the artifact or its digest".into(),
+                ));
+            };
+            match &policy.artifact {
+                Artifact::Bytes(b) => key
+                    .verify(key.default_hash(), b, &ms.signature.0)
+                    .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?,
+                _ => key
+                    .verify_prehashed_sha256(&digest, &ms.signature.0)
+                    .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?,
+            }
+            Content {
+                signed_digest: Some(digest),
+                signature: ms.signature.0.clone(),
+                dsse: None,
+            }
+        }
+        (None, Some(env)) => {
+            if env.signatures.len() != 1 {
+                return Err(invalid(format!(
+                    "the DSSE envelope has {} signatures; Sigstore bundles carry exactly one",
+                    env.signatures.len()
+                )));
+            }
+            let pae = attestor_core::dsse::pae(&env.payload_type, &env.payload.0);
+            let sig = &env.signatures[0].sig.0;
+            key.verify(key.default_hash(), &pae, sig)
+                .map_err(|e| SigstoreError::SignatureInvalid(format!("DSSE envelope: {e}")))?;
+            Content {
+                signed_digest: Some(sha256(&pae)),
+                signature: sig.clone(),
+                dsse: Some((env.payload_type.clone(), env.payload.0.clone())),
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "the bundle must hold exactly one of messageSignature and dsseEnvelope",
+            ));
+        }
+    };
+    let mut subject_digests = Vec::new();
+    if let Some(d) = artifact_digest {
+        subject_digests.push(("sha256", hex::encode(d)));
+    }
+    if let Artifact::Bytes(b) = &policy.artifact {
+        subject_digests.push(("sha512", hex::encode(HashAlg::Sha512.digest(b))));
+    }
+    let predicate_type = match &content.dsse {
+        Some((ty, payload)) if ty == IN_TOTO => {
+            check_statement(payload, &subject_digests, policy.predicate_type.as_deref())?
+        }
+        Some((ty, _)) if policy.predicate_type.is_some() || artifact_digest.is_some() => {
+            return Err(SigstoreError::StatementMismatch(format!(
+                "payload type {ty:?} is not an in-toto statement"
+            )));
+        }
+        None if policy.predicate_type.is_some() => {
+            return Err(SigstoreError::StatementMismatch(
+                "a predicate type is required, but the bundle holds a message signature".into(),
+            ));
+        }
+        _ => None,
+    };
+
+    // Transparency log entries.
+    if vm.tlog_entries.is_empty() {
+        return Err(SigstoreError::TlogEntryInvalid(
+            "the bundle has no transparency log entry".into(),
+        ));
+    }
+    let signer_der: &[u8] = match &leaf {
+        Some(l) => &l.der,
+        None => &key.spki_der,
+    };
+    let mut times = Vec::new();
+    let mut entries = Vec::new();
+    let mut v2_logs: Vec<&Tlog> = Vec::new();
+    for entry in &vm.tlog_entries {
+        let tlog = root.tlog(&entry.log_id.key_id.0).ok_or_else(|| {
+            SigstoreError::TlogEntryInvalid(format!(
+                "the entry is from log {}, which is not in the trusted root",
+                STANDARD.encode(&entry.log_id.key_id.0)
+            ))
+        })?;
+        if entry.log_index.0 < 0 {
+            return Err(SigstoreError::TlogEntryInvalid("negative logIndex".into()));
+        }
+        check_body(entry, &content, signer_der, leaf.is_some())?;
+        let v2 = entry.kind_version.version == "0.0.2"
+            && matches!(entry.kind_version.kind.as_str(), "hashedrekord" | "dsse");
+        if let Some(t) = verify_entry(entry, tlog, version, v2)? {
+            times.push(t);
+        }
+        if v2 {
+            v2_logs.push(tlog);
+        }
+        entries.push((tlog.base_url.clone(), entry.log_index.0));
+    }
+
+    // RFC 3161 timestamps over the signature.
+    let mut timestamps = 0;
+    if let Some(tvd) = &vm.timestamp_verification_data {
+        for ts in &tvd.rfc3161_timestamps {
+            let token =
+                Token::parse(&ts.signed_timestamp.0).map_err(SigstoreError::TimestampInvalid)?;
+            let t = token
+                .verify(&content.signature, &root.tsas)
+                .map_err(SigstoreError::TimestampInvalid)?;
+            // A Rekor v2 entry has no integrated time: the log key must have been valid
+            // when the timestamp authority saw the signature.
+            if let Some(log) = v2_logs
+                .iter()
+                .find(|l| t < l.start || l.end.is_some_and(|e| t > e))
+            {
+                return Err(SigstoreError::TlogEntryInvalid(format!(
+                    "the timestamp {t} is outside the validFor window of log {}",
+                    log.base_url
+                )));
+            }
+            times.push(t);
+            timestamps += 1;
+        }
+    }
+
+    let mut verified = Verified {
+        bundle_version: match version {
+            1 => "0.1",
+            2 => "0.2",
+            _ => "0.3",
+        },
+        identity: None,
+        issuer: None,
+        key_sha256: None,
+        signing_times: times.clone(),
+        tlog_entries: entries,
+        timestamps,
+        predicate_type,
+        content: if content.dsse.is_some() {
+            "dsse"
+        } else {
+            "messageSignature"
+        },
+    };
+    let Some(leaf) = leaf else {
+        verified.key_sha256 = Some(hex::encode(sha256(&key.spki_der)));
+        return Ok(verified);
+    };
+    if times.is_empty() {
+        return Err(SigstoreError::NoSigningTime(
+            "no signed entry timestamp or RFC 3161 timestamp proves when the short-lived certificate was used".into(),
+        ));
+    }
+    check_leaf(&leaf)?;
+    let mut problems = Vec::new();
+    let mut issuer = None;
+    for ca in &root.cas {
+        if !times.iter().all(|t| ca.valid_at(*t)) {
+            problems.push(format!(
+                "{}: signing time outside the authority's validFor",
+                ca.uri
+            ));
+            continue;
+        }
+        match validate_chain(&leaf, &ca.chain, &times) {
+            Ok(()) => {
+                issuer = Some(&ca.chain[0]);
+                break;
+            }
+            Err(e) => problems.push(format!("{}: {e}", ca.uri)),
+        }
+    }
+    let Some(issuer_cert) = issuer else {
+        return Err(SigstoreError::CertificateChainInvalid(
+            if problems.is_empty() {
+                "the trusted root has no certificate authority".into()
+            } else {
+                problems.join("; ")
+            },
+        ));
+    };
+    sct::verify_embedded(&leaf, issuer_cert, &root.ctlogs).map_err(SigstoreError::SctInvalid)?;
+    let (identity, oidc_issuer) = check_identity(&leaf, policy)?;
+    verified.identity = Some(identity);
+    verified.issuer = oidc_issuer;
+    Ok(verified)
+}
+
+fn check_leaf(leaf: &Cert) -> Result<(), SigstoreError> {
+    let fail = |m: &str| Err(SigstoreError::CertificateChainInvalid(m.to_string()));
+    if leaf.is_ca {
+        return fail("the signing certificate is a CA certificate");
+    }
+    if leaf.eku_code_signing != Some(true) {
+        return fail("the signing certificate does not allow code signing");
+    }
+    if leaf.digital_signature == Some(false) {
+        return fail("the signing certificate's keyUsage lacks digitalSignature");
+    }
+    if leaf.has_poison {
+        return fail("the signing certificate is a CT precertificate");
+    }
+    if !leaf.unknown_critical.is_empty() {
+        return Err(SigstoreError::CertificateChainInvalid(format!(
+            "the signing certificate has unprocessed critical extensions {:?}",
+            leaf.unknown_critical
+        )));
+    }
+    Ok(())
+}
+
+fn check_identity(leaf: &Cert, policy: &Policy) -> Result<(String, Option<String>), SigstoreError> {
+    let ids = leaf.identities();
+    let issuer = leaf.oidc_issuer.as_deref();
+    for rule in &policy.identities {
+        if !issuer.is_some_and(|i| rule.issuer.matches(i)) {
+            continue;
+        }
+        if let Some(identity) = ids.iter().find(|i| rule.subject.matches(i)) {
+            return Ok((identity.to_string(), leaf.oidc_issuer.clone()));
+        }
+    }
+    let wanted: Vec<String> = policy
+        .identities
+        .iter()
+        .map(|r| {
+            format!(
+                "{} from issuer {}",
+                r.subject.describe(),
+                r.issuer.describe()
+            )
+        })
+        .collect();
+    Err(SigstoreError::IdentityMismatch(format!(
+        "the certificate names {ids:?} from OIDC issuer {issuer:?}, expected {}",
+        wanted.join(" or ")
+    )))
+}
+
+fn check_statement(
+    payload: &[u8],
+    digests: &[(&str, String)],
+    predicate_type: Option<&str>,
+) -> Result<Option<String>, SigstoreError> {
+    let bad = |m: String| SigstoreError::StatementMismatch(m);
+    let v: Value = serde_json::from_slice(payload).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let pt = v
+        .get("predicateType")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(want) = predicate_type
+        && pt.as_deref() != Some(want)
+    {
+        return Err(bad(format!("predicateType is {pt:?}, expected {want:?}")));
+    }
+    if let Some((_, want)) = digests.first() {
+        let subjects = v
+            .get("subject")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no subject".into()))?;
+        let named = subjects.iter().any(|s| {
+            digests.iter().any(|(alg, hex)| {
+                s.get("digest")
+                    .and_then(|d| d.get(*alg))
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.eq_ignore_ascii_case(hex))
+            })
+        });
+        if !named {
+            return Err(SigstoreError::ArtifactMismatch(format!(
+                "no subject of the in-toto statement has sha256 {want}"
+            )));
+        }
+    }
+    Ok(pt)
+}
+
+fn pem_der(b64_pem: &str) -> Option<Vec<u8>> {
+    let pem = STANDARD.decode(b64_pem).ok()?;
+    let text = String::from_utf8(pem).ok()?;
+    let blocks = attestor_core::pem::parse_pem(&text).ok()?;
+    match blocks.as_slice() {
+        [one] => Some(one.der.clone()),
+        _ => None,
+    }
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    get(v, path).and_then(Value::as_str)
+}
+
+/// The entry's body must describe this signature, signer and content.
+fn check_body(
+    entry: &TlogEntry,
+    c: &Content,
+    signer_der: &[u8],
+    cert: bool,
+) -> Result<(), SigstoreError> {
+    let fail = |m: &str| Err(SigstoreError::TlogEntryInvalid(m.to_string()));
+    let body: Value = serde_json::from_slice(&entry.canonicalized_body.0).map_err(|e| {
+        SigstoreError::TlogEntryInvalid(format!("canonicalizedBody is not JSON: {e}"))
+    })?;
+    let kind = (
+        entry.kind_version.kind.as_str(),
+        entry.kind_version.version.as_str(),
+    );
+    if str_at(&body, &["kind"]) != Some(kind.0) || str_at(&body, &["apiVersion"]) != Some(kind.1) {
+        return fail("the body's kind or apiVersion differs from kindVersion");
+    }
+    let sig_b64 = STANDARD.encode(&c.signature);
+    // Rekor v1 stores PEM (base64 of it); v2 stores DER.
+    let signer_matches =
+        |pem_b64: Option<&str>| pem_b64.and_then(pem_der).is_some_and(|d| d == signer_der);
+    match kind {
+        ("hashedrekord", "0.0.1") => {
+            let spec = &body["spec"];
+            if c.dsse.is_some() {
+                return fail("a hashedrekord v0.0.1 entry cannot log a DSSE envelope");
+            }
+            let digest = c.signed_digest.map(hex::encode);
+            if str_at(spec, &["data", "hash", "algorithm"]) != Some("sha256")
+                || str_at(spec, &["data", "hash", "value"]) != digest.as_deref()
+            {
+                return fail("the entry logs another artifact digest");
+            }
+            if str_at(spec, &["signature", "content"]) != Some(sig_b64.as_str()) {
+                return fail("the entry logs another signature");
+            }
+            if !signer_matches(str_at(spec, &["signature", "publicKey", "content"])) {
+                return fail("the entry logs another certificate or key");
+            }
+        }
+        ("hashedrekord", "0.0.2") => {
+            let spec = &body["spec"]["hashedRekordV002"];
+            let digest = c.signed_digest.map(|d| STANDARD.encode(d));
+            if str_at(spec, &["data", "algorithm"]) != Some("SHA2_256")
+                || str_at(spec, &["data", "digest"]) != digest.as_deref()
+            {
+                return fail("the entry logs another digest");
+            }
+            if str_at(spec, &["signature", "content"]) != Some(sig_b64.as_str()) {
+                return fail("the entry logs another signature");
+            }
+            check_v2_verifier(&spec["signature"]["verifier"], signer_der, cert)?;
+        }
+        ("dsse", "0.0.1") => {
+            let Some((_, payload)) = &c.dsse else {
+                return fail("a dsse entry needs a DSSE envelope");
+            };
+            let spec = &body["spec"];
+            if str_at(spec, &["payloadHash", "algorithm"]) != Some("sha256")
+                || str_at(spec, &["payloadHash", "value"]) != Some(&hex::encode(sha256(payload)))
+            {
+                return fail("the entry logs another DSSE payload");
+            }
+            let sigs = spec["signatures"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let ok = sigs.len() == 1
+                && str_at(&sigs[0], &["signature"]) == Some(sig_b64.as_str())
+                && signer_matches(str_at(&sigs[0], &["verifier"]));
+            if !ok {
+                return fail("the entry logs another DSSE signature or signer");
+            }
+        }
+        ("dsse", "0.0.2") => {
+            let Some((_, payload)) = &c.dsse else {
+                return fail("a dsse entry needs a DSSE envelope");
+            };
+            let spec = &body["spec"]["dsseV002"];
+            if str_at(spec, &["payloadHash", "algorithm"]) != Some("SHA2_256")
+                || str_at(spec, &["payloadHash", "digest"])
+                    != Some(&STANDARD.encode(sha256(payload)))
+            {
+                return fail("the entry logs another DSSE payload");
+            }
+            let sigs = spec["signatures"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if sigs.len() != 1 || str_at(&sigs[0], &["content"]) != Some(sig_b64.as_str()) {
+                return fail("the entry logs another DSSE signature");
+            }
+            check_v2_verifier(&sigs[0]["verifier"], signer_der, cert)?;
+        }
+        ("intoto", "0.0.2") => {
+            let Some((_, payload)) = &c.dsse else {
+                return fail("an intoto entry needs a DSSE envelope");
+            };
+            let content = &body["spec"]["content"];
+            if str_at(content, &["payloadHash", "algorithm"]) != Some("sha256")
+                || str_at(content, &["payloadHash", "value"]) != Some(&hex::encode(sha256(payload)))
+            {
+                return fail("the entry logs another in-toto payload");
+            }
+            // intoto v0.0.2 stores the signature and the PEM base64-encoded once more.
+            let sigs = content["envelope"]["signatures"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let twice = STANDARD.encode(&sig_b64);
+            let ok = sigs.len() == 1
+                && str_at(&sigs[0], &["sig"]) == Some(twice.as_str())
+                && signer_matches(str_at(&sigs[0], &["publicKey"]));
+            if !ok {
+                return fail("the entry logs another in-toto signature or signer");
+            }
+        }
+        (k, v) => {
+            return Err(SigstoreError::TlogEntryInvalid(format!(
+                "entry kind {k} {v} is not supported (hashedrekord 0.0.1/0.0.2, dsse 0.0.1/0.0.2, intoto 0.0.2)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_v2_verifier(verifier: &Value, signer_der: &[u8], cert: bool) -> Result<(), SigstoreError> {
+    let path: &[&str] = if cert {
+        &["x509Certificate", "rawBytes"]
+    } else {
+        &["publicKey", "rawBytes"]
+    };
+    let logged = str_at(verifier, path).and_then(|b| STANDARD.decode(b).ok());
+    if logged.as_deref() != Some(signer_der) {
+        return Err(SigstoreError::TlogEntryInvalid(
+            "the entry logs another certificate or key".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Inclusion proof, checkpoint and SET; returns the integrated time when the SET vouches for it.
+fn verify_entry(
+    entry: &TlogEntry,
+    tlog: &Tlog,
+    version: u8,
+    v2: bool,
+) -> Result<Option<Timestamp>, SigstoreError> {
+    if version >= 2 && entry.inclusion_proof.is_none() {
+        return Err(SigstoreError::InclusionProofInvalid(
+            "bundles from version 0.2 on must carry an inclusion proof".into(),
+        ));
+    }
+    if version == 1 && entry.inclusion_promise.is_none() {
+        return Err(SigstoreError::SetInvalid(
+            "a version 0.1 bundle must carry a signed entry timestamp".into(),
+        ));
+    }
+    if let Some(proof) = &entry.inclusion_proof {
+        let ip = |m: String| SigstoreError::InclusionProofInvalid(m);
+        if proof.hashes.len() > MAX_PROOF_HASHES {
+            return Err(ip(format!("more than {MAX_PROOF_HASHES} hashes")));
+        }
+        let (index, size) = (proof.log_index.0, proof.tree_size.0);
+        if index < 0 || size < 0 {
+            return Err(ip("negative index or tree size".into()));
+        }
+        // Rekor v1 gives the tree-local index in the proof; v2 has one index.
+        if v2 && index != entry.log_index.0 {
+            return Err(ip("the proof's logIndex differs from the entry's".into()));
+        }
+        let to_hash = |b: &[u8]| -> Result<merkle::Hash, SigstoreError> {
+            b.try_into()
+                .map_err(|_| ip("a hash is not 32 bytes".into()))
+        };
+        let hashes: Vec<merkle::Hash> = proof
+            .hashes
+            .iter()
+            .map(|h| to_hash(&h.0))
+            .collect::<Result<_, _>>()?;
+        let root_hash = to_hash(&proof.root_hash.0)?;
+        let leaf = merkle::leaf_hash(&entry.canonicalized_body.0);
+        merkle::verify_inclusion(&leaf, index as u64, size as u64, &hashes, &root_hash)
+            .map_err(|e| ip(e.to_string()))?;
+        let cp = proof.checkpoint.as_ref().ok_or_else(|| {
+            SigstoreError::CheckpointInvalid("the inclusion proof has no checkpoint".into())
+        })?;
+        verify_checkpoint(&cp.envelope, tlog, size as u64, &root_hash)?;
+    }
+    let mut time = None;
+    if !v2 {
+        let t = Timestamp::from_second(entry.integrated_time.0).map_err(|_| {
+            SigstoreError::TlogEntryInvalid("integratedTime is out of range".into())
+        })?;
+        if let Some(promise) = &entry.inclusion_promise {
+            let set = serde_json::json!({
+                "body": STANDARD.encode(&entry.canonicalized_body.0),
+                "integratedTime": entry.integrated_time.0,
+                "logID": hex::encode(&entry.log_id.key_id.0),
+                "logIndex": entry.log_index.0,
+            });
+            let signed = attestor_core::canonical::to_canonical_bytes(&set)
+                .map_err(|e| SigstoreError::SetInvalid(e.to_string()))?;
+            tlog.key
+                .verify(
+                    crate::crypto::HashAlg::Sha256,
+                    &signed,
+                    &promise.signed_entry_timestamp.0,
+                )
+                .map_err(|e| SigstoreError::SetInvalid(e.to_string()))?;
+            if t < tlog.start || tlog.end.is_some_and(|e| t > e) {
+                return Err(SigstoreError::SetInvalid(format!(
+                    "integratedTime {t} is outside the log key's validFor window"
+                )));
+            }
+            time = Some(t);
+        }
+    } else if entry.inclusion_promise.is_some() {
+        return Err(SigstoreError::SetInvalid(
+            "Rekor v2 entries carry no signed entry timestamp".into(),
+        ));
+    }
+    Ok(time)
+}
+
+fn verify_checkpoint(
+    note: &str,
+    tlog: &Tlog,
+    size: u64,
+    root_hash: &merkle::Hash,
+) -> Result<(), SigstoreError> {
+    let cp = |m: String| SigstoreError::CheckpointInvalid(m);
+    let signed = SignedNote::parse(note).map_err(|e| cp(e.to_string()))?;
+    let verifier = NoteVerifier::from_spki_der(&tlog.name, &tlog.key.spki_der)
+        .map_err(|e| cp(e.to_string()))?;
+    signed.verify(&[verifier]).map_err(|e| cp(e.to_string()))?;
+    let body = CheckpointBody::parse(&signed.text).map_err(|e| cp(e.to_string()))?;
+    if body.tree_size != size || body.root_hash != *root_hash {
+        return Err(cp(format!(
+            "the checkpoint (size {}) is not for the proof's tree (size {size}) or root",
+            body.tree_size
+        )));
+    }
+    Ok(())
+}
