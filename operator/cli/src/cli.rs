@@ -143,6 +143,8 @@ pub struct InspectArgs {
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
     /// Extract the bundle's files into this directory (created if missing).
+    /// Existing files and symbolic links are never written through: the
+    /// command fails instead.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]

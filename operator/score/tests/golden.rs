@@ -3,7 +3,7 @@
 
 mod common;
 
-use attestor_core::bundle::{Bundle, ledger_root};
+use attestor_core::bundle::{Bundle, ledger_root, read_score_proof};
 use attestor_core::canonical::parse_strict;
 use attestor_core::zip::ZipLimits;
 use attestor_score::Verdict;
@@ -33,15 +33,15 @@ fn examples_inputs_reproduce_the_hand_written_ledger() {
 
 #[test]
 fn the_example_bundle_signs_this_ledger() {
-    let bundle =
-        Bundle::from_zip(&common::read("bundles/valid.zip"), &ZipLimits::default()).unwrap();
+    let zip = common::read("bundles/valid.zip");
+    let bundle = Bundle::from_zip(&zip, &ZipLimits::default()).unwrap();
+    let proof = read_score_proof(&zip, &ZipLimits::default()).unwrap();
     let ledger = score(&common::inputs("inputs")).unwrap();
-    assert_eq!(bundle.score_proof.root_hash, ledger.root);
-    assert_eq!(
-        ledger_root(bundle.score_proof.nodes.iter().map(|n| &n.id)),
-        ledger.root
-    );
-    assert_eq!(bundle.score_proof.nodes, ledger.proof_nodes());
+    assert_eq!(bundle.ledger.root_hash, ledger.root);
+    assert_eq!(bundle.ledger.computed_root, ledger.root);
+    assert_eq!(proof.root_hash, ledger.root);
+    assert_eq!(ledger_root(proof.nodes.iter().map(|n| &n.id)), ledger.root);
+    assert_eq!(proof.nodes, ledger.proof_nodes());
 }
 
 /// The fixture of docs/scoring.md, section "Worked example".
@@ -149,8 +149,9 @@ fn a_bundle_built_from_the_ledger_replays() {
 
     let bundle = Bundle::from_zip(&built.zip, &ZipLimits::default()).unwrap();
     assert_eq!(bundle.manifest.inputs, ledger.inputs);
+    let proof = read_score_proof(&built.zip, &ZipLimits::default()).unwrap();
     let report = replay(
-        &bundle.score_proof.nodes,
+        &proof.nodes,
         &bundle.manifest.inputs,
         attestor_score::ScoreVersion::V1,
         &inputs,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use attestor_core::bundle::{Bundle, ManifestInputs};
+use attestor_core::bundle::{Bundle, ManifestInputs, read_score_proof};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::zip::ZipLimits;
 use attestor_runtime::snapshot_store::{Store, open_store};
@@ -16,7 +16,7 @@ use attestor_score::{
 use serde_json::{Value, json};
 
 use crate::cli::{OutputFormat, ReplayArgs, VerifyArgs};
-use crate::error::read_file;
+use crate::error::{read_bundle, read_file};
 use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED};
 
 /// Where one replayed input came from.
@@ -70,7 +70,7 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
         .as_deref()
         .map(|url| open_store(url).map_err(|e| CliError::Usage(format!("--store: {e}"))))
         .transpose()?;
-    let bytes = read_file(&args.bundle)?;
+    let bytes = read_bundle(&args.bundle)?;
     let bundle = Bundle::from_zip(&bytes, &ZipLimits::default())
         .map_err(|e| CliError::input(&args.bundle, e))?;
     if !args.trust_anchors.is_empty() {
@@ -168,7 +168,10 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
     }
     let ledger = attestor_score::score_as(&inputs, version)
         .map_err(|e| CliError::Usage(format!("cannot score the replayed inputs: {e}")))?;
-    let report = compare(&bundle.score_proof.nodes, &original, &ledger);
+    // Verification does not keep the nodes; replaying compares them.
+    let proof = read_score_proof(&bytes, &ZipLimits::default())
+        .map_err(|e| CliError::input(&args.bundle, e))?;
+    let report = compare(&proof.nodes, &original, &ledger);
     match args.output {
         OutputFormat::Text => print!("{}", text(&report, &original, &parsed, args.diff)),
         OutputFormat::Json => println!(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use attestor_api::proof_verification::LastReplay;
 use attestor_api::replay_job::SnapshotPolicy;
-use attestor_core::bundle::{Bundle, ManifestInputs};
+use attestor_core::bundle::{Bundle, ManifestInputs, read_score_proof};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::zip::ZipLimits;
 use attestor_score::error::InputKind;
@@ -84,12 +84,17 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
     options: &ReplayOptions,
 ) -> ProofOutcome {
     let parsed = tokio::task::spawn_blocking(move || {
-        Bundle::from_zip(&bytes, &ZipLimits::default()).map(|b| Parsed {
-            manifest_id: b.score_proof.manifest_id,
-            version: attestor_score::ScoreVersion::of_manifest(&b.manifest_value),
-            inputs: b.manifest.inputs.clone(),
-            signed_at: b.meta.signed_at,
-            nodes: b.score_proof.nodes,
+        let limits = ZipLimits::default();
+        Bundle::from_zip(&bytes, &limits).and_then(|b| {
+            // Verification does not keep the nodes; replaying compares them.
+            let proof = read_score_proof(&bytes, &limits)?;
+            Ok(Parsed {
+                manifest_id: proof.manifest_id,
+                version: attestor_score::ScoreVersion::of_manifest(&b.manifest_value),
+                inputs: b.manifest.inputs.clone(),
+                signed_at: b.meta.signed_at,
+                nodes: proof.nodes,
+            })
         })
     })
     .await;
