@@ -2,20 +2,25 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
+.PHONY: image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
 	@echo "                   the local control plane (started, and built on first use) with crds/"
 	@echo "                   and examples/ applied; Ctrl-C stops everything it started"
 	@echo "make demo-offline  only the offline verification demo (no cluster needed)"
-	@echo "make test          everything CI runs: lints, unit tests, then integration tests and the"
-	@echo "                   e2e suite against a cluster (KUBECONFIG, or the local control plane,"
-	@echo "                   built from Go modules on first use and stopped afterwards)"
+	@echo "make test          everything CI runs: lints, unit tests, the images, then integration tests,"
+	@echo "                   the chart checks, and the chart installed on the local one-node cluster"
+	@echo "                   (built from Go modules on first use, stopped afterwards) with the e2e"
+	@echo "                   suite against it"
 	@echo "make unit          lints and the tests that need no cluster"
-	@echo "make e2e           the e2e suite against KUBECONFIG or the running local control plane"
-	@echo "make cluster-up    start the local control plane (e2e/kubeconfig); cluster-down stops it"
-	@echo "make bench         verification throughput next to openssl speed ecdsap256"
+	@echo "make e2e           the e2e suite against KUBECONFIG or the running local cluster (with no chart"
+	@echo "                   installed it runs target/debug/attestor as a process)"
+	@echo "make e2e-chart     install the chart with the local image on the running node, then the suite"
+	@echo "make cluster-up    start the local cluster with its node (e2e/kubeconfig; ATTESTOR_E2E_NODE=0:"
+	@echo "                   control plane only); cluster-down stops it and checks nothing is left"
+	@echo "make bench         verification throughput next to openssl speed ecdsap256, and peak RSS and"
+	@echo "                   time of verifying each hostile bundle (budget: 64 MiB, 1 s)"
 	@echo "make bench-operator  5,000 ProofVerifications against the local control plane: time to"
 	@echo "                   Verified, API requests, operator peak RSS (COUNT=N to change)"
 	@echo "make bench-webhook  admission reviews over HTTPS at 1,000 req/s and at saturation, one server"
@@ -23,6 +28,8 @@ help:
 	@echo "make examples      regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds          regenerate crds/ from the types in operator/api (CI fails when stale)"
 	@echo "make docs          regenerate docs/crds.md from the types in operator/api"
+	@echo "make image         the operator image without a container engine: static musl binary +"
+	@echo "                   e2e/image/operator.rootfs -> target/images/attestor.tar (OCI archive)"
 	@echo "make chart-test    lint, render and server-side dry-run the Helm chart, check its dashboard"
 	@echo "                   and alerts (helm built from e2e/go/helm on first use)"
 
@@ -36,6 +43,11 @@ demo-cluster: release
 
 release:
 	$(CARGO) build --release --locked -p attestor
+
+# The operator image as the chart runs it, built with no Docker daemon and no base image
+# (e2e/image.sh; the Dockerfile builds the same filesystem for hosted CI).
+image:
+	e2e/image.sh operator
 
 build:
 	$(CARGO) build --locked --workspace --all-targets
@@ -56,6 +68,11 @@ unit: lint
 	$(CARGO) build --locked -p attestor
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
 
+# The node (kubelet, containerd) needs root, so it is on by default for root only; NODE=0
+# runs the control plane alone, and then `make test` runs the e2e suite against `attestor
+# run` as a process instead of the chart.
+NODE ?= $(if $(filter 0,$(shell id -u)),1,0)
+
 # Everything, with a cluster: compile first so the control plane is not kept waiting.
 test:
 	@echo "[$$(date +%T)] lint"
@@ -63,28 +80,48 @@ test:
 	@echo "[$$(date +%T)] build"
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --no-run
-	e2e/helm.sh >/dev/null
-	@echo "[$$(date +%T)] tests, e2e and the chart against a cluster"
-	e2e/with-cluster.sh $(MAKE) --no-print-directory integration e2e chart-check
+	@echo "[$$(date +%T)] images, and the cluster's and helm's binaries (cached after the first run)"
+	@$(MAKE) --no-print-directory -j2 test-images test-go-binaries
+	@echo "[$$(date +%T)] tests, the chart checks, then the chart on the node and the e2e suite"
+	ATTESTOR_E2E_NODE=$(NODE) e2e/with-cluster.sh $(MAKE) --no-print-directory integration chart-check $(if $(filter 1,$(NODE)),e2e-chart,e2e)
 	@echo "[$$(date +%T)] make test passed"
+
+# Run side by side by `make test`: the musl release build and the Go builds each leave the
+# other's idle core time (serial crates, links) to use, which shortens a cold run.
+test-images:
+	e2e/image.sh operator
+	e2e/image.sh node
+
+test-go-binaries:
+	ATTESTOR_E2E_NODE=$(NODE) e2e/cluster.sh build
+	e2e/helm.sh >/dev/null
 
 integration:
 	$(CARGO) test --locked --workspace
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
+	e2e/sigstore-conformance.sh target/debug/attestor
 
 e2e:
 	e2e/run.sh
 
+# The chart as a user installs it, with the image of `make image`, on the local node; then the
+# same e2e suite as on kind (ATTESTOR_E2E_EXPECT_CHART: a missing operator fails, no fallback).
+e2e-chart:
+	e2e/cluster.sh load target/images/attestor.tar
+	e2e/install-chart.sh install attestor.local/attestor:dev
+	ATTESTOR_E2E_EXPECT_CHART=1 e2e/run.sh
+
 # The local control plane comes up with the CRDs installed, as envtest does,
 # so `kubectl apply --server-side -f crds/ -f examples/` works at once.
 cluster-up:
-	e2e/cluster.sh up
+	ATTESTOR_E2E_NODE=$(NODE) e2e/cluster.sh up
 	KUBECONFIG=e2e/kubeconfig kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 	KUBECONFIG=e2e/kubeconfig kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null
 	@echo "control plane ready with the attestor CRDs: export KUBECONFIG=$$PWD/e2e/kubeconfig"
 
 cluster-down:
 	e2e/cluster.sh down
+	e2e/cluster.sh leftovers
 
 # The offline verification cases of the public sigstore-conformance suite, through the CLI.
 sigstore-conformance:
@@ -110,6 +147,7 @@ docs:
 
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify
+	$(CARGO) bench --locked -p attestor-core --bench hostile
 
 bench-replay: ; $(CARGO) run --release --locked -p attestor-runtime --example bench_replay
 

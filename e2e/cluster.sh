@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# e2e/cluster.sh: a real local Kubernetes control plane for tests and demos
-# (etcd + kube-apiserver + kube-controller-manager, no container engine, no
-# kubelet), built from pinned Go modules. See e2e/README.md.
+# e2e/cluster.sh: a real local Kubernetes cluster for tests and demos: etcd +
+# kube-apiserver + kube-controller-manager, and with ATTESTOR_E2E_NODE=1 one
+# node (kube-scheduler, kubelet, containerd over runc, bridge CNI in a network
+# namespace of its own; e2e/node.sh), built from pinned Go modules. See e2e/README.md.
 #
-#   e2e/cluster.sh up       build the binaries if not cached, start, wait ready
-#   e2e/cluster.sh down     stop what `up` started, remove the run state
-#   e2e/cluster.sh status   what runs; exit non-zero unless everything is up
-#   e2e/cluster.sh env      print `export KUBECONFIG=...`
-#   e2e/cluster.sh build    only build/cache the binaries (e.g. a CI warm-up step)
+#   e2e/cluster.sh up         build the binaries if not cached, start, wait ready
+#   e2e/cluster.sh down       stop what `up` started, remove what it made
+#   e2e/cluster.sh status     what runs; exit non-zero unless everything is up
+#   e2e/cluster.sh env        print `export KUBECONFIG=...`
+#   e2e/cluster.sh build      only build/cache the binaries (e.g. a CI warm-up step)
+#   e2e/cluster.sh load F...  import image archives (e2e/image.sh) into the node
+#   e2e/cluster.sh leftovers  list what of this checkout's cluster is on the machine; exit 1 if any
 set -Eeuo pipefail
 
 E2E_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -18,7 +21,10 @@ readonly PID_DIR=$RUN_DIR/pids
 readonly LOG_DIR=$RUN_DIR/logs
 readonly PKI_DIR=$RUN_DIR/pki
 readonly KUBECONFIG_PATH=$E2E_DIR/kubeconfig
-readonly COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+readonly CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager)
+COMPONENTS=("${CONTROL_PLANE[@]}")   # plus NODE_COMPONENTS when the node is up
+ROOT_DIR=$(cd -- "$E2E_DIR/.." && pwd -P)
+readonly ROOT_DIR
 
 READY_TIMEOUT=${ATTESTOR_E2E_READY_TIMEOUT:-180}   # seconds, per wait
 STOP_TIMEOUT=${ATTESTOR_E2E_STOP_TIMEOUT:-15}      # seconds before SIGKILL
@@ -29,7 +35,7 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -48,7 +54,18 @@ readonly K8S_VERSION ETCD_VERSION
 CACHE_ROOT=${ATTESTOR_CACHE_DIR:-${HOME:?HOME or ATTESTOR_CACHE_DIR must be set}/.cache/attestor}
 readonly BIN_DIR=$CACHE_ROOT/control-plane/$K8S_VERSION-$ETCD_VERSION/bin
 
-bin_path() { printf '%s/%s\n' "$BIN_DIR" "$1"; }
+bin_path() {
+    local n
+    for n in "${NODE_COMPONENTS[@]}"; do
+        [[ $n == "$1" ]] && { node_bin "$1"; return; }
+    done
+    printf '%s/%s\n' "$BIN_DIR" "$1"
+}
+
+# The node: kube-scheduler, containerd and the kubelet (ATTESTOR_E2E_NODE=1).
+# shellcheck source=e2e/node.sh
+source "$E2E_DIR/node.sh"
+APISERVER_HOST=127.0.0.1   # HOST_IP when the node runs (its netns reaches the host there)
 
 # --- building ----------------------------------------------------------------
 
@@ -72,12 +89,15 @@ fingerprint() { # <module dir> <ldflags>
 }
 
 BUILD_PID=
+BUILD_TAGS=        # go build -tags of the set being built
+SET_DIR=           # where build_set puts the set (default: BIN_DIR)
 # Runs `go build -v` in the background, printing a timestamped heartbeat.
 go_build() { # <label> <module dir> <out dir> <ldflags> <package>...
     local label=$1 dir=$2 out=$3 ldflags=$4
     shift 4
-    local go blog start last rc=0
+    local go blog start last rc=0 tags=()
     go=$(find_go)
+    [[ -z $BUILD_TAGS ]] || tags=(-tags "$BUILD_TAGS")
     blog=$out/build.log
     start=$SECONDS
     last=$SECONDS
@@ -86,7 +106,7 @@ go_build() { # <label> <module dir> <out dir> <ldflags> <package>...
         cd "$dir"
         # -mod=readonly: exactly the committed go.mod/go.sum, never edited.
         exec nice -n 10 env CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS= \
-            "$go" build -v -mod=readonly -trimpath -buildvcs=false \
+            "$go" build -v -mod=readonly -trimpath -buildvcs=false "${tags[@]}" \
             -ldflags "$ldflags" -o "$out/" "$@"
     ) >"$blog" 2>&1 &
     BUILD_PID=$!
@@ -122,13 +142,13 @@ elapsed() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 build_set() { # <set name> <module dir> <ldflags> <binary>=<package>...
     local set=$1 dir=$2 ldflags=$3
     shift 3
-    local want have="" spec bins=() pkgs=() missing=0 tmp
-    want=$(fingerprint "$dir" "$ldflags")
-    [[ -r $BIN_DIR/.$set.fingerprint ]] && have=$(<"$BIN_DIR/.$set.fingerprint")
+    local want have="" spec bins=() pkgs=() missing=0 tmp out=${SET_DIR:-$BIN_DIR}
+    want=$(fingerprint "$dir" "$ldflags${BUILD_TAGS:+ tags=$BUILD_TAGS}")
+    [[ -r $out/.$set.fingerprint ]] && have=$(<"$out/.$set.fingerprint")
     for spec in "$@"; do
         bins+=("${spec%%=*}")
         pkgs+=("${spec#*=}")
-        [[ -x $BIN_DIR/${spec%%=*} ]] || missing=1
+        [[ -x $out/${spec%%=*} ]] || missing=1
     done
     if (( missing == 0 )) && [[ $want == "$have" ]] && [[ -z ${ATTESTOR_REBUILD:-} ]]; then
         return 0
@@ -136,12 +156,12 @@ build_set() { # <set name> <module dir> <ldflags> <binary>=<package>...
     if [[ $ldflags == *@BUILD_DATE@* ]]; then
         ldflags=${ldflags//@BUILD_DATE@/${ATTESTOR_K8S_BUILD_DATE:-$(k8s_release_date)}}
     fi
-    tmp=$(mktemp -d "$BIN_DIR/.build-$set.XXXXXX")
+    tmp=$(mktemp -d "$out/.build-$set.XXXXXX")
     go_build "${bins[*]}" "$dir" "$tmp" "$ldflags" "${pkgs[@]}"
     for spec in "$@"; do
-        mv -f "$tmp/$(go_out_name "${spec#*=}")" "$BIN_DIR/${spec%%=*}"
+        mv -f "$tmp/$(go_out_name "${spec#*=}")" "$out/${spec%%=*}"
     done
-    printf '%s\n' "$want" >"$BIN_DIR/.$set.fingerprint"
+    printf '%s\n' "$want" >"$out/.$set.fingerprint"
     rm -rf "$tmp"
 }
 
@@ -175,6 +195,7 @@ build() {
         log "binaries ready in $BIN_DIR ($(elapsed $((SECONDS - started))))"
     fi
     exec 8>&-
+    if node_wanted; then node_build "${ldk[@]}"; fi
 }
 
 # Release date of the pinned k8s.io/kubernetes, from the Go module cache's
@@ -228,9 +249,14 @@ gen_pki() {
     new_ca etcd-ca attestor-e2e-etcd-ca
     new_ca front-proxy-ca attestor-e2e-front-proxy-ca
     new_cert apiserver ca "/CN=kube-apiserver" serverAuth \
-        "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$SERVICE_IP"
+        "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$SERVICE_IP${NODE:+,IP:$HOST_IP}"
     new_cert admin ca "/O=system:masters/CN=attestor-e2e-admin" clientAuth
     new_cert controller-manager ca "/CN=system:kube-controller-manager" clientAuth
+    if [[ -n $NODE ]]; then
+        new_cert scheduler ca "/CN=system:kube-scheduler" clientAuth
+        new_cert kubelet ca "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+        new_cert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
+    fi
     new_cert etcd-server etcd-ca "/CN=etcd" serverAuth "DNS:localhost,IP:127.0.0.1"
     new_cert apiserver-etcd-client etcd-ca "/CN=kube-apiserver-etcd-client" clientAuth
     new_cert front-proxy-client front-proxy-ca "/CN=front-proxy-client" clientAuth
@@ -247,7 +273,7 @@ kind: Config
 clusters:
 - name: attestor-e2e
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: https://$APISERVER_HOST:$APISERVER_PORT
     certificate-authority-data: $("${b64[@]}" <"$PKI_DIR/ca.crt")
 users:
 - name: $3
@@ -348,7 +374,8 @@ start_component() { # <component> <args>...
     # setsid: its own session, so the terminal's or CI step's signals don't
     # reach it and it outlives this script. 8>&- 9>&-: it must not inherit
     # (and so hold forever) the build or up/down lock.
-    setsid "$exe" "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 8>&- 9>&- &
+    # shellcheck disable=SC2086 # WRAP: a command prefix (nsenter into the node netns)
+    setsid ${WRAP:-} "$exe" "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 8>&- 9>&- &
     pid=$!
     # Wait for the exec to happen before recording the process identity.
     for ((i = 0; i < 50; i++)); do
@@ -409,7 +436,7 @@ wait_reaped() { # <component> <pid>
 api_get() { # <path>: GET from the API server as admin
     curl -fsS --max-time 5 --cacert "$PKI_DIR/ca.crt" \
         --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key" \
-        "https://127.0.0.1:$APISERVER_PORT$1"
+        "https://$APISERVER_HOST:$APISERVER_PORT$1"
 }
 
 wait_for() { # <component> <what> <command>...
@@ -437,6 +464,10 @@ load_ports() {
     [[ -r $RUN_DIR/ports ]] || return 1
     # shellcheck source=/dev/null
     source "$RUN_DIR/ports"
+    if [[ -n ${NODE:-} ]]; then
+        APISERVER_HOST=$HOST_IP
+        COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}")
+    fi
 }
 
 all_running() {
@@ -456,9 +487,9 @@ cmd_up() {
     command -v curl >/dev/null || die "curl is required"
     command -v setsid >/dev/null || die "setsid (util-linux) is required"
     [[ -d /proc/self ]] || die "needs Linux /proc"
-    if all_running; then
-        load_ports || true
-        log "already running (kube-apiserver https://127.0.0.1:${APISERVER_PORT:-?}); KUBECONFIG=$KUBECONFIG_PATH"
+    load_ports || true
+    if all_running && { [[ -n ${NODE:-} ]] || ! node_wanted; }; then
+        log "already running (kube-apiserver https://$APISERVER_HOST:${APISERVER_PORT:-?}${NODE:+, node $NODE_NAME}); KUBECONFIG=$KUBECONFIG_PATH"
         return 0
     fi
     if any_state; then
@@ -466,6 +497,12 @@ cmd_up() {
         cmd_down
     fi
 
+    NODE=
+    if node_wanted; then
+        node_preflight
+        NODE=1 APISERVER_HOST=$HOST_IP
+        COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}")
+    fi
     build
     local etcd apiserver kcm
     etcd=$(bin_path etcd)
@@ -490,6 +527,26 @@ cmd_up() {
     printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKCM_PORT=%s\n' \
         "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" >"$RUN_DIR/ports"
     write_kubeconfig "$RUN_DIR/controller-manager.kubeconfig" controller-manager system:kube-controller-manager
+    local node_flags=()
+    if [[ -n $NODE ]]; then
+        pick_port SCHEDULER_PORT ATTESTOR_E2E_SCHEDULER_PORT
+        # The kubelet's ports are in the node netns: no other process can hold them.
+        KUBELET_PORT=10250 KUBELET_HEALTHZ_PORT=10248
+        printf 'NODE=1\nSCHEDULER_PORT=%s\nKUBELET_PORT=%s\nKUBELET_HEALTHZ_PORT=%s\n' \
+            "$SCHEDULER_PORT" "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT" >>"$RUN_DIR/ports"
+        write_kubeconfig "$RUN_DIR/scheduler.kubeconfig" scheduler system:kube-scheduler
+        write_kubeconfig "$RUN_DIR/kubelet.kubeconfig" kubelet "system:node:$NODE_NAME"
+        node_net_up
+        node_net_service
+        node_cgroups_create
+        node_write_config
+        # The API server calls webhooks (and aggregated APIs) at their Pods' IPs, which the host
+        # routes into the node netns; and the kubelets with a client certificate.
+        node_flags=(--enable-aggregator-routing=true
+            --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt"
+            --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key"
+            --kubelet-preferred-address-types=InternalIP)
+    fi
 
     start_component etcd \
         --name=attestor-e2e \
@@ -512,7 +569,7 @@ cmd_up() {
         --etcd-cafile="$PKI_DIR/etcd-ca.crt" \
         --etcd-certfile="$PKI_DIR/apiserver-etcd-client.crt" \
         --etcd-keyfile="$PKI_DIR/apiserver-etcd-client.key" \
-        --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+        --bind-address="$APISERVER_HOST" --advertise-address="$APISERVER_HOST" \
         --endpoint-reconciler-type=none \
         --secure-port="$APISERVER_PORT" \
         --tls-cert-file="$PKI_DIR/apiserver.crt" --tls-private-key-file="$PKI_DIR/apiserver.key" \
@@ -529,10 +586,10 @@ cmd_up() {
         --requestheader-extra-headers-prefix=X-Remote-Extra- \
         --proxy-client-cert-file="$PKI_DIR/front-proxy-client.crt" \
         --proxy-client-key-file="$PKI_DIR/front-proxy-client.key" \
-        --allow-privileged=true \
+        --allow-privileged=true "${node_flags[@]}" \
         --profiling=false
     wait_for kube-apiserver "ok from /readyz" apiserver_ready
-    log "kube-apiserver is ready on https://127.0.0.1:$APISERVER_PORT"
+    log "kube-apiserver is ready on https://$APISERVER_HOST:$APISERVER_PORT"
 
     # --controllers='*': every on-by-default controller. Since v1.31 the cloud
     # ones (cloud-node-lifecycle, node-route, service-lb) are no longer in
@@ -556,26 +613,34 @@ cmd_up() {
     wait_for kube-controller-manager "ok from /healthz" kcm_healthy
     wait_for kube-controller-manager "ServiceAccount default/default" default_sa_exists
     log "kube-controller-manager is healthy on 127.0.0.1:$KCM_PORT"
+    if [[ -n $NODE ]]; then
+        "$E2E_DIR/image.sh" node >/dev/null
+        node_start
+    fi
 
     write_kubeconfig "$KUBECONFIG_PATH" admin attestor-e2e-admin
     umask "$old_umask"
     trap - EXIT
-    log "control plane $K8S_VERSION (etcd $ETCD_VERSION) is up in $(elapsed $((SECONDS - t0)))"
+    log "control plane $K8S_VERSION (etcd $ETCD_VERSION)${NODE:+ and node $NODE_NAME (containerd $CONTAINERD_VERSION)} up in $(elapsed $((SECONDS - t0)))"
     log "export KUBECONFIG=$KUBECONFIG_PATH"
 }
 
 stop_all() {
     local i
-    for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-        stop_component "${COMPONENTS[i]}"
+    # The node whenever any of it may exist (also after an up that failed half-way).
+    if [[ -n ${NODE:-} || -e $NODE_DIR ]] || [[ -n $(node_leftovers) ]]; then node_down; fi
+    for ((i = ${#CONTROL_PLANE[@]} - 1; i >= 0; i--)); do
+        stop_component "${CONTROL_PLANE[i]}"
     done
+    node_net_down
 }
 
 cmd_down() {
-    if ! any_state; then
+    if ! any_state && [[ -z $(node_leftovers) ]]; then
         log "nothing to stop"
         return 0
     fi
+    load_ports || true
     stop_all
     rm -rf "$RUN_DIR" "$KUBECONFIG_PATH"
     log "control plane stopped; run state removed"
@@ -594,9 +659,9 @@ cmd_status() {
     done
     if (( rc == 0 )); then
         if [[ -n ${APISERVER_PORT:-} ]] && apiserver_ready; then
-            printf '%-24s https://127.0.0.1:%s (/readyz ok)\n' "endpoint" "$APISERVER_PORT"
+            printf '%-24s https://%s:%s (/readyz ok)\n' "endpoint" "$APISERVER_HOST" "$APISERVER_PORT"
         else
-            printf '%-24s https://127.0.0.1:%s (/readyz NOT ok)\n' "endpoint" "${APISERVER_PORT:-?}"
+            printf '%-24s https://%s:%s (/readyz NOT ok)\n' "endpoint" "$APISERVER_HOST" "${APISERVER_PORT:-?}"
             rc=1
         fi
     fi
@@ -617,6 +682,29 @@ cmd_env() {
     printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_PATH"
 }
 
+# What `up` may have left on the machine (nothing after a `down`): processes of the cached
+# binaries, the run state, and everything of the node (see node_leftovers). Exit 1 if any.
+cmd_leftovers() {
+    local out p
+    out=$(node_leftovers)
+    # This checkout's processes: every one `up` starts names a file in the run state
+    # (other checkouts' clusters run the same cached binaries).
+    for p in /proc/[0-9]*; do
+        [[ $p == "/proc/$$" || $p == "/proc/$BASHPID" ]] && continue
+        if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qF "$RUN_DIR/"; then
+            out+=$'\n'"process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
+        fi
+    done
+    [[ -e $RUN_DIR ]] && out+=$'\n'"directory $RUN_DIR"
+    [[ -e $KUBECONFIG_PATH ]] && out+=$'\n'"file $KUBECONFIG_PATH"
+    out=$(sed '/^$/d' <<<"$out")
+    if [[ -n $out ]]; then
+        printf 'left behind:\n%s\n' "$out"
+        return 1
+    fi
+    log "nothing of the cluster is left on this machine"
+}
+
 # One up/down at a time per checkout.
 lock_run_state() {
     exec 9>"$E2E_DIR/.cluster.lock"
@@ -627,13 +715,16 @@ lock_run_state() {
 }
 
 main() {
-    [[ $# -eq 1 ]] || usage
+    [[ $# -ge 1 ]] || usage
+    [[ $1 == load || $# -eq 1 ]] || usage
     case $1 in
         up) lock_run_state; cmd_up ;;
         down) lock_run_state; cmd_down ;;
         status) cmd_status ;;
         env) cmd_env ;;
         build) build ;;
+        load) shift; load_ports || true; [[ -n ${NODE:-} ]] || die "the node is not up"; node_load_images "$@" ;;
+        leftovers) cmd_leftovers ;;
         -h|--help|help) usage ;;
         *) usage ;;
     esac

@@ -2,15 +2,27 @@
 # e2e/run.sh: the end-to-end suite. Asserts what a user sees with kubectl.
 #
 # Runs against whatever cluster KUBECONFIG points at (kind in hosted CI), or
-# against the local control plane's e2e/kubeconfig when KUBECONFIG is unset.
-# It creates only objects named in crds/ and examples/, and removes the
-# example objects again when it ends (the CRDs stay, like any installation).
+# against the local cluster's e2e/kubeconfig when KUBECONFIG is unset.
+# It creates only objects named in crds/ and examples/ and its own namespaces
+# and TrustedIssuer, and removes them again when it ends (the CRDs stay, like
+# any installation).
+#
+# The operator is the one the Helm chart installed (e2e/install-chart.sh: `make
+# test` on the local node, the e2e-kind CI job on kind): then the suite also
+# runs a workload of the locally built image (target/images/app.ref, from
+# e2e/image.sh node) through admission until its Pod runs, checks leader
+# election across the operator Pods, kills the leader Pod, and upgrades the
+# chart. With no chart installed it runs `attestor run` ($ATTESTOR_BIN) as a
+# process for the length of the suite; ATTESTOR_E2E_EXPECT_CHART=1 makes a
+# missing chart a failure instead.
 set -Euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ -z ${KUBECONFIG:-} ]]; then
   if [[ -f e2e/kubeconfig ]]; then
     export KUBECONFIG=$PWD/e2e/kubeconfig
+  elif kubectl config current-context >/dev/null 2>&1; then
+    : # kubectl's own configuration (kind writes ~/.kube/config)
   else
     echo "e2e: no cluster: set KUBECONFIG or run 'make cluster-up'" >&2
     exit 2
@@ -22,7 +34,7 @@ ok() { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
 bad() { fail=$((fail + 1)); printf '  FAIL  %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/        /'; }
 section() { printf '\n== %s\n' "$1"; }
 
-operator_pid= webhook_config=
+operator_pid= webhook_config= workload_issuer=
 run_id=$$-$RANDOM
 admission_ns=(e2e-enforce-$run_id e2e-warn-$run_id e2e-open-$run_id)
 cleanup() {
@@ -30,6 +42,7 @@ cleanup() {
   if [[ -n $webhook_config ]]; then kubectl delete --ignore-not-found validatingwebhookconfiguration "$webhook_config" >/dev/null 2>&1; fi
   if [[ -n $operator_pid ]]; then kill -TERM "$operator_pid" 2>/dev/null; wait "$operator_pid" 2>/dev/null; fi
   kubectl delete --ignore-not-found --wait=false namespace "${admission_ns[@]}" >/dev/null 2>&1 || true
+  if [[ -n $workload_issuer ]]; then kubectl delete --ignore-not-found trustedissuer "$workload_issuer" >/dev/null 2>&1; fi
   kubectl delete --ignore-not-found --wait=false -f examples/ >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -77,10 +90,20 @@ fi
 section "the operator"
 # An operator installed in the cluster (the Helm chart on kind) is used as it is; otherwise the
 # locally built binary runs against KUBECONFIG for the length of the suite.
-metrics_url= webhook_port= installed=
-if [[ -n $(kubectl get deployments -A -l app.kubernetes.io/name=attestor-operator -o name 2>/dev/null) ]]; then
-  ok "operator installed in the cluster"
+metrics_url= webhook_port= installed= chart_ns= chart_selector=
+chart=$(kubectl get deployments -A -l app.kubernetes.io/name=attestor-operator \
+  -o jsonpath='{range .items[*]}{.metadata.namespace} {.metadata.labels.app\.kubernetes\.io/instance}{"\n"}{end}' 2>/dev/null | head -n1)
+if [[ -n $chart ]]; then
   installed=1
+  chart_ns=${chart%% *}
+  chart_selector=app.kubernetes.io/name=attestor-operator,app.kubernetes.io/instance=${chart#* }
+  ready=$(kubectl get pods -n "$chart_ns" -l "$chart_selector" -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase}{"\n"}{end}')
+  ok "operator installed by the chart in $chart_ns: $(tr '\n' ' ' <<<"$ready")"
+  metrics_url=pods
+elif [[ ${ATTESTOR_E2E_EXPECT_CHART:-} == 1 ]]; then
+  bad "operator installed by the chart (ATTESTOR_E2E_EXPECT_CHART=1; run e2e/install-chart.sh)"
+  printf '\ne2e: %d passed, %d failed\n' "$pass" "$fail"
+  exit 1
 else
   bin=${ATTESTOR_BIN:-target/debug/attestor}
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -93,6 +116,7 @@ else
     "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" \
       --webhook-address "127.0.0.1:$webhook_port" --webhook-dns-name 127.0.0.1 \
       --webhook-configuration "$webhook_config" --lease-namespace default --admission-wait 2s \
+      --allow-file-stores=true \
       >"$oplog" 2>&1 &
     operator_pid=$!
     metrics_url=http://127.0.0.1:$port/metrics
@@ -102,6 +126,17 @@ else
     bad "operator binary $bin exists (cargo build -p attestor)"
   fi
 fi
+
+# /metrics of the operator: of every operator Pod (through the API server's Pod proxy) when
+# the chart installed it, else of the process this suite started.
+scrape() {
+  if [[ $metrics_url != pods ]]; then curl -fs "$metrics_url"; return; fi
+  local pod port
+  for pod in $(kubectl get pods -n "$chart_ns" -l "$chart_selector" --field-selector=status.phase=Running -o name); do
+    port=$(kubectl get -n "$chart_ns" "$pod" -o jsonpath='{.spec.containers[0].ports[?(@.name=="metrics")].containerPort}')
+    kubectl get --raw "/api/v1/namespaces/$chart_ns/pods/${pod#pod/}:$port/proxy/metrics" || return 1
+  done
+}
 
 # expect_condition <kind/name> <namespace or -> <type> <status> <reason>
 expect_condition() {
@@ -155,7 +190,7 @@ else
   bad "kubectl get proofverifications columns" "$out"
 fi
 if [[ -n $metrics_url ]]; then
-  out=$(curl -fs "$metrics_url" 2>&1)
+  out=$(scrape 2>&1)
   missing=()
   for m in 'proof_verification_total{' proof_verification_failures_total proof_verification_success_rate proof_verification_duration_seconds_bucket proof_bundle_size_bytes_bucket attestor_reconcile_total; do
     [[ $out == *"$m"* ]] || missing+=("$m")
@@ -246,11 +281,84 @@ else
   bad "a namespace that did not opt in is untouched" "$out"
 fi
 if [[ -n $metrics_url ]]; then
-  out=$(curl -fs "$metrics_url" 2>&1)
+  out=$(scrape 2>&1)
   if [[ $out == *'admission_requests_total{decision="denied",reason="ProofMissing"}'* && $out == *'admission_requests_total{decision="warned"'* ]]; then
     ok "/metrics counts admission decisions by decision and reason"
   else
     bad "/metrics counts admission decisions" "$(printf '%s\n' "$out" | grep admission_ | head -n 20)"
+  fi
+fi
+
+section "a workload of the locally built image: denied, admitted once its proof is Verified, Running"
+if [[ -z $installed ]]; then
+  ok "skipped: no node runs Pods for the operator this suite started (the chart path runs it)"
+elif [[ ! -r target/images/app.ref ]]; then
+  bad "target/images/app.ref exists (e2e/image.sh node builds the workload image)"
+else
+  read -r app_name app_digest <target/images/app.ref
+  app_image=${app_name%:*}@$app_digest
+  workload_issuer=e2e-workloads-$run_id
+  bin=${ATTESTOR_BIN:-target/debug/attestor}
+  # An issuer for the local images, signing with the example CI key and log (TEST ONLY).
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: TrustedIssuer
+metadata:
+  name: $workload_issuer
+spec:
+  issuer: https://ci.example/e2e-workloads
+  anchors: [example-ci-signing-2026, example-transparency-log]
+  approval:
+    approvedBy: e2e@attestor.local
+    reason: "e2e/run.sh: the workload image it builds and signs"
+    approvedAt: "2026-01-15T10:00:00Z"
+  scope:
+    images: ["${app_name%%/*}/*"]
+YAML
+  expect_condition "trustedissuer/$workload_issuer" - Trusted True Approved
+  expect_refused "$enforce" "denied the request" "${app_name%:*}" "no ProofVerification for $app_digest" \
+    -- deployment app --image "$app_image"
+  work=$(mktemp -d -t attestor-e2e-work.XXXXXX)
+  if "$bin" score --sbom examples/inputs/sbom.cdx.json --feed examples/inputs/feed.json \
+      --vex examples/inputs/vex.json --policy examples/inputs/policy.json --artifact "$app_digest" \
+      --artifact-name "${app_name%:*}" --key examples/keys/test-only-signing.pem \
+      --tlog "$work/tlog.json" --tlog-key examples/keys/test-only-log.pem \
+      --tlog-origin transparency.example/attestations --output "$work/app.zip" >"$work/score.log" 2>&1 &&
+     kubectl create configmap -n "$enforce" app-proof --from-file=bundle.zip="$work/app.zip" >/dev/null; then
+    ok "$bin score signed a proof bundle for $app_digest"
+  else
+    bad "$bin score signed a proof bundle for $app_digest" "$(cat "$work/score.log")"
+  fi
+  rm -rf "$work"
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: ProofVerification
+metadata:
+  name: app
+  namespace: $enforce
+spec:
+  artifactDigest: $app_digest
+  image: $app_name
+  source:
+    configMapKeyRef: {name: app-proof, key: bundle.zip}
+  issuerRef:
+    name: $workload_issuer
+YAML
+  expect_condition proofverification/app "$enforce" Verified True Verified
+  created=
+  for _ in $(seq 20); do
+    if out=$(kubectl create -n "$enforce" deployment app --image "$app_image" 2>&1); then created=1; break; fi
+    sleep 0.5
+  done
+  if [[ -n $created ]]; then ok "after its proof is Verified, kubectl create deployment app succeeds"; else bad "kubectl create deployment app after its proof is Verified" "$out"; fi
+  if out=$(kubectl rollout status -n "$enforce" deployment/app --timeout=90s 2>&1) &&
+     phase=$(kubectl get pods -n "$enforce" -l app=app -o jsonpath='{.items[0].status.phase} {.items[0].status.containerStatuses[0].imageID}') &&
+     [[ $phase == Running* && $phase == *"$app_digest"* ]]; then
+    ok "its Pod is Running the image $app_digest ($(kubectl get pods -n "$enforce" -l app=app -o jsonpath='{.items[0].spec.nodeName}'))"
+  else
+    bad "its Pod is Running" "$out
+$(kubectl get pods -n "$enforce" -l app=app -o wide 2>&1)
+$(kubectl describe pods -n "$enforce" -l app=app 2>&1 | tail -n 15)"
   fi
 fi
 
@@ -342,17 +450,102 @@ done
 
 section "metrics after the suite"
 if [[ -n $metrics_url ]]; then
-  scrape=$(mktemp -t attestor-e2e-metrics.XXXXXX)
-  curl -fs "$metrics_url" >"$scrape"
+  scrape_file=$(mktemp -t attestor-e2e-metrics.XXXXXX)
+  scrape >"$scrape_file"
   # Break-glass is off by default, no reconcile failed, no replay failed to start.
-  if out=$(e2e/metrics_check.py "$scrape" --not-exercised admission_break_glass_total attestor_reconcile_errors_total score_replay_failures_total 2>&1); then
+  not_exercised=(admission_break_glass_total attestor_reconcile_errors_total score_replay_failures_total)
+  # The installed operator runs no ReplayJob here (see above).
+  [[ -n $installed ]] && not_exercised+=(replay_runs_total score_replay_total)
+  if out=$(e2e/metrics_check.py "$scrape_file" --not-exercised "${not_exercised[@]}" 2>&1); then
     ok "${out#metrics_check: }"
   else
     bad "every metric of the dashboard and alerts is on /metrics with its labels" "$out"
   fi
-  rm -f "$scrape"
+  rm -f "$scrape_file"
+fi
+
+section "the chart: leader election across Pods, failover, upgrade"
+if [[ -z $installed ]]; then
+  ok "skipped: no chart installed"
 else
-  ok "skipped: the installed operator's /metrics is not reachable from here"
+  # The holder of the chart's Lease if it is one of the operator Pods that are not shutting down.
+  live_pods() {
+    kubectl get pods -n "$chart_ns" -l "$chart_selector" -o json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Running":
+        print(p["metadata"]["name"])'
+  }
+  lease_holder() {
+    kubectl get leases -n "$chart_ns" -o jsonpath='{range .items[*]}{.spec.holderIdentity}{"\n"}{end}' 2>/dev/null |
+      grep -Fx -f <(live_pods) | head -n1
+  }
+  pods=$(kubectl get pods -n "$chart_ns" -l "$chart_selector" --field-selector=status.phase=Running -o name | wc -l)
+  leader=$(lease_holder)
+  if [[ $pods -ge 2 && -n $leader ]]; then
+    ok "$pods operator Pods Running; the Lease is held by $leader"
+  else
+    bad "2 operator Pods Running, one holding the Lease" "$(kubectl get pods,leases -n "$chart_ns" -o wide 2>&1)"
+  fi
+  standby=$(live_pods | grep -vFx "${leader:-none}" | head -n1)
+  if [[ -n $leader && -n $standby ]]; then
+    # The node is cordoned first, so the leader's replacement cannot start and win the Lease:
+    # the standby that was already running must take over.
+    node=$(kubectl get pod -n "$chart_ns" "$leader" -o jsonpath='{.spec.nodeName}')
+    nodes=$(kubectl get nodes -o name)
+    kubectl cordon $nodes >/dev/null
+    kubectl delete pod -n "$chart_ns" "$leader" --wait=false >/dev/null
+    new=
+    for _ in $(seq 60); do
+      new=$(lease_holder)
+      [[ -n $new && $new != "$leader" ]] && break
+      new=
+      sleep 1
+    done
+    if [[ $new == "$standby" ]]; then
+      ok "after kubectl delete pod $leader, the standby $standby holds the Lease"
+    else
+      bad "the standby $standby takes the Lease after the leader Pod $leader is deleted" "holder: ${new:-none}
+$(kubectl get leases,pods -n "$chart_ns" -o wide 2>&1)"
+    fi
+    kubectl uncordon $nodes >/dev/null
+    deploy=$(kubectl get deployments -n "$chart_ns" -l "$chart_selector" -o jsonpath='{.items[0].metadata.name}')
+    if kubectl rollout status -n "$chart_ns" "deployment/$deploy" --timeout=90s >/dev/null 2>&1 &&
+       [[ $(live_pods | wc -l) -ge 2 ]]; then
+      ok "the leader's replacement runs on $node after uncordon: $(live_pods | tr '\n' ' ')"
+    else
+      bad "the leader's replacement runs after uncordon" "$(kubectl get pods -n "$chart_ns" -o wide 2>&1)"
+    fi
+    # The new leader reconciles: a new ProofVerification becomes Verified.
+    kubectl get proofverification -n shop cart -o json | python3 -c '
+import json, sys
+pv = json.load(sys.stdin)
+print(json.dumps({"apiVersion": pv["apiVersion"], "kind": pv["kind"],
+                  "metadata": {"name": "cart-after-failover", "namespace": "shop"}, "spec": pv["spec"]}))' |
+      kubectl apply -f - >/dev/null
+    expect_condition proofverification/cart-after-failover shop Verified True Verified
+    kubectl delete proofverification -n shop cart-after-failover --ignore-not-found >/dev/null 2>&1
+  fi
+  # A changed value rolls out (maxUnavailable 0: a webhook replica serves throughout).
+  if out=$(e2e/install-chart.sh upgrade --set operator.logLevel=debug --set webhook.timeoutSeconds=7 2>&1); then
+    ok "helm upgrade --set operator.logLevel=debug --set webhook.timeoutSeconds=7 rolled out"
+  else
+    bad "helm upgrade with a changed value rolled out" "$(tail -n 40 <<<"$out")"
+  fi
+  env=$(kubectl get deployments -n "$chart_ns" -l "$chart_selector" -o jsonpath='{.items[0].spec.template.spec.containers[0].env[?(@.name=="RUST_LOG")].value}')
+  timeout=$(kubectl get validatingwebhookconfigurations -l "$chart_selector" -o jsonpath='{.items[0].webhooks[0].timeoutSeconds}')
+  if [[ $env == debug && $timeout == 7 ]]; then ok "the upgraded release runs RUST_LOG=debug and the webhook times out after 7s"; else bad "the upgrade changed RUST_LOG and timeoutSeconds" "RUST_LOG=$env timeoutSeconds=$timeout"; fi
+  # The new Pods got the webhook certificate and serve it: still a denial.
+  denied=
+  for _ in $(seq 20); do
+    if out=$(kubectl create -n "$enforce" deployment web2 --image nginx:1.27 2>&1); then break; fi
+    [[ $out == *"not pinned by digest"* ]] && { denied=1; break; }
+    sleep 1
+  done
+  if [[ -n $denied ]]; then ok "after the upgrade the webhook still refuses nginx:1.27 in $enforce"; else bad "after the upgrade the webhook still refuses nginx:1.27" "$out"; fi
+  holder=
+  for _ in $(seq 60); do holder=$(lease_holder); [[ -n $holder ]] && break; sleep 1; done
+  if [[ -n $holder ]]; then ok "after the upgrade $holder, a Pod of the new revision, holds the Lease"; else bad "after the upgrade a Pod of the new revision holds the Lease" "$(kubectl get leases,pods -n "$chart_ns" -o wide 2>&1)"; fi
 fi
 
 printf '\ne2e: %d passed, %d failed\n' "$pass" "$fail"

@@ -385,6 +385,8 @@ fn expectation(case: &str) -> &'static str {
         "unexpected-entry" => "unexpected entry",
         "too-many-entries" => "100 entries",
         "oversized-entry" => "33554432-byte limit",
+        "manifest-bomb" => "262144-byte limit",
+        "prepended-data" => "data before the first entry",
         "malformed-envelope" => "no signatures",
         "malformed-json" => "not valid JSON",
         _ => "is verified",
@@ -954,6 +956,35 @@ fn main() {
         "score_proof.json inflates to 40 MiB (compression bomb)",
         write_zip(bomb).expect("zip"),
     );
+    // Issue 12: 33 KB that inflate to 30 MiB of `{}`, refused from the
+    // declared size before anything is inflated or parsed.
+    let mut braces = b"[".to_vec();
+    while braces.len() < 30 << 20 {
+        braces.extend_from_slice(b"{},");
+    }
+    braces.extend_from_slice(b"{}]");
+    let mut manifest_bomb = e.clone();
+    if let Some((_, d)) = manifest_bomb
+        .iter_mut()
+        .find(|(n, _)| n == bundle::MANIFEST)
+    {
+        *d = braces;
+    }
+    malformed(
+        "manifest-bomb",
+        "manifest.json inflates to 30 MiB of {} (issue 12)",
+        write_zip(
+            manifest_bomb
+                .iter()
+                .map(|(n, d)| (n.as_str(), d.as_slice())),
+        )
+        .expect("zip"),
+    );
+    malformed(
+        "prepended-data",
+        "valid.zip behind a shell stub, offsets adjusted (a self-extracting archive)",
+        prepend(b"#!/bin/sh\nexit 0\n", &valid_bytes),
+    );
     let mut bad_env = e.clone();
     edit_json(&mut bad_env, bundle::MANIFEST_DSSE, |v| {
         v["signatures"] = json!([])
@@ -995,6 +1026,27 @@ fn main() {
     fs::write(ex.join("cases.tsv"), tsv).expect("write cases");
     println!("wrote {} cases to examples/cases.tsv", cases.len());
     write_cluster_examples(&ex, &pki);
+}
+
+/// `zip` with `stub` in front and every offset moved to match, as tools
+/// that build self-extracting archives write it.
+fn prepend(stub: &[u8], zip: &[u8]) -> Vec<u8> {
+    let le16 = |b: &[u8], at: usize| usize::from(u16::from_le_bytes([b[at], b[at + 1]]));
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let shift = u32::try_from(stub.len()).expect("small stub");
+    let mut out = stub.to_vec();
+    out.extend_from_slice(zip);
+    let eocd = out.len() - 22;
+    let cd = le32(&out, eocd + 16) as usize + stub.len();
+    let cd_offset = le32(&out, eocd + 16) + shift;
+    out[eocd + 16..eocd + 20].copy_from_slice(&cd_offset.to_le_bytes());
+    let mut pos = cd;
+    for _ in 0..le16(&out, eocd + 10) {
+        let offset = le32(&out, pos + 42) + shift;
+        out[pos + 42..pos + 46].copy_from_slice(&offset.to_le_bytes());
+        pos += 46 + le16(&out, pos + 28) + le16(&out, pos + 30) + le16(&out, pos + 32);
+    }
+    out
 }
 
 /// Indents every line of `text` by `n` spaces, for a YAML block scalar.

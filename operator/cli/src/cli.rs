@@ -143,6 +143,8 @@ pub struct InspectArgs {
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
     /// Extract the bundle's files into this directory (created if missing).
+    /// Existing files and symbolic links are never written through: the
+    /// command fails instead.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
@@ -196,13 +198,17 @@ pub struct BundleCreateArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ScoreArgs {
-    /// The CycloneDX JSON SBOM of the artifact.
+    /// The SBOM of the artifact: CycloneDX JSON, SPDX 2.2/2.3 JSON or SPDX 3.0
+    /// JSON-LD (told by content).
     #[arg(long, value_name = "FILE")]
     pub sbom: PathBuf,
-    /// The advisory feed snapshot (OSV-style JSON).
-    #[arg(long, value_name = "FILE")]
+    /// The advisory feed snapshot: a directory or ZIP of OSV files (one
+    /// advisory per .json, .yaml or .yml file, like OSV's all.zip exports), one
+    /// OSV file, a JSON array of advisories, or a {"advisories": [...]} document.
+    #[arg(long, value_name = "DIR|ZIP|FILE")]
     pub feed: PathBuf,
-    /// The OpenVEX document.
+    /// The VEX document: OpenVEX, CSAF 2.0 VEX or CycloneDX VEX (a CycloneDX
+    /// SBOM with vulnerabilities[].analysis may be given as both --sbom and --vex).
     #[arg(long, value_name = "FILE")]
     pub vex: PathBuf,
     /// The scoring policy (JSON, see docs/scoring.md section 9).
@@ -248,8 +254,9 @@ pub struct ReplayArgs {
     /// Use this SBOM file instead of the bundle's.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
-    /// Use this feed file instead of a snapshot from the store.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["feed_snapshot", "use_original_snapshots"])]
+    /// Use this feed instead of a snapshot from the store: any form `score --feed`
+    /// takes (a directory or ZIP of OSV files, an OSV file, a feed document).
+    #[arg(long, value_name = "DIR|ZIP|FILE", conflicts_with_all = ["feed_snapshot", "use_original_snapshots"])]
     pub feed: Option<PathBuf>,
     /// Use this VEX file instead of the bundle's.
     #[arg(long, value_name = "FILE")]

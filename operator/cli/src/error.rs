@@ -42,6 +42,40 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
     })
 }
 
+/// Reads a proof bundle, refusing files larger than any bundle may be
+/// before reading them (and while reading, should the file grow).
+pub fn read_bundle(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    use attestor_core::bundle::{BundleError, MAX_BUNDLE_BYTES};
+    use std::io::Read as _;
+    let io = |source| CliError::Io {
+        path: path.to_path_buf(),
+        action: "read it",
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let too_large = |size| {
+        CliError::input(
+            path,
+            BundleError::BundleTooLarge {
+                size,
+                limit: MAX_BUNDLE_BYTES,
+            },
+        )
+    };
+    let declared = file.metadata().map_err(io)?.len();
+    if declared > MAX_BUNDLE_BYTES {
+        return Err(too_large(declared));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    file.take(MAX_BUNDLE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Reads a UTF-8 text file, naming it in the error.
 pub fn read_text(path: &std::path::Path) -> Result<String, CliError> {
     String::from_utf8(read_file(path)?).map_err(|_| CliError::input(path, "is not UTF-8 text"))

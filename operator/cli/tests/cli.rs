@@ -645,3 +645,87 @@ fn run_refuses_bad_flags_before_touching_a_cluster() {
         );
     }
 }
+
+#[test]
+fn inspect_never_writes_through_a_symlink_or_over_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("manifest.json")).unwrap();
+    let bundle = repo().join("examples/bundles/valid.zip");
+    let o = attestor(&[
+        "inspect",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("never overwrites"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+
+    // A dangling link is not followed either (O_CREAT|O_EXCL).
+    let out2 = dir.path().join("out2");
+    std::fs::create_dir(&out2).unwrap();
+    let target = dir.path().join("created-through-link");
+    std::os::unix::fs::symlink(&target, out2.join("meta.json")).unwrap();
+    let o = attestor(&[
+        "inspect",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--output-dir",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(!target.exists());
+
+    // The output directory itself may not be a link.
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let linked = dir.path().join("linked");
+    std::os::unix::fs::symlink(&real, &linked).unwrap();
+    let o = attestor(&[
+        "inspect",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--output-dir",
+        linked.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("symbolic link"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0);
+}
+
+#[test]
+fn inspect_refuses_unknown_entries_before_writing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let bundle = repo().join("examples/bundles/unexpected-entry.zip");
+    let o = attestor(&[
+        "inspect",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("unexpected entry"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        !out.exists(),
+        "nothing is created for a bundle with an unknown entry"
+    );
+}

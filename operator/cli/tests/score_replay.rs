@@ -10,7 +10,10 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 const ARTIFACT: &str = "sha256:353a20e92579996e92aaba8bc0910406f3b561a8f7360e8ecd9c271f7c5f8822";
-const ROOT: &str = "sha256:ec26a1279fda62fc833f4bd1e14d88324cc615cdc30d1123dac650342b3edc43";
+/// The root `attestor score` gives examples/inputs today (score version 2).
+const ROOT: &str = "sha256:05cbf60213e1319443693178bddabba6ac20f8031b1640d5245eeed364a1771e";
+/// The root of examples/bundles/valid.zip, scored with score version 1 (docs/scoring.md).
+const ROOT_V1: &str = "sha256:ec26a1279fda62fc833f4bd1e14d88324cc615cdc30d1123dac650342b3edc43";
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -95,6 +98,28 @@ impl Scratch {
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(out)))
+}
+
+/// A bundle produced before score version 2 (its manifest has no
+/// `scoreVersion`) replays with version 1's rules, bit for bit.
+#[test]
+fn a_version_1_bundle_replays_with_version_1() {
+    let out = attestor(&[
+        "replay",
+        "--bundle",
+        "examples/bundles/valid.zip",
+        "--sbom",
+        "examples/inputs/sbom.cdx.json",
+        "--feed",
+        "examples/inputs/feed.json",
+        "--vex",
+        "examples/inputs/vex.json",
+        "--policy",
+        "examples/inputs/policy.json",
+    ]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("reproduced"), "{}", stdout(&out));
+    assert!(stdout(&out).contains(ROOT_V1), "{}", stdout(&out));
 }
 
 #[test]
@@ -317,4 +342,190 @@ fn replay_refuses_a_bundle_that_does_not_verify_when_asked_to() {
     let out = s.replay(&["--trust-anchor", "examples/trust/log.yaml"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("does not verify"), "{}", stderr(&out));
+}
+
+const DATA: &str = "operator/score/tests/data";
+
+impl Scratch {
+    /// `attestor score` of any four inputs (paths from the repository root
+    /// or absolute), into the store.
+    fn score_inputs(&self, output: &str, [sbom, feed, vex, policy]: [&str; 4]) -> Output {
+        let output = self.path(output);
+        let store = self.path("store");
+        attestor(&[
+            "score",
+            "--sbom",
+            sbom,
+            "--feed",
+            feed,
+            "--vex",
+            vex,
+            "--policy",
+            policy,
+            "--key",
+            "examples/keys/test-only-signing.pem",
+            "--artifact",
+            ARTIFACT,
+            "--created-at",
+            "2026-11-01T09:00:00Z",
+            "--output",
+            &output,
+            "--store",
+            &store,
+        ])
+    }
+}
+
+fn line<'t>(text: &'t str, start: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no {start:?} line in {text}"))
+}
+
+#[test]
+fn score_reads_published_forms_and_replays_them_from_the_store() {
+    let s = Scratch::new();
+    let sbom = format!("{DATA}/sbom/syft.spdx.json");
+    let vex = format!("{DATA}/vex/csaf-redhat.json");
+    let policy = "examples/inputs/policy.json";
+    let dir = format!("{DATA}/feeds/dir");
+    let out = s.score_inputs("dir.zip", [&sbom, &dir, &vex, policy]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        line(&text, "feed:").ends_with(
+            "(4 advisories in effect; directory of 5 advisory files, 2 other files skipped)"
+        ),
+        "{text}"
+    );
+    assert!(
+        line(&text, "sbom:")
+            .ends_with("(SPDX 2 JSON, 3 components; 1 without a package URL skipped)"),
+        "{text}"
+    );
+    assert!(
+        line(&text, "vex:")
+            .ends_with("(CSAF 2.0 VEX, 3 statements; 1 product references without a package URL)"),
+        "{text}"
+    );
+    assert!(
+        line(&text, "nodes:").contains("3 findings, 1 suppressed"),
+        "{text}"
+    );
+    let root = line(&text, "proof root:").to_string();
+
+    // The ZIP of the same advisories has the same address, hence the same root.
+    let zip = format!("{DATA}/feeds/all.zip");
+    let out = s.score_inputs("zip.zip", [&sbom, &zip, &vex, policy]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(line(&stdout(&out), "proof root:"), root);
+    assert!(
+        line(&stdout(&out), "feed:").contains("ZIP of 5 advisory files"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The store holds the assembled feed document: the replay reproduces.
+    let bundle = s.path("zip.zip");
+    let store = s.path("store");
+    let replay = attestor(&["replay", "--bundle", &bundle, "--store", &store]);
+    assert_eq!(code(&replay), 0, "{}{}", stdout(&replay), stderr(&replay));
+    assert!(
+        stdout(&replay).starts_with("reproduced"),
+        "{}",
+        stdout(&replay)
+    );
+
+    // SPDX 3 and CycloneDX VEX as well.
+    let out = s.score_inputs(
+        "spdx3.zip",
+        [
+            &format!("{DATA}/sbom/spdx3.jsonld"),
+            &dir,
+            &format!("{DATA}/vex/cyclonedx-vex.json"),
+            policy,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        line(&text, "sbom:").contains("SPDX 3 JSON-LD, 2 components"),
+        "{text}"
+    );
+    assert!(
+        line(&text, "vex:").contains("CycloneDX VEX, 2 statements"),
+        "{text}"
+    );
+}
+
+#[test]
+fn embedded_cyclonedx_vex_is_applied_or_reported() {
+    let s = Scratch::new();
+    let sbom = format!("{DATA}/sbom/embedded-vex.cdx.json");
+    let dir = format!("{DATA}/feeds/dir");
+    let policy = "examples/inputs/policy.json";
+    let out = s.score_inputs("a.zip", [&sbom, &dir, "examples/inputs/vex.json", policy]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("embeds 2 CycloneDX VEX analyses")
+            && stderr(&out).contains("give the same file as --vex"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s.score_inputs("b.zip", [&sbom, &dir, &sbom, policy]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert!(
+        line(&stdout(&out), "vex:").contains("CycloneDX VEX, 2 statements"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        line(&stdout(&out), "nodes:").contains("1 suppressed"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn bad_files_in_a_feed_directory_or_zip_are_named() {
+    let s = Scratch::new();
+    let dir = s.path("feed");
+    std::fs::create_dir_all(format!("{dir}/vulns")).unwrap();
+    std::fs::write(
+        format!("{dir}/vulns/PYSEC-1.yaml"),
+        "id: PYSEC-1\nseverity: [{type: CVSS_V3, score: '5.0'}]\naffected:\n- package: {name: x, ecosystem: PyPI}\n  ranges: [{type: ECOSYSTEM, events: [{introduced: '0'}, {fixed: 1.0}]}]\n",
+    )
+    .unwrap();
+    let inputs = |feed: &str| {
+        [
+            format!("{DATA}/sbom/syft.spdx.json"),
+            feed.to_string(),
+            "examples/inputs/vex.json".to_string(),
+            "examples/inputs/policy.json".to_string(),
+        ]
+    };
+    let [a, b, c, d] = inputs(&dir);
+    let out = s.score_inputs("never.zip", [&a, &b, &c, &d]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&dir)
+            && err.contains("file \"vulns/PYSEC-1.yaml\"")
+            && err.contains("/affected/0/ranges/0/events/1/fixed"),
+        "{err}"
+    );
+
+    let zip = std::fs::read(repo().join(DATA).join("feeds/all.zip")).unwrap();
+    let truncated = s.path("truncated.zip");
+    std::fs::write(&truncated, &zip[..zip.len() - 30]).unwrap();
+    let [a, b, c, d] = inputs(&truncated);
+    let out = s.score_inputs("never.zip", [&a, &b, &c, &d]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&truncated) && err.contains("not a readable ZIP archive"),
+        "{err}"
+    );
+    assert!(!Path::new(&s.path("never.zip")).exists());
 }

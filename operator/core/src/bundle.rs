@@ -16,7 +16,7 @@ use crate::keys::SigningKey;
 use crate::merkle;
 use crate::tlog::{LocalLog, TlogEntry};
 use crate::x509::{CertError, Certificate, parse_pem_certificates};
-use crate::zip::{ZipError, ZipLimits, read_zip, write_zip};
+use crate::zip::{ZipArchive, ZipEntryRef, ZipError, ZipLimits, write_zip};
 
 pub const MANIFEST: &str = "manifest.json";
 pub const MANIFEST_DSSE: &str = "manifest.dsse.json";
@@ -33,13 +33,40 @@ pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.stellaops.scan-manifest
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://stellaops.io/attestations/score-proof/v1";
 
-/// Ledgers larger than this are refused before any hashing: a million nodes
-/// is far beyond any real scan and bounds the work a hostile bundle can cause.
-pub const MAX_NODES: usize = 1_000_000;
+/// Ledgers with more nodes are refused. The node ids are the one part of
+/// verification whose memory grows with the ledger (a hash set of 32-byte
+/// ids, about 45 bytes a node), so this bounds it, at about 9 MiB; see
+/// docs/proof-bundle-format.md section 2 for the measured figures.
+pub const MAX_NODES: usize = 200_000;
 /// A node may have at most this many parents.
 pub const MAX_PARENTS: usize = 1024;
 /// Certificates shipped in meta.json (signing certificate plus intermediates).
 pub const MAX_CERTIFICATES: usize = 8;
+
+/// The largest bundle file read at all: everything else is bounded by what
+/// the archive holds, so this is the first limit a hostile input meets.
+pub const MAX_BUNDLE_BYTES: u64 = 24 * 1024 * 1024;
+
+/// The most each entry may inflate to, checked against the declared size
+/// before anything is inflated, and again while inflating. The ledger is
+/// read as a stream and never held whole (see [`crate::ledger_reader`]);
+/// the other entries are parsed whole, and their parsed form can take about
+/// twenty times their size, so they are kept small.
+pub const ENTRY_LIMITS: [(&str, u64); 5] = [
+    (MANIFEST, 256 * 1024),
+    (MANIFEST_DSSE, 512 * 1024),
+    (SCORE_PROOF, 24 * 1024 * 1024),
+    (PROOF_ROOT_DSSE, 256 * 1024),
+    (META, 256 * 1024),
+];
+
+/// The entry-size limit of the named bundle entry.
+pub fn entry_limit(name: &str) -> Option<u64> {
+    ENTRY_LIMITS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, l)| *l)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
@@ -60,6 +87,16 @@ pub enum BundleError {
     },
     #[error("meta.json: certificate {index}: {source}")]
     Certificate { index: usize, source: CertError },
+    #[error(
+        "{entry} declares {size} bytes uncompressed, more than the {limit}-byte limit for this entry"
+    )]
+    EntryTooLarge {
+        entry: &'static str,
+        size: u64,
+        limit: u64,
+    },
+    #[error("the bundle is {size} bytes, more than the {limit} bytes accepted")]
+    BundleTooLarge { size: u64, limit: u64 },
 }
 
 impl BundleError {
@@ -191,6 +228,154 @@ pub struct BundleMeta {
     pub transparency_log: Option<TlogEntry>,
 }
 
+/// `score_proof.json` as the verifier needs it: the declared members, the
+/// root recomputed from the node ids, and the first problem with the ids
+/// (checked while reading, so the nodes need not be kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSummary {
+    pub manifest_id: Sha256Digest,
+    pub root_hash: Sha256Digest,
+    pub node_count: u64,
+    /// RFC 6962 root over the node ids as written, in ledger order.
+    pub computed_root: Sha256Digest,
+    /// The first node whose id is wrong, whose parent is not an earlier
+    /// node, or that repeats one. Only looked for while the ledger is not
+    /// longer than the statement's signed `nodeCount` (past it, the count
+    /// is what is wrong and is reported first).
+    pub problem: Option<LedgerProblem>,
+}
+
+/// Why the ledger's ids do not hold, with the stable reason of `idRecomputed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerProblem {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// Checks node ids, parents and uniqueness as nodes arrive.
+struct LedgerCheck {
+    claimed: u64,
+    seen: std::collections::HashSet<Sha256Digest>,
+    root: merkle::RootBuilder,
+    problem: Option<LedgerProblem>,
+}
+
+impl LedgerCheck {
+    fn new(claimed: u64) -> Self {
+        // The claimed count is not trusted yet, but it is capped, and
+        // reserving once avoids holding two tables while one grows.
+        let reserve = usize::try_from(claimed).unwrap_or(MAX_NODES).min(MAX_NODES);
+        Self {
+            claimed,
+            seen: std::collections::HashSet::with_capacity(reserve),
+            root: merkle::RootBuilder::new(),
+            problem: None,
+        }
+    }
+
+    fn node(&mut self, i: usize, node: &ProofNode) {
+        self.root.push(merkle::leaf_hash(&node.id.0));
+        if self.problem.is_some() || i as u64 >= self.claimed {
+            return;
+        }
+        let problem = |reason, message| Some(LedgerProblem { reason, message });
+        self.problem = match node_id(&node.body) {
+            Err(e) => problem(
+                "NodeIdMismatch",
+                format!("nodes[{i}] cannot be canonicalized: {e}"),
+            ),
+            Ok(computed) if computed != node.id => problem(
+                "NodeIdMismatch",
+                format!(
+                    "nodes[{i}] ({}) claims id {} but its content hashes to {computed}: the ledger was altered",
+                    node.kind, node.id
+                ),
+            ),
+            Ok(_) => match node.parents.iter().find(|p| !self.seen.contains(*p)) {
+                Some(p) => problem(
+                    "ParentMissing",
+                    format!(
+                        "nodes[{i}] ({}) names parent {p}, which is not an earlier node",
+                        node.kind
+                    ),
+                ),
+                None if !self.seen.insert(node.id) => problem(
+                    "NodeIdDuplicate",
+                    format!("nodes[{i}] repeats node {}", node.id),
+                ),
+                None => None,
+            },
+        };
+        if self.problem.is_some() {
+            // Only the first problem is reported: the ids are not needed any more.
+            self.seen = Default::default();
+        }
+    }
+
+    fn finish(self, header: crate::ledger_reader::Header) -> LedgerSummary {
+        LedgerSummary {
+            manifest_id: header.manifest_id,
+            root_hash: header.root_hash,
+            node_count: header.node_count,
+            computed_root: Sha256Digest(self.root.root()),
+            problem: self.problem,
+        }
+    }
+}
+
+/// Reads all of `score_proof.json` from a bundle, nodes included (what
+/// replaying a ledger needs; verification does not keep the nodes). The
+/// memory this takes grows with the ledger: about 1 KiB a node.
+pub fn read_score_proof(archive: &[u8], limits: &ZipLimits) -> Result<ScoreProof, BundleError> {
+    let zip = ZipArchive::open(archive, limits)?;
+    let entries = checked_entries(&zip)?;
+    let mut nodes = Vec::new();
+    let header = crate::ledger_reader::read_score_proof(entries[2].reader(), |_, node| {
+        nodes.push(node);
+        Ok(())
+    })?;
+    Ok(ScoreProof {
+        manifest_id: header.manifest_id,
+        nodes,
+        root_hash: header.root_hash,
+    })
+}
+
+/// The five entries in [`ENTRIES`] order, checked by name and declared
+/// size before any of them is inflated.
+fn checked_entries<'z, 'a>(
+    zip: &'z ZipArchive<'a>,
+) -> Result<[&'z ZipEntryRef<'a>; 5], BundleError> {
+    let mut slots: [Option<&ZipEntryRef<'a>>; 5] = Default::default();
+    for entry in zip.entries() {
+        let idx = ENTRIES
+            .iter()
+            .position(|e| *e == entry.name)
+            .ok_or_else(|| BundleError::UnexpectedEntry(entry.name.to_string()))?;
+        if slots[idx].replace(entry).is_some() {
+            return Err(BundleError::UnexpectedEntry(format!(
+                "{} (given twice)",
+                ENTRIES[idx]
+            )));
+        }
+    }
+    let mut out = Vec::with_capacity(5);
+    for (i, slot) in slots.into_iter().enumerate() {
+        let entry = slot.ok_or(BundleError::MissingEntry(ENTRIES[i]))?;
+        let limit = ENTRY_LIMITS[i].1;
+        if entry.size > limit {
+            return Err(BundleError::EntryTooLarge {
+                entry: ENTRIES[i],
+                size: entry.size,
+                limit,
+            });
+        }
+        out.push(entry);
+    }
+    out.try_into()
+        .map_err(|_| BundleError::MissingEntry(ENTRIES[0]))
+}
+
 /// A parsed bundle. Parsing checks structure only; trust and consistency
 /// are the verifier's job, so that every problem is reported as a named check.
 #[derive(Debug, Clone)]
@@ -198,7 +383,9 @@ pub struct Bundle {
     pub manifest_value: Value,
     pub manifest: ScanManifest,
     pub manifest_envelope: Envelope,
-    pub score_proof: ScoreProof,
+    /// What `score_proof.json` declares and what its nodes hash to: the
+    /// nodes themselves are not kept (see [`read_score_proof`] for them).
+    pub ledger: LedgerSummary,
     pub proof_root_envelope: Envelope,
     /// The envelope as JSON, for the transparency-log leaf.
     pub proof_root_envelope_value: Value,
@@ -216,11 +403,8 @@ fn json_entry(entry: &'static str, bytes: &[u8]) -> Result<Value, BundleError> {
     })
 }
 
-fn typed<T: serde::de::DeserializeOwned>(
-    entry: &'static str,
-    value: Value,
-) -> Result<T, BundleError> {
-    serde_json::from_value(value).map_err(|e| BundleError::Schema {
+fn typed<'v, T: Deserialize<'v>>(entry: &'static str, value: &'v Value) -> Result<T, BundleError> {
+    T::deserialize(value).map_err(|e| BundleError::Schema {
         entry,
         detail: e.to_string(),
     })
@@ -242,7 +426,7 @@ fn check_schema(entry: &'static str, value: &Value, expected: &str) -> Result<()
 
 /// The id of a ledger node: the content id of the node without its `id` member.
 pub fn node_id(body: &Map<String, Value>) -> Result<Sha256Digest, CanonicalError> {
-    canonical::content_id(&Value::Object(body.clone()))
+    canonical::object_content_id(body)
 }
 
 /// The ledger's Merkle root: RFC 6962 tree hash over the 32-byte node ids, in ledger order.
@@ -251,86 +435,29 @@ pub fn ledger_root<'a>(ids: impl IntoIterator<Item = &'a Sha256Digest>) -> Sha25
     Sha256Digest(merkle::root_from_leaf_hashes(&leaves))
 }
 
-fn parse_score_proof(value: Value) -> Result<ScoreProof, BundleError> {
-    const E: &str = SCORE_PROOF;
-    let schema_err = |detail: String| BundleError::Schema { entry: E, detail };
-    check_schema(E, &value, SCORE_PROOF_SCHEMA)?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| schema_err("must be a JSON object".into()))?;
-    let digest_field = |name: &str| -> Result<Sha256Digest, BundleError> {
-        obj.get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| schema_err(format!("missing string field {name:?}")))?
-            .parse()
-            .map_err(|e| schema_err(format!("{name}: {e}")))
-    };
-    let manifest_id = digest_field("manifestId")?;
-    let root_hash = digest_field("rootHash")?;
-    let nodes = obj
-        .get("nodes")
-        .and_then(Value::as_array)
-        .ok_or_else(|| schema_err("missing array field \"nodes\"".into()))?;
-    if nodes.len() > MAX_NODES {
-        return Err(schema_err(format!(
-            "ledger has {} nodes, more than the {MAX_NODES} accepted",
-            nodes.len()
-        )));
-    }
-    let mut out = Vec::with_capacity(nodes.len());
-    for (i, node) in nodes.iter().enumerate() {
-        let node_err = |detail: String| schema_err(format!("nodes[{i}]: {detail}"));
-        let mut body = node
-            .as_object()
-            .ok_or_else(|| node_err("must be an object".into()))?
-            .clone();
-        let id: Sha256Digest = match body.remove("id") {
-            Some(Value::String(s)) => s.parse().map_err(|e| node_err(format!("id: {e}")))?,
-            _ => return Err(node_err("missing string field \"id\"".into())),
-        };
-        let kind = body
-            .get("kind")
-            .and_then(Value::as_str)
-            .ok_or_else(|| node_err("missing string field \"kind\"".into()))?
-            .to_string();
-        let parents_raw = body
-            .get("parents")
-            .and_then(Value::as_array)
-            .ok_or_else(|| node_err("missing array field \"parents\"".into()))?;
-        if parents_raw.len() > MAX_PARENTS {
-            return Err(node_err(format!(
-                "{} parents, more than {MAX_PARENTS}",
-                parents_raw.len()
-            )));
-        }
-        let parents = parents_raw
-            .iter()
-            .map(|p| {
-                p.as_str()
-                    .ok_or_else(|| node_err("parents must be strings".into()))?
-                    .parse()
-                    .map_err(|e| node_err(format!("parent: {e}")))
-            })
-            .collect::<Result<Vec<Sha256Digest>, _>>()?;
-        out.push(ProofNode {
-            id,
-            kind,
-            parents,
-            body,
-        });
-    }
-    Ok(ScoreProof {
-        manifest_id,
-        nodes: out,
-        root_hash,
-    })
-}
-
 impl Bundle {
-    /// Reads a bundle from ZIP bytes, within `limits`.
+    /// Reads a bundle from ZIP bytes, within `limits` and [`ENTRY_LIMITS`].
+    ///
+    /// The entry names and declared sizes are checked before anything is
+    /// inflated; the signed entries are read before the ledger, whose
+    /// reading they bound (see [`LedgerSummary::problem`]); the ledger is
+    /// streamed.
     pub fn from_zip(archive: &[u8], limits: &ZipLimits) -> Result<Self, BundleError> {
-        let entries = read_zip(archive, limits)?;
-        let mut bundle = Self::from_entries(entries.into_iter().map(|e| (e.name, e.data)))?;
+        if archive.len() as u64 > MAX_BUNDLE_BYTES {
+            return Err(BundleError::BundleTooLarge {
+                size: archive.len() as u64,
+                limit: MAX_BUNDLE_BYTES,
+            });
+        }
+        let zip = ZipArchive::open(archive, limits)?;
+        let [manifest, manifest_dsse, score, root_dsse, meta] = checked_entries(&zip)?;
+        let mut bundle = Self::parse(
+            &manifest.read()?,
+            &manifest_dsse.read()?,
+            score.reader(),
+            &root_dsse.read()?,
+            &meta.read()?,
+        )?;
         bundle.size = archive.len() as u64;
         Ok(bundle)
     }
@@ -355,20 +482,30 @@ impl Bundle {
         let mut take = |i: usize| slots[i].take().ok_or(BundleError::MissingEntry(ENTRIES[i]));
         let (manifest_raw, manifest_dsse, score_raw, root_dsse, meta_raw) =
             (take(0)?, take(1)?, take(2)?, take(3)?, take(4)?);
+        Self::parse(
+            &manifest_raw,
+            &manifest_dsse,
+            score_raw.as_slice(),
+            &root_dsse,
+            &meta_raw,
+        )
+    }
 
-        let manifest_value = json_entry(MANIFEST, &manifest_raw)?;
-        check_schema(MANIFEST, &manifest_value, MANIFEST_SCHEMA)?;
-        let manifest: ScanManifest = typed(MANIFEST, manifest_value.clone())?;
-
-        let manifest_envelope = Envelope::from_value(&json_entry(MANIFEST_DSSE, &manifest_dsse)?)
+    fn parse(
+        manifest_raw: &[u8],
+        manifest_dsse: &[u8],
+        score_proof: impl std::io::Read,
+        root_dsse: &[u8],
+        meta_raw: &[u8],
+    ) -> Result<Self, BundleError> {
+        // The signed entries first: they are small, and the statement's
+        // node count bounds the work on the ledger.
+        let manifest_envelope = Envelope::from_value(&json_entry(MANIFEST_DSSE, manifest_dsse)?)
             .map_err(|source| BundleError::Envelope {
-            entry: MANIFEST_DSSE,
-            source,
-        })?;
-
-        let score_proof = parse_score_proof(json_entry(SCORE_PROOF, &score_raw)?)?;
-
-        let proof_root_envelope_value = json_entry(PROOF_ROOT_DSSE, &root_dsse)?;
+                entry: MANIFEST_DSSE,
+                source,
+            })?;
+        let proof_root_envelope_value = json_entry(PROOF_ROOT_DSSE, root_dsse)?;
         let proof_root_envelope =
             Envelope::from_value(&proof_root_envelope_value).map_err(|source| {
                 BundleError::Envelope {
@@ -383,9 +520,21 @@ impl Bundle {
             }
         })?;
 
-        let meta_value = json_entry(META, &meta_raw)?;
+        let manifest_value = json_entry(MANIFEST, manifest_raw)?;
+        check_schema(MANIFEST, &manifest_value, MANIFEST_SCHEMA)?;
+        let manifest: ScanManifest = typed(MANIFEST, &manifest_value)?;
+
+        let mut check = LedgerCheck::new(statement.predicate.node_count);
+        let header = crate::ledger_reader::read_score_proof(score_proof, |i, node| {
+            check.node(i, &node);
+            Ok(())
+        })?;
+        let ledger = check.finish(header);
+
+        let meta_value = json_entry(META, meta_raw)?;
         check_schema(META, &meta_value, META_SCHEMA)?;
-        let meta: BundleMeta = typed(META, meta_value)?;
+        let meta: BundleMeta = typed(META, &meta_value)?;
+        drop(meta_value);
         if meta.certificates.len() > MAX_CERTIFICATES {
             return Err(BundleError::Schema {
                 entry: META,
@@ -415,7 +564,7 @@ impl Bundle {
             manifest_value,
             manifest,
             manifest_envelope,
-            score_proof,
+            ledger,
             proof_root_envelope,
             proof_root_envelope_value,
             statement,

@@ -135,6 +135,56 @@ pub fn content_id(value: &Value) -> Result<Sha256Digest, CanonicalError> {
     Ok(Sha256Digest::of(&to_canonical_bytes(value)?))
 }
 
+/// The content id of an object given by its members, without building a
+/// [`Value`] around them (which would mean copying them).
+pub fn object_content_id(members: &Map<String, Value>) -> Result<Sha256Digest, CanonicalError> {
+    let mut out = Vec::with_capacity(128);
+    write_object(&mut out, members, &PathNode::Root, 0)?;
+    Ok(Sha256Digest::of(&out))
+}
+
+impl CanonicalError {
+    /// The same error for text that was parsed on its own but sits at
+    /// `line`/`column` (1-based) of a larger document: its text location is
+    /// made relative to that document.
+    pub fn shifted(self, line: usize, column: usize) -> Self {
+        let shift = |at: Location| match at {
+            Location::Text { line: 1, column: c } => Location::Text {
+                line,
+                column: column + c - 1,
+            },
+            Location::Text { line: l, column: c } => Location::Text {
+                line: line + l - 1,
+                column: c,
+            },
+            pointer => pointer,
+        };
+        match self {
+            CanonicalError::Syntax { message, at } => CanonicalError::Syntax {
+                message,
+                at: shift(at),
+            },
+            CanonicalError::TrailingData { at } => CanonicalError::TrailingData { at: shift(at) },
+            CanonicalError::TooDeep { max, at } => CanonicalError::TooDeep { max, at: shift(at) },
+            CanonicalError::DuplicateKey { key, at } => {
+                CanonicalError::DuplicateKey { key, at: shift(at) }
+            }
+            CanonicalError::IntegerOutOfRange { number, at } => CanonicalError::IntegerOutOfRange {
+                number,
+                at: shift(at),
+            },
+            CanonicalError::NumberOutOfRange { number, at } => CanonicalError::NumberOutOfRange {
+                number,
+                at: shift(at),
+            },
+            CanonicalError::NonFiniteNumber { at } => {
+                CanonicalError::NonFiniteNumber { at: shift(at) }
+            }
+            other => other,
+        }
+    }
+}
+
 /// Serializes `value` with serde and writes the result in canonical form.
 ///
 /// Unlike `serde_json::to_value`, this refuses NaN and infinities (serde_json
@@ -490,25 +540,33 @@ fn write_value(
             }
             out.push(b']');
         }
-        Value::Object(members) => {
-            check_depth(depth, path)?;
-            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-            // RFC 8785 3.2.3: compare keys as arrays of UTF-16 code units. This
-            // differs from UTF-8/code point order for U+E000..U+FFFF against
-            // supplementary characters, whose surrogates sort lower.
-            sorted.sort_unstable_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push(b'{');
-            for (index, (key, member)) in sorted.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_string(out, key);
-                out.push(b':');
-                write_value(out, member, &PathNode::Key(path, key), depth + 1)?;
-            }
-            out.push(b'}');
-        }
+        Value::Object(members) => write_object(out, members, path, depth)?,
     }
+    Ok(())
+}
+
+fn write_object(
+    out: &mut Vec<u8>,
+    members: &Map<String, Value>,
+    path: &PathNode<'_>,
+    depth: usize,
+) -> Result<(), CanonicalError> {
+    check_depth(depth, path)?;
+    let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+    // RFC 8785 3.2.3: compare keys as arrays of UTF-16 code units. This
+    // differs from UTF-8/code point order for U+E000..U+FFFF against
+    // supplementary characters, whose surrogates sort lower.
+    sorted.sort_unstable_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    out.push(b'{');
+    for (index, (key, member)) in sorted.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(out, key);
+        out.push(b':');
+        write_value(out, member, &PathNode::Key(path, key), depth + 1)?;
+    }
+    out.push(b'}');
     Ok(())
 }
 

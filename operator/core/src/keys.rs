@@ -240,6 +240,13 @@ impl PublicKey {
 
     /// Verifies `sig` over `message`. ECDSA signatures may be ASN.1 DER or
     /// the 64-byte fixed r||s form; both are common in DSSE producers.
+    ///
+    /// DER must be the one strict encoding ([`is_strict_p256_der`]): no
+    /// long-form or indefinite lengths, minimal positive integers, nothing
+    /// after the sequence. High-S values (`s > n/2`) are accepted, because
+    /// OpenSSL and Go's crypto/ecdsa produce them about half the time;
+    /// docs/proof-bundle-format.md section 8 says what that means for
+    /// signature bytes as identifiers.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), SignatureError> {
         let ok = match self.algorithm {
             Algorithm::Ed25519 => UnparsedPublicKey::new(&ring_sig::ED25519, &self.raw)
@@ -253,7 +260,7 @@ impl PublicKey {
                         .verify(message, sig)
                         .is_ok();
                 fixed
-                    || (sig.first() == Some(&0x30)
+                    || (is_strict_p256_der(sig)
                         && UnparsedPublicKey::new(&ring_sig::ECDSA_P256_SHA256_ASN1, &self.raw)
                             .verify(message, sig)
                             .is_ok())
@@ -265,6 +272,41 @@ impl PublicKey {
             Err(SignatureError::Invalid)
         }
     }
+}
+
+/// Whether `sig` is an ECDSA P-256 `Ecdsa-Sig-Value` in strict DER:
+/// `SEQUENCE { INTEGER r, INTEGER s }` with short-form lengths that match
+/// exactly, each integer positive, at most 33 bytes, and minimal (a leading
+/// zero byte only where the next byte has its high bit set), and no bytes
+/// after the sequence. The check is ours rather than left to the
+/// cryptography library, so that which encodings verify is fixed here and
+/// tested, whatever a library upgrade changes.
+pub fn is_strict_p256_der(sig: &[u8]) -> bool {
+    let [0x30, len, rest @ ..] = sig else {
+        return false;
+    };
+    let mut rest: &[u8] = rest;
+    if *len >= 0x80 || usize::from(*len) != rest.len() {
+        return false;
+    }
+    for _ in 0..2 {
+        let [0x02, len, tail @ ..] = rest else {
+            return false;
+        };
+        let len = usize::from(*len);
+        let tail: &[u8] = tail;
+        if len == 0 || len > 33 || tail.len() < len {
+            return false;
+        }
+        let (int, after) = tail.split_at(len);
+        let negative = int[0] & 0x80 != 0;
+        let padded = len > 1 && int[0] == 0 && int[1] & 0x80 == 0;
+        if negative || padded || (len == 33 && int[0] != 0) {
+            return false;
+        }
+        rest = after;
+    }
+    rest.is_empty()
 }
 
 /// A private key that signs DSSE envelopes and checkpoints.
@@ -412,6 +454,93 @@ mod tests {
         pk.verify(b"hello", &fixed).unwrap();
         assert!(pk.verify(b"hello", &fixed[..63]).is_err());
         assert!(pk.verify(b"hello", &[]).is_err());
+    }
+
+    /// One signature in every encoding a producer or an attacker might use.
+    #[test]
+    fn p256_signature_encodings_and_high_s() {
+        use p256::elliptic_curve::ops::Neg as _;
+        let sk = SigningKey::from_pem(P256_PKCS8).unwrap();
+        let pk = sk.public_key();
+        let der = sk.sign(b"msg");
+        let sig = p256::ecdsa::Signature::from_der(&der).unwrap();
+        let (r, s) = sig.split_scalars();
+        // The same signature with s replaced by n - s: what OpenSSL and Go
+        // emit for about half their signatures. It verifies, in both forms.
+        let high = p256::ecdsa::Signature::from_scalars(r.to_bytes(), s.neg().to_bytes()).unwrap();
+        let (low, high) = match sig.normalize_s() {
+            None => (sig, high),
+            Some(_) => (high, sig),
+        };
+        assert!(low.normalize_s().is_none() && high.normalize_s().is_some());
+        for form in [low, high] {
+            pk.verify(b"msg", &form.to_bytes()).unwrap();
+            let der = form.to_der();
+            assert!(is_strict_p256_der(der.as_bytes()));
+            pk.verify(b"msg", der.as_bytes()).unwrap();
+        }
+
+        let der = low.to_der().as_bytes().to_vec();
+        let refused = |bytes: Vec<u8>, what: &str| {
+            assert!(!is_strict_p256_der(&bytes), "{what}: strict");
+            assert_eq!(
+                pk.verify(b"msg", &bytes),
+                Err(SignatureError::Invalid),
+                "{what}"
+            );
+        };
+        let mut trailing = der.clone();
+        trailing.push(0);
+        trailing[1] += 1;
+        refused(
+            trailing.clone(),
+            "a byte after the integers, counted in the length",
+        );
+        let mut after = der.clone();
+        after.push(0);
+        refused(after, "a byte after the sequence");
+        let mut long_form = vec![0x30, 0x81, der[1]];
+        long_form.extend_from_slice(&der[2..]);
+        refused(long_form, "long-form length");
+        let mut indefinite = vec![0x30, 0x80];
+        indefinite.extend_from_slice(&der[2..]);
+        indefinite.extend_from_slice(&[0, 0]);
+        refused(indefinite, "BER indefinite length");
+        // r with an extra leading zero byte: the same number, not minimal.
+        let r_len = usize::from(der[3]);
+        let mut padded = vec![0x30, der[1] + 1, 0x02, der[3] + 1, 0x00];
+        padded.extend_from_slice(&der[4..]);
+        refused(padded, "non-minimal integer");
+        let mut negative = der.clone();
+        negative[4] |= 0x80;
+        if r_len == 33 {
+            negative[4] = 0x80;
+        }
+        refused(negative, "negative integer");
+        let mut fixed65 = low.to_bytes().to_vec();
+        fixed65.insert(0, 0);
+        refused(fixed65, "r||s with a leading zero");
+        refused(der[..der.len() - 1].to_vec(), "truncated");
+        refused(Vec::new(), "empty");
+    }
+
+    #[test]
+    fn strict_der_accepts_short_integers_and_refuses_zero_length() {
+        assert!(is_strict_p256_der(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x7f
+        ]));
+        assert!(is_strict_p256_der(&[
+            0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x01
+        ]));
+        assert!(!is_strict_p256_der(&[
+            0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01
+        ]));
+        assert!(!is_strict_p256_der(&[
+            0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01
+        ]));
+        assert!(!is_strict_p256_der(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x03, 0x01, 0x01
+        ]));
     }
 
     #[test]

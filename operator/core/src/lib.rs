@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod digest;
 pub mod dsse;
 pub mod keys;
+pub mod ledger_reader;
 pub mod merkle;
 pub mod note;
 pub mod pem;

@@ -72,6 +72,52 @@ pub fn root_from_leaf_hashes(leaves: &[Hash]) -> Hash {
     root
 }
 
+/// [`root_from_leaf_hashes`] for leaves that arrive one at a time, so a
+/// ledger's root can be computed while it is read, in at most 64 hashes of
+/// memory however many leaves there are.
+#[derive(Debug, Clone, Default)]
+pub struct RootBuilder {
+    stack: Vec<Hash>,
+    count: u64,
+}
+
+impl RootBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, leaf: Hash) {
+        self.count += 1;
+        let mut subtree = leaf;
+        for _ in 0..self.count.trailing_zeros() {
+            let Some(left) = self.stack.pop() else { break };
+            subtree = node_hash(&left, &subtree);
+        }
+        self.stack.push(subtree);
+    }
+
+    /// The number of leaves pushed so far.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The Merkle Tree Hash of the leaves pushed so far.
+    pub fn root(&self) -> Hash {
+        let mut rest = self.stack.iter().rev();
+        let Some(mut root) = rest.next().copied() else {
+            return Sha256::digest([]).into();
+        };
+        for left in rest {
+            root = node_hash(left, &root);
+        }
+        root
+    }
+}
+
 /// The Merkle Tree Hash of raw leaf data.
 pub fn root(leaf_data: &[&[u8]]) -> Hash {
     let leaves: Vec<Hash> = leaf_data.iter().map(|data| leaf_hash(data)).collect();
@@ -177,6 +223,17 @@ fn largest_power_of_two_below(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_builder_agrees_with_the_batch_root() {
+        let leaves: Vec<Hash> = (0u32..70).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for n in 0..leaves.len() {
+            let mut b = RootBuilder::new();
+            leaves[..n].iter().for_each(|l| b.push(*l));
+            assert_eq!(b.len(), n as u64);
+            assert_eq!(b.root(), root_from_leaf_hashes(&leaves[..n]), "n = {n}");
+        }
+    }
 
     #[test]
     fn split_points() {

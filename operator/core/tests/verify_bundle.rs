@@ -110,6 +110,21 @@ fn parse(zip: &[u8]) -> Bundle {
     Bundle::from_zip(zip, &ZipLimits::default()).unwrap()
 }
 
+/// The bundle with its `score_proof.json` edited by `edit`.
+fn with_ledger(zip: &[u8], edit: impl FnOnce(&mut Value)) -> Bundle {
+    let mut edit = Some(edit);
+    let entries = read_zip(zip, &ZipLimits::default()).unwrap();
+    Bundle::from_entries(entries.into_iter().map(|e| {
+        if e.name != "score_proof.json" {
+            return (e.name, e.data);
+        }
+        let mut v: Value = serde_json::from_slice(&e.data).unwrap();
+        (edit.take().unwrap())(&mut v);
+        (e.name, serde_json::to_vec(&v).unwrap())
+    }))
+    .unwrap()
+}
+
 fn verify(bundle: &Bundle, trust: &TrustStore, opts: &VerifyOptions) -> VerificationReport {
     let report = verify_bundle(bundle, trust, opts);
     assert_eq!(report.checks.len(), 5, "every check is always reported");
@@ -131,8 +146,9 @@ fn assert_fails(report: &VerificationReport, check: CheckName, reason: &str) {
 
 #[test]
 fn the_report_reason_is_the_first_failing_check() {
-    let mut bundle = parse(&build("2026-11-01T09:30:00Z", true));
-    bundle.score_proof.root_hash = Sha256Digest::of(b"x");
+    let mut bundle = with_ledger(&build("2026-11-01T09:30:00Z", true), |l| {
+        l["rootHash"] = json!(Sha256Digest::of(b"x"))
+    });
     bundle.meta.signed_at = "2026-11-02T00:00:00Z".parse().unwrap();
     let r = verify(&bundle, &trust(), &opts());
     assert_eq!(r.reason, "MerkleRootMismatch");
@@ -290,45 +306,49 @@ fn content_failures_have_their_own_reasons() {
         "ManifestMismatch",
     );
 
-    let mut n = bundle.clone();
-    n.score_proof.nodes[1]
-        .body
-        .insert("data".into(), json!({"advisory": "A-1", "cvssTenths": 10}));
+    let zip = build("2026-11-01T09:30:00Z", true);
+    let n = with_ledger(&zip, |l| {
+        l["nodes"][1]["data"] = json!({"advisory": "A-1", "cvssTenths": 10})
+    });
     assert_fails(
         &verify(&n, &trust(), &opts()),
         CheckName::IdRecomputed,
         "NodeIdMismatch",
     );
 
-    let mut p = bundle.clone();
-    p.score_proof.nodes.swap(0, 1);
+    let p = with_ledger(&zip, |l| l["nodes"].as_array_mut().unwrap().swap(0, 1));
     let r = verify(&p, &trust(), &opts());
     assert_fails(&r, CheckName::IdRecomputed, "ParentMissing");
     assert_fails(&r, CheckName::MerklePathValid, "MerkleRootMismatch");
 
-    let mut c = bundle.clone();
-    c.score_proof.manifest_id = Sha256Digest::of(b"x");
+    let d = with_ledger(&zip, |l| {
+        let nodes = l["nodes"].as_array_mut().unwrap();
+        nodes[1] = nodes[0].clone();
+    });
+    assert_fails(
+        &verify(&d, &trust(), &opts()),
+        CheckName::IdRecomputed,
+        "NodeIdDuplicate",
+    );
+
+    let c = with_ledger(&zip, |l| l["manifestId"] = json!(Sha256Digest::of(b"x")));
     assert_fails(
         &verify(&c, &trust(), &opts()),
         CheckName::IdRecomputed,
         "ManifestIdMismatch",
     );
 
-    let mut r = bundle.clone();
-    r.score_proof.root_hash = Sha256Digest::of(b"x");
+    let r = with_ledger(&zip, |l| l["rootHash"] = json!(Sha256Digest::of(b"x")));
     assert_fails(
         &verify(&r, &trust(), &opts()),
         CheckName::MerklePathValid,
         "MerkleRootMismatch",
     );
 
-    let mut e = bundle.clone();
-    e.score_proof.nodes.clear();
-    assert_fails(
-        &verify(&e, &trust(), &opts()),
-        CheckName::MerklePathValid,
-        "EmptyLedger",
-    );
+    let e = with_ledger(&zip, |l| l["nodes"] = json!([]));
+    let r = verify(&e, &trust(), &opts());
+    assert_fails(&r, CheckName::MerklePathValid, "EmptyLedger");
+    assert_fails(&r, CheckName::IdRecomputed, "NodeCountMismatch");
 
     let mut o = opts();
     o.expected_artifact = Some(Sha256Digest::of(b"another image"));
@@ -513,6 +533,7 @@ fn mutated_entries_never_panic_and_never_verify_when_signed_content_changes() {
         if mutated[target].1 == entries[target].data {
             continue;
         }
+        let ledger = mutated[2].1.clone();
         if let Ok(bundle) = Bundle::from_entries(mutated) {
             parsed += 1;
             let report = verify_bundle(&bundle, &trust(), &opts());
@@ -522,7 +543,7 @@ fn mutated_entries_never_panic_and_never_verify_when_signed_content_changes() {
                 // DSSE keyids are unauthenticated hints, so they are left out of the comparison.
                 let before = without_keyids(serde_json::from_slice(&entries[target].data).unwrap());
                 let after = without_keyids(
-                    serde_json::from_slice(&bundle_entry(&bundle, &entries[target].name))
+                    serde_json::from_slice(&bundle_entry(&bundle, &entries[target].name, &ledger))
                         .unwrap_or(Value::Null),
                 );
                 assert_eq!(
@@ -548,24 +569,14 @@ fn without_keyids(mut v: Value) -> Value {
     v
 }
 
-fn bundle_entry(bundle: &Bundle, name: &str) -> Vec<u8> {
+/// The entry as the parsed bundle holds it (the ledger is not kept, so it
+/// is taken as given: `ledger`).
+fn bundle_entry(bundle: &Bundle, name: &str, ledger: &[u8]) -> Vec<u8> {
     match name {
         "manifest.json" => serde_json::to_vec(&bundle.manifest_value).unwrap(),
         "manifest.dsse.json" => serde_json::to_vec(&bundle.manifest_envelope.to_value()).unwrap(),
         "proof_root.dsse.json" => serde_json::to_vec(&bundle.proof_root_envelope_value).unwrap(),
-        "score_proof.json" => {
-            let nodes: Vec<Value> = bundle
-                .score_proof
-                .nodes
-                .iter()
-                .map(|n| {
-                    let mut b = n.body.clone();
-                    b.insert("id".into(), json!(n.id));
-                    Value::Object(b)
-                })
-                .collect();
-            serde_json::to_vec(&json!({"schema": "stellaops.io/score-proof/v1", "manifestId": bundle.score_proof.manifest_id, "nodes": nodes, "rootHash": bundle.score_proof.root_hash})).unwrap()
-        }
+        "score_proof.json" => ledger.to_vec(),
         _ => vec![],
     }
 }

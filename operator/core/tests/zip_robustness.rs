@@ -1211,3 +1211,215 @@ proptest! {
         prop_assert_eq!(write_zip(pairs.iter().copied()).unwrap(), archive);
     }
 }
+
+// ------------------------------------- agreement with Info-ZIP's strict view
+
+/// A stored entry written the way a streaming writer does: flag bit 3, the
+/// local CRC-32 and sizes left zero, and a data descriptor after the data.
+fn streamed(raw: &mut Raw, name: &str, data: &[u8], descriptor: &[u8]) {
+    let real = Header {
+        flags: 8,
+        ..Header::stored(name, data)
+    };
+    let local = Header {
+        crc: 0,
+        compressed: 0,
+        uncompressed: 0,
+        ..real.clone()
+    };
+    let mut payload = data.to_vec();
+    payload.extend_from_slice(descriptor);
+    let offset = raw.local(&local, &payload);
+    raw.central(&real, offset);
+}
+
+fn descriptor(signed: bool, crc: u32, compressed: u32, uncompressed: u32) -> Vec<u8> {
+    let mut d = Vec::new();
+    if signed {
+        d.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
+    }
+    for v in [crc, compressed, uncompressed] {
+        d.extend_from_slice(&v.to_le_bytes());
+    }
+    d
+}
+
+#[test]
+fn reads_data_descriptors_with_and_without_signature() {
+    let data = b"streamed bytes";
+    for signed in [true, false] {
+        let mut raw = Raw::default();
+        streamed(
+            &mut raw,
+            "a",
+            data,
+            &descriptor(signed, crc32(data), 14, 14),
+        );
+        raw.entry(&Header::stored("b", b"after"), b"after");
+        assert_eq!(
+            read(&raw.finish()).unwrap(),
+            entries(&[("a", data), ("b", b"after")]),
+            "signed descriptor: {signed}"
+        );
+    }
+    // Local fields that are not zero must be the real values, which is also accepted.
+    let mut raw = Raw::default();
+    let real = Header {
+        flags: 8,
+        ..Header::stored("a", data)
+    };
+    let mut payload = data.to_vec();
+    payload.extend_from_slice(&descriptor(true, crc32(data), 14, 14));
+    let offset = raw.local(&real, &payload);
+    raw.central(&real, offset);
+    assert_eq!(read(&raw.finish()).unwrap(), entries(&[("a", data)]));
+}
+
+#[test]
+fn refuses_a_data_descriptor_that_disagrees_with_the_central_directory() {
+    let data = b"streamed bytes";
+    let crc = crc32(data);
+    let cases = [
+        (
+            descriptor(true, crc ^ 1, 14, 14),
+            "CRC-32",
+            u64::from(crc ^ 1),
+        ),
+        (descriptor(true, crc, 15, 14), "compressed size", 15),
+        (descriptor(false, crc, 14, 13), "uncompressed size", 13),
+    ];
+    for (d, field, value) in cases {
+        let mut raw = Raw::default();
+        streamed(&mut raw, "a", data, &d);
+        let err = read(&raw.finish()).unwrap_err();
+        assert!(
+            matches!(&err, ZipError::DataDescriptorMismatch { name, field: f, descriptor, .. }
+                if name == "a" && *f == field && *descriptor == value),
+            "{field}: {err:?}"
+        );
+        assert!(err.to_string().contains("data descriptor"), "{err}");
+    }
+    // Flag bit 3 without any descriptor: what follows the data is the
+    // central directory, which is not a descriptor for this entry.
+    let mut raw = Raw::default();
+    streamed(&mut raw, "a", data, b"");
+    assert!(read(&raw.finish()).is_err());
+}
+
+#[test]
+fn refuses_deferred_local_fields_that_are_neither_zero_nor_right() {
+    let data = b"streamed bytes";
+    let real = Header {
+        flags: 8,
+        ..Header::stored("a", data)
+    };
+    let lying = Header {
+        compressed: 3,
+        uncompressed: 3,
+        ..real.clone()
+    };
+    let mut payload = data.to_vec();
+    payload.extend_from_slice(&descriptor(true, crc32(data), 14, 14));
+    let mut raw = Raw::default();
+    let offset = raw.local(&lying, &payload);
+    raw.central(&real, offset);
+    assert_eq!(
+        read(&raw.finish()),
+        Err(ZipError::LocalHeaderMismatch {
+            name: "a".into(),
+            field: "compressed size",
+            local: 3,
+            central: 14
+        })
+    );
+}
+
+#[test]
+fn refuses_local_flags_that_differ_from_the_central_directory() {
+    // Only the local header says "sizes follow the data": a streaming
+    // reader and a central-directory reader would find different lengths.
+    let data = b"plain";
+    let central = Header::stored("a", data);
+    let local = Header {
+        flags: 8,
+        ..central.clone()
+    };
+    let mut raw = Raw::default();
+    let offset = raw.local(&local, data);
+    raw.central(&central, offset);
+    assert_eq!(
+        read(&raw.finish()),
+        Err(ZipError::LocalHeaderMismatch {
+            name: "a".into(),
+            field: "general-purpose flags",
+            local: 8,
+            central: 0
+        })
+    );
+}
+
+#[test]
+fn refuses_prepended_data_even_with_adjusted_offsets() {
+    // A self-extracting stub whose writer fixed up every offset: the
+    // central directory is consistent, but the bytes before it are not ours.
+    let mut raw = Raw {
+        body: b"#!/bin/sh\nexit 0\n".to_vec(),
+        ..Raw::default()
+    };
+    raw.entry(&Header::stored("a", b"x"), b"x");
+    let err = read(&raw.finish()).unwrap_err();
+    assert_eq!(
+        err,
+        ZipError::PrependedData {
+            name: "a".into(),
+            start: 17
+        }
+    );
+    assert!(
+        err.to_string().contains("data before the first entry"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_bytes_between_entries_or_before_the_central_directory() {
+    let mut raw = Raw::default();
+    raw.entry(&Header::stored("a", b"x"), b"x");
+    raw.body.extend_from_slice(b"PK\x03\x04hidden");
+    raw.entry(&Header::stored("b", b"y"), b"y");
+    let err = read(&raw.finish()).unwrap_err();
+    assert_eq!(
+        err,
+        ZipError::UnaccountedBytes {
+            start: 32,
+            end: 42,
+            after: "a".into()
+        }
+    );
+    assert!(err.to_string().contains("belong to no entry"), "{err}");
+
+    let mut raw = Raw::default();
+    raw.entry(&Header::stored("a", b"x"), b"x");
+    raw.body.extend_from_slice(b"junk");
+    assert_eq!(
+        read(&raw.finish()),
+        Err(ZipError::UnaccountedBytes {
+            start: 32,
+            end: 36,
+            after: "a".into()
+        })
+    );
+}
+
+#[test]
+fn refuses_an_empty_archive_with_bytes_before_its_end_record() {
+    let mut archive = b"junk".to_vec();
+    archive.extend_from_slice(&eocd(0, 0, 4, 0));
+    assert_eq!(
+        read(&archive),
+        Err(ZipError::PrependedData {
+            name: String::new(),
+            start: 4
+        })
+    );
+}

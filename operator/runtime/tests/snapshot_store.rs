@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use attestor_core::digest::Sha256Digest;
 use attestor_runtime::snapshot_store::{HttpStore, Store, open_store, open_store_with};
 use attestor_score::store::{LoadError, Selection, load_inputs};
-use attestor_score::{DirStore, InputKind, SnapshotStore, StoreError, score};
+use attestor_score::{DirStore, InputKind, ScoreVersion, SnapshotStore, StoreError, score_as};
 use support::{Reply, TestServer, fetcher, test_config};
 
 fn examples() -> PathBuf {
@@ -67,7 +67,8 @@ async fn loads_a_replay_s_inputs_over_http() {
         .await
         .unwrap();
     assert_eq!(inputs.digests(), manifest);
-    let ledger = score(&inputs).unwrap();
+    // The example bundle's ledger (score version 1, docs/scoring.md section 13).
+    let ledger = score_as(&inputs, ScoreVersion::V1).unwrap();
     assert_eq!(
         ledger.root.to_string(),
         "sha256:ec26a1279fda62fc833f4bd1e14d88324cc615cdc30d1123dac650342b3edc43"

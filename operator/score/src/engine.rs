@@ -7,33 +7,193 @@
 
 use attestor_core::bundle::{MAX_NODES, MAX_PARENTS};
 use attestor_core::digest::Sha256Digest;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Value, json};
 
+use crate::compare::Comparator;
+use crate::ecosystem::{distro_release, release_covers};
 use crate::inputs::ScoringInputs;
-use crate::inputs::feed::{Advisory, VersionForms};
+use crate::inputs::feed::{Advisory, Affected, ComponentVersion, VersionForms};
 use crate::inputs::policy::VexEffect;
 use crate::inputs::sbom::Component;
 use crate::inputs::vex::VexStatus;
 use crate::ledger::{Ledger, LedgerBuilder, NodeKind, ScoreError, Verdict, inputs_json};
+use crate::number::{Band, Cvss};
+use crate::severity::Source;
+
+/// The semantics a ledger was computed with, recorded in the manifest as
+/// `scoreVersion` (absent: 1). A replay recomputes with the recorded
+/// version, so ledgers of bundles already produced replay bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ScoreVersion {
+    /// Generic and SemVer version order, decimal CVSS base scores only.
+    V1,
+    /// Per-ecosystem version order, CVSS vectors, ratings, unscored advisories,
+    /// distribution releases; the comparator and the severity source in `match` nodes.
+    V2,
+}
+
+/// Why a manifest's `scoreVersion` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScoreVersionError {
+    #[error("manifest scoreVersion {0} is not a score version this engine knows (1 or 2)")]
+    Unknown(String),
+}
+
+impl ScoreVersion {
+    /// What `attestor score` computes.
+    pub const LATEST: ScoreVersion = ScoreVersion::V2;
+
+    pub fn number(self) -> u64 {
+        match self {
+            ScoreVersion::V1 => 1,
+            ScoreVersion::V2 => 2,
+        }
+    }
+
+    pub fn from_number(n: u64) -> Option<Self> {
+        match n {
+            1 => Some(ScoreVersion::V1),
+            2 => Some(ScoreVersion::V2),
+            _ => None,
+        }
+    }
+
+    /// The version a `manifest.json` records: its `scoreVersion` member, or
+    /// 1 when there is none (every manifest before version 2 existed).
+    pub fn of_manifest(manifest: &Value) -> Result<Self, ScoreVersionError> {
+        match manifest.get("scoreVersion") {
+            None => Ok(ScoreVersion::V1),
+            Some(v) => v
+                .as_u64()
+                .and_then(Self::from_number)
+                .ok_or_else(|| ScoreVersionError::Unknown(v.to_string())),
+        }
+    }
+}
 
 /// One component matched by one advisory, with what VEX and the policy made of it.
 struct Finding<'a> {
     component: &'a Component,
     advisory: &'a Advisory,
+    /// The score the finding is weighted with.
+    cvss: Cvss,
+    band: Band,
+    /// Score version 2: the comparison that decided and where the score came from.
+    how: Option<(Comparator, Source)>,
+    /// Score version 2: the source package that matched, when the binary package did not.
+    source_package: Option<String>,
     vex: Option<(VexStatus, VexEffect)>,
     /// `(weightPercent, points)`; `None` when suppressed.
     weight: Option<(u32, u64)>,
 }
 
-/// Scores `inputs` and builds the proof ledger. Pure and deterministic: the
-/// same inputs give the same ledger, byte for byte, on every machine.
+/// Scores `inputs` with the latest semantics ([`ScoreVersion::LATEST`]) and
+/// builds the proof ledger. Pure and deterministic: the same inputs give the
+/// same ledger, byte for byte, on every machine.
 pub fn score(inputs: &ScoringInputs) -> Result<Ledger, ScoreError> {
-    let findings = find(inputs);
-    build(inputs, &findings)
+    score_as(inputs, ScoreVersion::LATEST)
+}
+
+/// Scores `inputs` with the semantics of `version` (a replay uses the
+/// version its manifest records).
+pub fn score_as(inputs: &ScoringInputs, version: ScoreVersion) -> Result<Ledger, ScoreError> {
+    let findings = match version {
+        ScoreVersion::V1 => {
+            if let Some((advisory, feature)) = inputs.feed.beyond_v1() {
+                return Err(ScoreError::BeyondVersion1 {
+                    advisory: advisory.to_string(),
+                    feature,
+                });
+            }
+            find_v1(inputs)
+        }
+        ScoreVersion::V2 => find_v2(inputs),
+    };
+    build(inputs, &findings, version)
+}
+
+/// Score version 2's findings, in the same canonical order as version 1's.
+fn find_v2<'a>(inputs: &'a ScoringInputs) -> Vec<Finding<'a>> {
+    let mut findings = Vec::new();
+    for component in &inputs.sbom.components {
+        let Some(version) = component.purl.comparable_version() else {
+            continue;
+        };
+        // A distribution binary package is also matched by the advisories of
+        // its source package (OSV's Debian, Ubuntu, Alpine and Red Hat
+        // advisories name source packages), at the source's version.
+        let source = component.purl.source();
+        let mut candidates: Vec<((usize, &Advisory, &Affected), bool)> = inputs
+            .feed
+            .candidates(&component.purl.package)
+            .map(|c| (c, false))
+            .chain(
+                source
+                    .iter()
+                    .flat_map(|(key, _)| inputs.feed.candidates(key))
+                    .map(|c| (c, true)),
+            )
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        // By advisory (index order is id order); stable, so the binary's
+        // entries stay before the source's.
+        candidates.sort_by_key(|((index, _, _), _)| *index);
+        let release = component.purl.distro.as_deref().and_then(distro_release);
+        let mut own_forms = ComponentVersion::new(&version);
+        let mut source_forms = source.as_ref().map(|(_, v)| ComponentVersion::new(v));
+        // Each advisory matches once, with the preferred comparator of all its
+        // entries that match (Comparator order), noting the source package
+        // when only it matched.
+        let mut current: Option<(usize, &Advisory, Option<Comparator>, bool)> = None;
+        let flush = |current: Option<(usize, &'a Advisory, Option<Comparator>, bool)>,
+                     findings: &mut Vec<Finding<'a>>| {
+            if let Some((_, advisory, Some(comparator), own)) = current {
+                let (cvss, band, source_of_score) =
+                    advisory.severity.effective(inputs.policy.unscored);
+                let mut f = finding(
+                    inputs,
+                    component,
+                    advisory,
+                    (cvss, band),
+                    Some((comparator, source_of_score)),
+                );
+                if !own {
+                    f.source_package = source.as_ref().map(|(key, _)| key.name().to_string());
+                }
+                findings.push(f);
+            }
+        };
+        for ((index, advisory, affected), via_source) in candidates {
+            if current.is_some_and(|(i, _, _, _)| i != index) {
+                flush(current.take(), &mut findings);
+            }
+            let entry = current.get_or_insert((index, advisory, None, false));
+            // A component of a known release is only matched by entries of
+            // that release (or of none); without a release, by all.
+            if let (Some(wanted), Some(have)) = (&affected.release, &release)
+                && !release_covers(wanted, have)
+            {
+                continue;
+            }
+            let forms = match (&mut source_forms, via_source) {
+                (Some(forms), true) => forms,
+                _ => &mut own_forms,
+            };
+            if let Some(comparator) = affected.matches(forms) {
+                entry.2 = Some(entry.2.map_or(comparator, |c| c.min(comparator)));
+                entry.3 |= !via_source;
+            }
+        }
+        flush(current, &mut findings);
+    }
+    findings
 }
 
 /// The findings in canonical order: by component (canonical purl), then advisory id.
-fn find(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
+fn find_v1(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
     let mut findings = Vec::new();
     // Components are sorted by canonical purl and candidates by advisory id,
     // so findings come out in canonical order without another sort.
@@ -54,7 +214,14 @@ fn find(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
                 continue;
             }
             last_matched = Some(index);
-            findings.push(finding(inputs, component, advisory));
+            let cvss = advisory.v1_cvss;
+            findings.push(finding(
+                inputs,
+                component,
+                advisory,
+                (cvss, cvss.band()),
+                None,
+            ));
         }
     }
     findings
@@ -64,6 +231,8 @@ fn finding<'a>(
     inputs: &'a ScoringInputs,
     component: &'a Component,
     advisory: &'a Advisory,
+    (cvss, band): (Cvss, Band),
+    how: Option<(Comparator, Source)>,
 ) -> Finding<'a> {
     let vex = inputs
         .vex
@@ -72,13 +241,17 @@ fn finding<'a>(
     let weight = match vex {
         Some((_, VexEffect::Suppress)) => None,
         _ => {
-            let percent = inputs.policy.weight(advisory.cvss.band());
-            Some((percent, points(advisory.cvss.tenths(), percent)))
+            let percent = inputs.policy.weight(band);
+            Some((percent, points(cvss.tenths(), percent)))
         }
     };
     Finding {
         component,
         advisory,
+        cvss,
+        band,
+        how,
+        source_package: None,
         vex,
         weight,
     }
@@ -89,7 +262,11 @@ pub fn points(cvss_tenths: u8, weight_percent: u32) -> u64 {
     u64::from(cvss_tenths) * u64::from(weight_percent) / 10
 }
 
-fn build(inputs: &ScoringInputs, findings: &[Finding]) -> Result<Ledger, ScoreError> {
+fn build(
+    inputs: &ScoringInputs,
+    findings: &[Finding],
+    version: ScoreVersion,
+) -> Result<Ledger, ScoreError> {
     let vex_nodes = findings.iter().filter(|f| f.vex.is_some()).count();
     let weight_nodes = findings.iter().filter(|f| f.weight.is_some()).count();
     let terminals = findings.len();
@@ -103,15 +280,29 @@ fn build(inputs: &ScoringInputs, findings: &[Finding]) -> Result<Ledger, ScoreEr
     }
     let mut ledger = LedgerBuilder::with_capacity(total);
     let digests = inputs.digests();
-    let inputs_id = ledger.push(NodeKind::Inputs, Vec::new(), inputs_json(&digests))?;
+    let mut inputs_data = inputs_json(&digests);
+    if version != ScoreVersion::V1
+        && let Value::Object(members) = &mut inputs_data
+    {
+        members.insert("scoreVersion".into(), version.number().into());
+    }
+    let inputs_id = ledger.push(NodeKind::Inputs, Vec::new(), inputs_data)?;
 
     let mut tips = Vec::with_capacity(findings.len());
     for f in findings {
-        let data = json!({
+        let mut data = json!({
             "advisory": f.advisory.id,
             "component": f.component.canonical,
-            "cvssTenths": f.advisory.cvss.tenths(),
+            "cvssTenths": f.cvss.tenths(),
         });
+        if let (Some((comparator, source)), Value::Object(members)) = (f.how, &mut data) {
+            members.insert("comparator".into(), comparator.name().into());
+            members.insert("severity".into(), source.name().into());
+            members.insert("band".into(), f.band.name().into());
+            if let Some(name) = &f.source_package {
+                members.insert("sourcePackage".into(), name.as_str().into());
+            }
+        }
         tips.push(ledger.push(NodeKind::Match, vec![inputs_id], data)?);
     }
     for (f, tip) in findings.iter().zip(tips.iter_mut()) {
@@ -157,6 +348,7 @@ fn build(inputs: &ScoringInputs, findings: &[Finding]) -> Result<Ledger, ScoreEr
 
     let (nodes, root) = ledger.finish();
     Ok(Ledger {
+        version,
         inputs: digests,
         nodes,
         root,

@@ -83,14 +83,97 @@ pub enum InputError {
         pointer: String,
         reason: Reason,
     },
+    /// Not a YAML document this crate reads (syntax, duplicate keys, budget).
+    #[error("{kind}: not valid YAML: {message}")]
+    Yaml { kind: InputKind, message: String },
+    /// A document of a format that is recognised but not read.
+    #[error("{kind}: {format} is not supported: {hint}")]
+    Unsupported {
+        kind: InputKind,
+        format: &'static str,
+        hint: &'static str,
+    },
+    /// One file of a feed container (a directory or a ZIP of OSV files):
+    /// `error` points into that file.
+    #[error("{}", in_file(.file, .error))]
+    InFile {
+        /// The file's path relative to the directory, or its ZIP entry name.
+        file: String,
+        error: Box<InputError>,
+    },
+    /// A feed container that cannot be read as a whole.
+    #[error("{kind}: {problem}")]
+    Container {
+        kind: InputKind,
+        problem: ContainerError,
+    },
 }
 
 impl InputError {
     pub fn kind(&self) -> InputKind {
         match self {
-            InputError::Json { kind, .. } | InputError::Invalid { kind, .. } => *kind,
+            InputError::Json { kind, .. }
+            | InputError::Invalid { kind, .. }
+            | InputError::Yaml { kind, .. }
+            | InputError::Unsupported { kind, .. }
+            | InputError::Container { kind, .. } => *kind,
+            InputError::InFile { error, .. } => error.kind(),
         }
     }
+
+    /// The file of a feed container the error is about, if it is about one.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            InputError::InFile { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+}
+
+/// `feed snapshot: file "a.json": at /id: …`: the kind first, as for every input error.
+fn in_file(file: &str, error: &InputError) -> String {
+    let kind = error.kind();
+    let inner = error.to_string();
+    let detail = inner
+        .strip_prefix(&format!("{kind}: "))
+        .unwrap_or(&inner)
+        .to_string();
+    format!("{kind}: file {file:?}: {detail}")
+}
+
+/// Why a feed container (directory or ZIP) as a whole is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerError {
+    #[error("not a readable ZIP archive: {0}")]
+    Zip(attestor_core::zip::ZipError),
+    #[error("has more than {limit} advisory files")]
+    TooManyFiles { limit: usize },
+    #[error("file {file:?} has {size} bytes, more than the {limit}-byte limit per file")]
+    FileTooLarge { file: String, size: u64, limit: u64 },
+    #[error("the advisory files add up to more than the {limit}-byte limit ({file:?} is over it)")]
+    TotalTooLarge { file: String, limit: u64 },
+    #[error("{file:?} is a symbolic link to {target:?}, outside the feed directory")]
+    SymlinkEscapes { file: String, target: String },
+    #[error(
+        "{file:?} leads to the directory {target:?} a second time (a symbolic link loop or alias)"
+    )]
+    DirectoryRepeated { file: String, target: String },
+    #[error("directories nest deeper than {limit} levels at {file:?}")]
+    TooDeep { file: String, limit: usize },
+    #[error("cannot {operation} {file:?}: {message}")]
+    Io {
+        operation: &'static str,
+        file: String,
+        message: String,
+    },
+    #[error("advisory {id:?} is in both {first:?} and {second:?}")]
+    DuplicateAdvisory {
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error("holds no advisory file (*.json, *.yaml or *.yml)")]
+    NoAdvisories,
 }
 
 fn where_text(pointer: &str) -> &str {

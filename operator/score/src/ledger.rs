@@ -112,6 +112,14 @@ impl LedgerNode {
 pub enum ScoreError {
     #[error("the ledger would have {nodes} nodes, more than a proof bundle may hold ({max})")]
     TooManyNodes { nodes: usize, max: usize },
+    #[error(
+        "advisory {advisory} has {feature}, which score version 1 refused: replay this bundle \
+         with its original feed snapshot, or score again (score version 2)"
+    )]
+    BeyondVersion1 {
+        advisory: String,
+        feature: &'static str,
+    },
     #[error("proof node {index} cannot be written as canonical JSON: {source}")]
     Canonical {
         index: usize,
@@ -122,6 +130,8 @@ pub enum ScoreError {
 /// A computed score and its proof.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ledger {
+    /// The semantics it was computed with (the manifest's `scoreVersion`).
+    pub version: crate::engine::ScoreVersion,
     /// The digests the `inputs` node records.
     pub inputs: ManifestInputs,
     /// In ledger order: every parent precedes its children.
@@ -189,6 +199,12 @@ impl Ledger {
         });
         if let (Some(name), Value::Object(m)) = (artifact_name, &mut manifest) {
             m.insert("artifactName".into(), Value::String(name.to_string()));
+        }
+        // Version 1 manifests have no member: absence means 1, so they stay as they were.
+        if self.version != crate::engine::ScoreVersion::V1
+            && let Value::Object(m) = &mut manifest
+        {
+            m.insert("scoreVersion".into(), self.version.number().into());
         }
         manifest
     }

@@ -48,8 +48,23 @@ pub fn normal_bytes(kind: InputKind, value: &Value) -> Result<Vec<u8>, Canonical
     canonical::to_canonical_bytes(&normalize(kind, value)?)
 }
 
-/// CycloneDX: `components` (recursively), `dependencies` and their `dependsOn`.
+/// CycloneDX: `components` (recursively), `dependencies` and their
+/// `dependsOn`. SPDX 2 (with `spdxVersion`): `packages` and their
+/// `externalRefs`, `relationships`, `files`. SPDX 3 (with `@context`):
+/// `@graph` and its elements' `externalIdentifier`. The SPDX members are
+/// sorted only in SPDX documents, so CycloneDX addresses never change.
 fn sbom(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    if top.contains_key("spdxVersion") {
+        each_sort(top, "packages", "externalRefs")?;
+        for member in ["packages", "relationships", "files"] {
+            sort_member(top, member)?;
+        }
+        return Ok(());
+    }
+    if top.contains_key("@context") {
+        each_sort(top, "@graph", "externalIdentifier")?;
+        return sort_member(top, "@graph");
+    }
     components(top)?;
     if let Some(Value::Array(list)) = top.get_mut("dependencies") {
         for dependency in list.iter_mut() {
@@ -78,31 +93,38 @@ fn components(parent: &mut Map<String, Value>) -> Result<(), CanonicalError> {
 fn feed(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
     if let Some(Value::Array(list)) = top.get_mut("advisories") {
         for advisory in list.iter_mut() {
-            let Value::Object(advisory) = advisory else {
-                continue;
-            };
-            if let Some(Value::Array(affected)) = advisory.get_mut("affected") {
-                for entry in affected.iter_mut() {
-                    let Value::Object(entry) = entry else {
-                        continue;
-                    };
-                    if let Some(Value::Array(ranges)) = entry.get_mut("ranges") {
-                        for range in ranges.iter_mut() {
-                            if let Value::Object(range) = range {
-                                sort_member(range, "events")?;
-                            }
-                        }
-                    }
-                    sort_member(entry, "ranges")?;
-                    sort_member(entry, "versions")?;
-                }
-            }
-            for member in ["aliases", "severity", "affected", "versions"] {
-                sort_member(advisory, member)?;
+            if let Value::Object(advisory) = advisory {
+                feed_advisory(advisory)?;
             }
         }
     }
     sort_member(top, "advisories")
+}
+
+/// The arrays of one advisory: a feed container normalizes each file's
+/// advisory with this, so that its assembled document is the normal form of
+/// `{"advisories": [...]}` without building that document.
+pub(crate) fn feed_advisory(advisory: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    if let Some(Value::Array(affected)) = advisory.get_mut("affected") {
+        for entry in affected.iter_mut() {
+            let Value::Object(entry) = entry else {
+                continue;
+            };
+            if let Some(Value::Array(ranges)) = entry.get_mut("ranges") {
+                for range in ranges.iter_mut() {
+                    if let Value::Object(range) = range {
+                        sort_member(range, "events")?;
+                    }
+                }
+            }
+            sort_member(entry, "ranges")?;
+            sort_member(entry, "versions")?;
+        }
+    }
+    for member in ["aliases", "severity", "affected", "versions"] {
+        sort_member(advisory, member)?;
+    }
+    Ok(())
 }
 
 /// OpenVEX: `statements`; per statement `products` (and their
@@ -138,6 +160,22 @@ fn subcomponents(product: &mut Map<String, Value>) -> Result<(), CanonicalError>
         }
     }
     sort_member(product, "subcomponents")
+}
+
+/// Sorts `inner` of each object in the array `parent[member]`.
+fn each_sort(
+    parent: &mut Map<String, Value>,
+    member: &str,
+    inner: &str,
+) -> Result<(), CanonicalError> {
+    if let Some(Value::Array(list)) = parent.get_mut(member) {
+        for item in list.iter_mut() {
+            if let Value::Object(item) = item {
+                sort_member(item, inner)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sorts the array `object[member]`, if it is one, by the canonical bytes of

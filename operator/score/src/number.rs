@@ -65,6 +65,18 @@ impl Band {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|b| b.name() == name)
     }
+
+    /// The lowest base score in the band: what a severity known only by its
+    /// band counts as (score version 2).
+    pub fn lowest(self) -> Cvss {
+        Cvss(match self {
+            Band::None => 0,
+            Band::Low => 1,
+            Band::Medium => 40,
+            Band::High => 70,
+            Band::Critical => 90,
+        })
+    }
 }
 
 impl Cvss {

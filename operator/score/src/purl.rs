@@ -44,11 +44,21 @@ pub struct PackageKey {
     name: String,
 }
 
-/// A parsed package URL, normalised. Qualifiers and subpath are dropped.
+/// A parsed package URL, normalised. The subpath and the qualifiers are
+/// dropped, but for those of distribution packages that score version 2
+/// matches with: `distro` (the release, e.g. `debian-12`), `upstream` (the
+/// source package a binary package was built from) and `epoch` (rpm).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Purl {
     pub package: PackageKey,
     pub version: Option<String>,
+    /// The `distro` qualifier, percent-decoded.
+    pub distro: Option<String>,
+    /// The `upstream` qualifier (SBOM tools write the source package there:
+    /// `openssl`, `glibc@2.36-9+deb12u4`, `openssl-3.0.7-24.el9.src.rpm`).
+    pub upstream: Option<String>,
+    /// The `epoch` qualifier of rpm purls.
+    pub epoch: Option<String>,
 }
 
 /// Types whose namespace and name are case-insensitive: the purl
@@ -79,21 +89,15 @@ impl PackageKey {
 
     /// The key of an OSV `{ecosystem, name}` package (see docs/scoring.md for the table).
     pub fn from_ecosystem(ecosystem: &str, name: &str) -> Result<Self, PurlError> {
-        let ty = match ecosystem {
-            "npm" => "npm",
-            "PyPI" => "pypi",
-            "crates.io" => "cargo",
-            "Go" => "golang",
-            "Maven" => "maven",
-            "NuGet" => "nuget",
-            "RubyGems" => "gem",
-            "Packagist" => "composer",
-            "Hex" => "hex",
-            "Pub" => "pub",
-            "Hackage" => "hackage",
-            "CRAN" => "cran",
-            other => return Err(PurlError::UnknownEcosystem(other.to_string())),
-        };
+        match crate::ecosystem::Ecosystem::parse(ecosystem) {
+            Some(e) => e.package(name),
+            None => Err(PurlError::UnknownEcosystem(ecosystem.to_string())),
+        }
+    }
+
+    /// The key of package `name` of purl type `ty`, the name split as OSV
+    /// writes it: Maven's `group:artifact`, a namespace before the last `/`.
+    pub fn from_type(ty: &str, name: &str) -> Result<Self, PurlError> {
         let (namespace, base) = if ty == "maven" {
             match name.split_once(':') {
                 Some((group, artifact))
@@ -162,7 +166,13 @@ impl Purl {
         let offset = 4;
         let rest = &text[offset..];
         let rest = rest.split_once('#').map_or(rest, |(r, _subpath)| r);
-        let rest = rest.split_once('?').map_or(rest, |(r, _qualifiers)| r);
+        let (rest, qualifiers) = match rest.split_once('?') {
+            Some((r, qualifiers)) => (r, Some(qualifiers)),
+            None => (rest, None),
+        };
+        let distro = qualifiers.and_then(|q| qualifier(q, "distro"));
+        let upstream = qualifiers.and_then(|q| qualifier(q, "upstream"));
+        let epoch = qualifiers.and_then(|q| qualifier(q, "epoch"));
         let rest = rest.trim_start_matches('/');
         let start = text.len() - text[offset..].trim_start_matches('/').len();
 
@@ -217,7 +227,63 @@ impl Purl {
         Ok(Self {
             package: PackageKey::new(ty, segments, &name),
             version,
+            distro,
+            upstream,
+            epoch,
         })
+    }
+
+    /// The version to compare: the purl's, with the `epoch` qualifier of an
+    /// rpm purl put before it (`epoch=1` and `3.0.7-24.el9` is `1:3.0.7-24.el9`).
+    pub fn comparable_version(&self) -> Option<String> {
+        let version = self.version.as_deref()?;
+        Some(match &self.epoch {
+            Some(epoch) if self.package.ty == "rpm" && !version.contains(':') => {
+                format!("{epoch}:{version}")
+            }
+            _ => version.to_string(),
+        })
+    }
+
+    /// The source package of a `deb`, `rpm` or `apk` binary package, from
+    /// its `upstream` qualifier, with the version to compare it at: the
+    /// source version when the qualifier gives one (`glibc@2.36-9+deb12u4`,
+    /// `openssl-3.0.7-24.el9.src.rpm`), else the binary's. `None` when there
+    /// is no such qualifier or it names the package itself.
+    pub fn source(&self) -> Option<(PackageKey, String)> {
+        let upstream = self.upstream.as_deref()?;
+        let binary = self.comparable_version()?;
+        let (name, version) = match self.package.ty.as_str() {
+            "deb" | "apk" => match upstream.split_once('@') {
+                Some((name, version)) if !version.is_empty() => (name, version.to_string()),
+                _ => (upstream, binary),
+            },
+            "rpm" => {
+                let stem = upstream
+                    .strip_suffix(".src.rpm")
+                    .or_else(|| upstream.strip_suffix(".nosrc.rpm"));
+                match stem.and_then(|s| {
+                    let (rest, release) = s.rsplit_once('-')?;
+                    let (name, version) = rest.rsplit_once('-')?;
+                    Some((name, format!("{version}-{release}")))
+                }) {
+                    Some((name, version)) => {
+                        let version = match &self.epoch {
+                            Some(epoch) => format!("{epoch}:{version}"),
+                            None => version,
+                        };
+                        (name, version)
+                    }
+                    None => (upstream, binary),
+                }
+            }
+            _ => return None,
+        };
+        if name.is_empty() || name == self.package.name {
+            return None;
+        }
+        let key = PackageKey::new(&self.package.ty, self.package.namespace.clone(), name);
+        Some((key, version))
     }
 
     /// Parses a purl that must not carry a version (an advisory's package).
@@ -240,6 +306,20 @@ impl fmt::Display for Purl {
         }
         Ok(())
     }
+}
+
+/// The value of qualifier `name` (keys are case-insensitive). A value that
+/// does not decode is absent (qualifiers never made a purl invalid, and
+/// must not now).
+fn qualifier(qualifiers: &str, name: &str) -> Option<String> {
+    qualifiers.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        if key.eq_ignore_ascii_case(name) && !value.is_empty() {
+            decode(value, 0).ok()
+        } else {
+            None
+        }
+    })
 }
 
 /// Percent-decodes `raw`; `offset` is its byte position in the purl, for errors.
@@ -364,6 +444,52 @@ mod tests {
     }
 
     #[test]
+    fn distro_qualifier_is_kept() {
+        let purl =
+            Purl::parse("pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12")
+                .unwrap();
+        assert_eq!(purl.distro.as_deref(), Some("debian-12"));
+        assert_eq!(purl.to_string(), "pkg:deb/debian/openssl@3.0.11-1~deb12u2");
+        let purl = Purl::parse("pkg:apk/alpine/musl@1.2.4-r2?DISTRO=alpine%2D3.19.1#x").unwrap();
+        assert_eq!(purl.distro.as_deref(), Some("alpine-3.19.1"));
+        // A value that does not decode is no release, not an invalid purl.
+        let purl = Purl::parse("pkg:deb/debian/curl@1?distro=%zz").unwrap();
+        assert_eq!(purl.distro, None);
+    }
+
+    #[test]
+    fn source_packages_from_upstream() {
+        let source = |text: &str| {
+            Purl::parse(text)
+                .unwrap()
+                .source()
+                .map(|(key, version)| format!("{key}@{version}"))
+        };
+        assert_eq!(
+            source("pkg:deb/debian/libssl3@3.0.11-1~deb12u2?upstream=openssl&distro=debian-12"),
+            Some("pkg:deb/debian/openssl@3.0.11-1~deb12u2".into())
+        );
+        assert_eq!(
+            source("pkg:deb/debian/libc6@2.36-9+deb12u4?upstream=glibc%402.36-9%2Bdeb12u4"),
+            Some("pkg:deb/debian/glibc@2.36-9+deb12u4".into())
+        );
+        assert_eq!(
+            source(
+                "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm"
+            ),
+            Some("pkg:rpm/redhat/openssl@1:3.0.7-24.el9".into())
+        );
+        assert_eq!(
+            source("pkg:apk/alpine/libcrypto3@3.1.4-r0?upstream=openssl"),
+            Some("pkg:apk/alpine/openssl@3.1.4-r0".into())
+        );
+        assert_eq!(source("pkg:deb/debian/curl@7.88.1-10?upstream=curl"), None);
+        assert_eq!(source("pkg:npm/a@1?upstream=b"), None);
+        let rpm = Purl::parse("pkg:rpm/redhat/bash@5.1.8-6.el9?epoch=2").unwrap();
+        assert_eq!(rpm.comparable_version().as_deref(), Some("2:5.1.8-6.el9"));
+    }
+
+    #[test]
     fn ecosystems_map_to_purl_types() {
         let key = |e, n| PackageKey::from_ecosystem(e, n).unwrap().to_string();
         assert_eq!(key("npm", "@babel/core"), "pkg:npm/%40babel/core");
@@ -377,9 +503,15 @@ mod tests {
         );
         assert_eq!(key("PyPI", "Django_Rest"), "pkg:pypi/django-rest");
         assert_eq!(key("crates.io", "serde"), "pkg:cargo/serde");
+        assert_eq!(key("Debian:12", "curl"), "pkg:deb/debian/curl");
+        assert_eq!(key("Alpine:v3.19", "musl"), "pkg:apk/alpine/musl");
         assert_eq!(
-            PackageKey::from_ecosystem("Debian", "curl"),
-            Err(PurlError::UnknownEcosystem("Debian".into()))
+            key("Red Hat:enterprise_linux:9::appstream", "nodejs"),
+            "pkg:rpm/redhat/nodejs"
+        );
+        assert_eq!(
+            PackageKey::from_ecosystem("OSS-Fuzz", "curl"),
+            Err(PurlError::UnknownEcosystem("OSS-Fuzz".into()))
         );
         assert_eq!(
             PackageKey::from_ecosystem("Maven", "log4j"),

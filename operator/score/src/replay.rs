@@ -157,14 +157,17 @@ impl ReplayReport {
     }
 }
 
-/// Recomputes the ledger from `inputs` and compares it with `original` (the
-/// nodes of a bundle's `score_proof.json`, whose manifest names `original_inputs`).
+/// Recomputes the ledger from `inputs` with the semantics the original was
+/// computed with (`version`, from its manifest: [`engine::ScoreVersion::of_manifest`])
+/// and compares it with `original` (the nodes of a bundle's
+/// `score_proof.json`, whose manifest names `original_inputs`).
 pub fn replay(
     original: &[ProofNode],
     original_inputs: &ManifestInputs,
+    version: engine::ScoreVersion,
     inputs: &ScoringInputs,
 ) -> Result<ReplayReport, ScoreError> {
-    let recomputed = engine::score(inputs)?;
+    let recomputed = engine::score_as(inputs, version)?;
     Ok(compare(original, original_inputs, &recomputed))
 }
 

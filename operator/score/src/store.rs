@@ -16,7 +16,7 @@ use attestor_core::canonical::{self, CanonicalError};
 use attestor_core::digest::Sha256Digest;
 
 use crate::error::{InputError, InputKind};
-use crate::inputs::ScoringInputs;
+use crate::inputs::{ScoringInputs, container};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +35,13 @@ pub enum StoreError {
     NotJson {
         kind: InputKind,
         source: CanonicalError,
+    },
+    /// A feed in another form than one JSON document (a ZIP, YAML, an array,
+    /// one advisory) that cannot be assembled into a feed document.
+    #[error("refusing to store the {kind}: {source}")]
+    NotAssembled {
+        kind: InputKind,
+        source: Box<InputError>,
     },
     #[error("{operation} {}: {message}", .path.display())]
     Io {
@@ -114,13 +121,41 @@ pub fn pointer_path(kind: InputKind) -> String {
 
 /// The bytes `put` stores, and their digest: the canonical JSON of the
 /// document's normal form ([`crate::normalize`]), so that the digest is the
-/// document's content id.
+/// document's content id. A feed in another form (a ZIP or YAML of OSV files,
+/// a bare array, one advisory) is stored as its assembled feed document
+/// ([`crate::inputs::container`]), whose content id is the snapshot's.
 pub fn canonical_object(
     kind: InputKind,
     bytes: &[u8],
 ) -> Result<(Vec<u8>, Sha256Digest), StoreError> {
+    let assembled = |snapshot: Result<container::FeedSnapshot, InputError>| {
+        let snapshot = snapshot.map_err(|e| StoreError::NotAssembled {
+            kind,
+            source: Box::new(e),
+        })?;
+        let digest = snapshot.feed.digest;
+        snapshot
+            .assembled
+            .map(|bytes| (bytes, digest))
+            .ok_or(StoreError::NotAssembled {
+                kind,
+                source: Box::new(InputError::Unsupported {
+                    kind,
+                    format: "this feed form",
+                    hint: "give a feed document, an array or advisory files",
+                }),
+            })
+    };
+    let limits = container::FeedLimits::default();
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if kind == InputKind::Feed && first.is_some_and(|b| *b != b'{') {
+        return assembled(container::load_bytes(bytes, &limits));
+    }
     let not_json = |source| StoreError::NotJson { kind, source };
     let value = canonical::parse_strict(bytes).map_err(not_json)?;
+    if kind == InputKind::Feed && container::is_one_advisory(&value) {
+        return assembled(container::load_value(value, false));
+    }
     let canonical = crate::normalize::normal_bytes(kind, &value).map_err(not_json)?;
     let digest = Sha256Digest::of(&canonical);
     Ok((canonical, digest))

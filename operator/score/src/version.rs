@@ -22,6 +22,18 @@ pub enum VersionError {
     BadChar(char),
     #[error("has no digits or letters")]
     NoSegments,
+    #[error("epoch {0:?} is not a number")]
+    Epoch(String),
+    #[error("has no version before the revision")]
+    NoUpstream,
+    #[error("is not an apk version (number{{.number}}[letter]{{_suffix[number]}}[-rN])")]
+    Apk,
+    #[error("is not a RubyGems version")]
+    Gem,
+    #[error("is not a NuGet version (1 to 4 numbers, optional -prerelease and +metadata)")]
+    NuGet,
+    #[error("part {0:?} is not a number")]
+    NotNumeric(String),
 }
 
 /// A Semantic Versioning 2.0.0 version. Build metadata is kept out: it does
@@ -93,6 +105,44 @@ impl SemVer {
     /// (Go module versions) is allowed there.
     pub fn parse_lenient(text: &str) -> Option<Self> {
         Self::parse(text.strip_prefix('v').unwrap_or(text)).ok()
+    }
+
+    /// Score version 2's reading of SemVer-ordered ecosystems (what OSV's
+    /// and the ecosystems' tools accept): one leading `v` (Go) or `go`
+    /// followed by a digit (Go's standard library, `go1.21.5`), a missing
+    /// minor or patch is zero (`1.2` = `1.2.0`), leading zeros in the core
+    /// are ignored. Pre-release and build identifiers are as strict as
+    /// [`SemVer::parse`].
+    pub fn parse_loose(text: &str) -> Result<Self, VersionError> {
+        // Go's standard library is versioned `go1.21.5` in SBOMs (syft); OSV
+        // gives its ranges as SemVer.
+        let text = match text.strip_prefix("go") {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+            _ => text.strip_prefix('v').unwrap_or(text),
+        };
+        let cut = text.find(['-', '+']).unwrap_or(text.len());
+        let (core, tail) = text.split_at(cut);
+        let mut parts: Vec<&str> = core.split('.').collect();
+        if parts.len() > 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(if text.is_empty() {
+                VersionError::Empty
+            } else {
+                VersionError::SemverShape
+            });
+        }
+        parts.resize(3, "0");
+        let core: Vec<&str> = parts
+            .iter()
+            .map(|p| {
+                let trimmed = p.trim_start_matches('0');
+                if trimmed.is_empty() { "0" } else { trimmed }
+            })
+            .collect();
+        Self::parse(&format!("{}{tail}", core.join(".")))
     }
 }
 

@@ -3,7 +3,8 @@
 mod common;
 
 use attestor_score::replay::{Change, NodeDiff};
-use attestor_score::{Cause, InputKind, Outcome, ReplayReport, Verdict, compare, replay, score};
+use attestor_score::{Cause, InputKind, Outcome, ReplayReport, Verdict, compare, replay};
+use common::score_v1 as score;
 use serde_json::{Value, json};
 
 const FIXTURE: &str = "inputs/score";
@@ -16,6 +17,7 @@ fn drift(edit: impl FnOnce(&mut [Value; 4])) -> ReplayReport {
     replay(
         &original.proof_nodes(),
         &original.inputs,
+        attestor_score::ScoreVersion::V1,
         &common::from_values(&values),
     )
     .unwrap()
@@ -68,7 +70,13 @@ fn reformatted_inputs_reproduce() {
     let [sbom, feed, vex, policy] =
         common::values(FIXTURE).map(|v| serde_json::to_vec(&v).unwrap());
     let inputs = common::parse(&sbom, &feed, &vex, &policy);
-    let report = replay(&original.proof_nodes(), &original.inputs, &inputs).unwrap();
+    let report = replay(
+        &original.proof_nodes(),
+        &original.inputs,
+        attestor_score::ScoreVersion::V1,
+        &inputs,
+    )
+    .unwrap();
     assert_eq!(report.outcome, Outcome::Reproduced);
 }
 

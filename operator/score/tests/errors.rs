@@ -48,6 +48,25 @@ fn range(range: &str) -> String {
     ))
 }
 
+/// A feed that loads: its advisories, the first feature score version 1
+/// refused and the skipped parts (`pointer: reason`).
+fn loads(members: &str) -> (Option<String>, Vec<String>) {
+    let feed = Feed::parse(format!(r#"{{"advisories": [{{{members}}}]}}"#).as_bytes())
+        .unwrap_or_else(|e| panic!("{members}: {e}"));
+    let beyond = feed.beyond_v1().map(|(_, why)| why.to_string());
+    let skipped = feed
+        .skipped()
+        .map(|(_, s)| format!("{}: {}", s.pointer, s.reason))
+        .collect();
+    (beyond, skipped)
+}
+
+fn loads_range(range: &str) -> (Option<String>, Vec<String>) {
+    loads(&format!(
+        r#""id": "A-1", "cvss": "5.0", "affected": [{{"package": {{"purl": "pkg:npm/lodash"}}, "ranges": [{range}]}}]"#
+    ))
+}
+
 fn statement(members: &str) -> String {
     vex(&format!(r#"{{"statements": [{{{members}}}]}}"#))
 }
@@ -172,17 +191,36 @@ fn bad_cvss() {
             "{cvss}"
         );
     }
+    // Score version 2 reads CVSS vectors and advisories without severity;
+    // version 1 refused them, and a version 1 replay still does (at scoring).
+    let vector =
+        r#"[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]"#;
     assert_eq!(
-        advisory(
-            r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0", "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]"#
-        ),
-        "feed snapshot: at /advisories/0/severity/0/score: invalid CVSS base score \
-         \"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\": is a CVSS vector, not a base score \
-         (give the base score, e.g. \"7.5\")"
+        loads(&format!(
+            r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0", "severity": {vector}"#
+        )),
+        (
+            Some("a CVSS vector or a rating in \"severity\"".to_string()),
+            vec![]
+        )
     );
     assert_eq!(
-        advisory(r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0""#),
-        "feed snapshot: at /advisories/0: missing required member \"cvss\""
+        loads(r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0""#),
+        (
+            Some("an advisory without \"cvss\" or \"severity\"".to_string()),
+            vec![]
+        )
+    );
+    // A vector that cannot be computed is left out, with the reason.
+    assert_eq!(
+        loads(
+            r#""id": "A-1", "package": "pkg:npm/a", "introduced": "0", "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}, {"type": "CVSS_V2", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]"#
+        )
+        .1,
+        vec![
+            "/advisories/0/severity/0/score: invalid CVSS vector \"CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\": invalid CVSSv3 AV (Attack Vector) metric: `Q`".to_string(),
+            "/advisories/0/severity/1/score: CVSS vector \"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\" is of another version than its type CVSS_V2".to_string(),
+        ]
     );
     assert_eq!(
         advisory(
@@ -194,39 +232,61 @@ fn bad_cvss() {
 
 #[test]
 fn bad_version_ranges() {
+    // Score version 1 refused these; version 2 reads them (as npm reads
+    // `1.2`) or skips the range with the reason.
+    let v1_range = Some("a range version score version 1 could not read".to_string());
     assert_eq!(
-        range(r#"{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2"}]}"#),
-        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/1/fixed: invalid SEMVER \
-         version \"1.2\": is not MAJOR.MINOR.PATCH with optional -PRERELEASE and +BUILD"
+        loads_range(r#"{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2"}]}"#),
+        (v1_range.clone(), vec![])
     );
     assert_eq!(
-        range(r#"{"type": "SEMVER", "events": [{"introduced": "1.02.0"}]}"#),
-        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/0/introduced: invalid SEMVER \
-         version \"1.02.0\": numeric identifier \"02\" has a leading zero"
+        loads_range(r#"{"type": "SEMVER", "events": [{"introduced": "1.02.0"}]}"#),
+        (v1_range.clone(), vec![])
     );
     assert_eq!(
-        range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0 final"}]}"#),
-        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/1/fixed: invalid ECOSYSTEM \
-         version \"1.0 final\": contains ' ': only printable ASCII other than space is allowed"
+        loads_range(
+            r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0 final"}]}"#
+        ),
+        (
+            v1_range,
+            vec![
+                "/advisories/0/affected/0/ranges/0/events/1/fixed: \"1.0 final\" is not a semver \
+                 version (is not MAJOR.MINOR.PATCH with optional -PRERELEASE and +BUILD): the \
+                 range is not evaluated"
+                    .to_string()
+            ]
+        )
+    );
+    assert_eq!(
+        loads_range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"limit": "2.0"}]}"#),
+        (Some("a \"limit\" event".to_string()), vec![])
+    );
+    assert_eq!(
+        loads_range(
+            r#"{"type": "GIT", "repo": "https://example.com/x", "events": [{"introduced": "abc"}]}"#
+        ),
+        (
+            None,
+            vec![
+                "/advisories/0/affected/0/ranges/0: a GIT range names commits, not package \
+                 versions: not evaluated"
+                    .to_string()
+            ]
+        )
     );
     assert_eq!(
         range(r#"{"type": "ECOSYSTEM", "events": [{"fixed": "1.0"}]}"#),
         "feed snapshot: at /advisories/0/affected/0/ranges/0: a range needs an \"introduced\" event"
     );
     assert_eq!(
-        range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"limit": "2.0"}]}"#),
-        "feed snapshot: at /advisories/0/affected/0/ranges/0/events/1: \"limit\" events are not \
-         supported"
-    );
-    assert_eq!(
         range(r#"{"type": "ECOSYSTEM", "events": [{"introduced": "0", "fixed": "2.0"}]}"#),
         "feed snapshot: at /advisories/0/affected/0/ranges/0/events/0: an event has exactly one \
-         member: \"introduced\", \"fixed\" or \"last_affected\""
+         member: \"introduced\", \"fixed\", \"last_affected\" or \"limit\""
     );
     assert_eq!(
         range(r#"{"type": "ECOSYSTEM", "events": [{"introduce": "0"}]}"#),
         "feed snapshot: at /advisories/0/affected/0/ranges/0/events/0: unknown member \
-         \"introduce\" (allowed: introduced, fixed, last_affected)"
+         \"introduce\" (allowed: introduced, fixed, last_affected, limit)"
     );
     assert_eq!(
         range(r#"{"type": "SEMVER2", "events": [{"introduced": "0"}]}"#),
@@ -257,19 +317,61 @@ fn bad_packages() {
     );
     assert_eq!(
         advisory(
+            r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"ecosystem": "Maven", "name": "log4j"}, "versions": ["1"]}]"#
+        ),
+        "feed snapshot: at /advisories/0/affected/0/package/name: invalid package URL \
+         \"Maven/log4j\": Maven package name \"log4j\" is not \"group:artifact\""
+    );
+    assert_eq!(
+        advisory(
+            r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"name": "curl"}, "versions": ["1"]}]"#
+        ),
+        "feed snapshot: at /advisories/0/affected/0/package: missing required member \"ecosystem\""
+    );
+    // Score version 2 reads these (version 1 refused them); what cannot be
+    // matched is skipped with the reason.
+    let v1_ecosystem = Some("an ecosystem score version 1 did not know".to_string());
+    assert_eq!(
+        loads(
             r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"ecosystem": "Debian:12", "name": "curl"}, "versions": ["1"]}]"#
         ),
-        "feed snapshot: at /advisories/0/affected/0/package/ecosystem: invalid package URL \
-         \"Debian:12/curl\": ecosystem \"Debian:12\" has no package URL type mapping (give \"purl\" \
-         instead)"
+        (v1_ecosystem.clone(), vec![])
     );
     assert_eq!(
-        advisory(r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"purl": "pkg:npm/a"}}]"#),
-        "feed snapshot: at /advisories/0/affected/0: an affected entry needs \"ranges\" or \"versions\""
+        loads(
+            r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"ecosystem": "OSS-Fuzz", "name": "curl"}, "ranges": [{"type": "GIT", "repo": "r", "events": [{"introduced": "abc"}]}]}]"#
+        ),
+        (
+            v1_ecosystem,
+            vec![
+                "/advisories/0/affected/0/package/ecosystem: ecosystem \"OSS-Fuzz\" has no \
+                 package URL mapping: nothing to match"
+                    .to_string()
+            ]
+        )
     );
     assert_eq!(
-        advisory(r#""id": "A-1", "cvss": "5.0""#),
-        "feed snapshot: at /advisories/0: missing required member \"affected\""
+        loads(r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"purl": "pkg:npm/a"}}]"#),
+        (
+            Some("an affected entry without \"ranges\" or \"versions\"".to_string()),
+            vec![
+                "/advisories/0/affected/0: no \"ranges\" and no \"versions\": nothing to match"
+                    .to_string()
+            ]
+        )
+    );
+    assert_eq!(
+        loads(
+            r#""id": "A-1", "cvss": "5.0", "affected": [{"package": {"ecosystem": "npm", "name": "a", "purl": "pkg:npm/a@1.0.0"}, "versions": ["1"]}]"#
+        ),
+        (
+            Some("a \"package.purl\" with a version".to_string()),
+            vec![]
+        )
+    );
+    assert_eq!(
+        loads(r#""id": "A-1", "cvss": "5.0""#),
+        (Some("an advisory without \"affected\"".to_string()), vec![])
     );
     assert_eq!(
         advisory(r#""id": "", "cvss": "5.0", "package": "pkg:npm/a", "versions": ["1"]"#),
@@ -326,7 +428,7 @@ fn policy_errors() {
     assert_eq!(
         policy(r#"{"treshold": 700, "weights": {}}"#),
         "policy: at the document root: unknown member \"treshold\" (allowed: schema, threshold, \
-         weights, vex)"
+         weights, vex, unscored)"
     );
     assert_eq!(
         policy(r#"{"weights": {}}"#),
@@ -359,6 +461,15 @@ fn policy_errors() {
     assert_eq!(
         policy(r#"{"schema": "v2", "threshold": 700, "weights": {}}"#),
         "policy: at /schema: \"v2\" is not one of \"stellaops.io/score-policy/v1\""
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 700, "weights": {}, "unscored": "severe"}"#),
+        "policy: at /unscored: \"severe\" is not one of \"none\", \"low\", \"medium\", \
+         \"high\" or \"critical\""
+    );
+    assert_eq!(
+        policy(r#"{"threshold": 700, "weights": {}, "unscored": 5}"#),
+        "policy: at /unscored: expected a string, found a number"
     );
 }
 

@@ -3,10 +3,11 @@
 
 mod common;
 
-use attestor_core::bundle::{Bundle, ledger_root};
+use attestor_core::bundle::{Bundle, ledger_root, read_score_proof};
 use attestor_core::canonical::parse_strict;
 use attestor_core::zip::ZipLimits;
-use attestor_score::{Verdict, score};
+use attestor_score::Verdict;
+use common::score_v1 as score;
 
 #[test]
 fn examples_inputs_reproduce_the_hand_written_ledger() {
@@ -32,15 +33,15 @@ fn examples_inputs_reproduce_the_hand_written_ledger() {
 
 #[test]
 fn the_example_bundle_signs_this_ledger() {
-    let bundle =
-        Bundle::from_zip(&common::read("bundles/valid.zip"), &ZipLimits::default()).unwrap();
+    let zip = common::read("bundles/valid.zip");
+    let bundle = Bundle::from_zip(&zip, &ZipLimits::default()).unwrap();
+    let proof = read_score_proof(&zip, &ZipLimits::default()).unwrap();
     let ledger = score(&common::inputs("inputs")).unwrap();
-    assert_eq!(bundle.score_proof.root_hash, ledger.root);
-    assert_eq!(
-        ledger_root(bundle.score_proof.nodes.iter().map(|n| &n.id)),
-        ledger.root
-    );
-    assert_eq!(bundle.score_proof.nodes, ledger.proof_nodes());
+    assert_eq!(bundle.ledger.root_hash, ledger.root);
+    assert_eq!(bundle.ledger.computed_root, ledger.root);
+    assert_eq!(proof.root_hash, ledger.root);
+    assert_eq!(ledger_root(proof.nodes.iter().map(|n| &n.id)), ledger.root);
+    assert_eq!(proof.nodes, ledger.proof_nodes());
 }
 
 /// The fixture of docs/scoring.md, section "Worked example".
@@ -148,6 +149,65 @@ fn a_bundle_built_from_the_ledger_replays() {
 
     let bundle = Bundle::from_zip(&built.zip, &ZipLimits::default()).unwrap();
     assert_eq!(bundle.manifest.inputs, ledger.inputs);
-    let report = replay(&bundle.score_proof.nodes, &bundle.manifest.inputs, &inputs).unwrap();
+    let proof = read_score_proof(&built.zip, &ZipLimits::default()).unwrap();
+    let report = replay(
+        &proof.nodes,
+        &bundle.manifest.inputs,
+        attestor_score::ScoreVersion::V1,
+        &inputs,
+    )
+    .unwrap();
     assert_eq!(report.outcome, Outcome::Reproduced);
+}
+
+/// Score version 2 of the same fixture (docs/scoring.md, section 17): the
+/// comparator, severity source and band of every match, and the root.
+#[test]
+fn score_fixture_golden_root_version_2() {
+    let ledger = attestor_score::score(&common::inputs("inputs/score")).unwrap();
+    let matches: Vec<String> = ledger
+        .nodes
+        .iter()
+        .filter(|n| n.kind == attestor_score::NodeKind::Match)
+        .map(|n| {
+            let d = &n.data;
+            format!(
+                "{} {} {} {} {} {}",
+                d["component"].as_str().unwrap(),
+                d["advisory"].as_str().unwrap(),
+                d["comparator"].as_str().unwrap(),
+                d["severity"].as_str().unwrap(),
+                d["band"].as_str().unwrap(),
+                d["cvssTenths"],
+            )
+        })
+        .collect();
+    // The same findings as version 1 (this fixture needs no ecosystem rule).
+    assert_eq!(
+        matches,
+        [
+            "pkg:cargo/smallvec@1.6.0 RUSTSEC-2021-0003 semver score critical 98",
+            "pkg:deb/debian/openssl@3.0.11-1~deb12u1 DSA-5532-1 dpkg score low 37",
+            "pkg:golang/golang.org/x/net@v0.17.0 GO-2023-2153 semver score high 75",
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 GHSA-jfh8-c2jp-5v3q maven score critical 100",
+            "pkg:npm/%40babel/traverse@7.23.0 GHSA-67hx-6x53-jw92 semver score critical 93",
+            "pkg:npm/lodash@4.17.20 GHSA-35jh-r3h4-6jhm semver score high 72",
+            "pkg:npm/lodash@4.17.20 GHSA-p6mc-m468-83gw semver score high 74",
+            "pkg:npm/minimist@1.2.8 OSV-2024-0001 semver score none 0",
+            "pkg:npm/semver@7.5.0-rc.1 GHSA-c2qf-rxjj-qqgw semver score medium 53",
+            "pkg:pypi/jinja2@3.1.2 PYSEC-2024-4 pep440 score medium 54",
+        ]
+    );
+    assert_eq!((ledger.score, ledger.verdict), (3711, Verdict::Pass));
+    assert_eq!(
+        ledger.root.to_string(),
+        "sha256:91f747aa097a8e5fc8e82b7cffe7c92f2a3e7d4a1f62d5b4e8344989b4603215"
+    );
+    assert_eq!(
+        attestor_score::score(&common::inputs("inputs"))
+            .unwrap()
+            .root
+            .to_string(),
+        "sha256:05cbf60213e1319443693178bddabba6ac20f8031b1640d5245eeed364a1771e"
+    );
 }

@@ -3,7 +3,8 @@
 mod common;
 
 use attestor_core::bundle::MAX_PARENTS;
-use attestor_score::{Ledger, NodeKind, Verdict, score};
+use attestor_score::{Ledger, NodeKind, Verdict};
+use common::score_v1 as score;
 use serde_json::{Value, json};
 
 fn sbom(purls: &[&str]) -> Value {

@@ -8,7 +8,8 @@
 
 mod common;
 
-use attestor_score::{InputKind, ScoringInputs, normalize, score};
+use attestor_score::{InputKind, ScoringInputs, normalize};
+use common::score_v1 as score;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -106,6 +107,10 @@ fn assert_order_free(original: &[Value; 4], seed: u64) -> Result<(), TestCaseErr
     prop_assert_eq!(&inputs.digests(), &reference.inputs);
     let own = score(&inputs).unwrap();
     prop_assert_eq!(own.root, reference.root);
+    prop_assert_eq!(&own, &reference);
+    // Score version 2 is as free of input order.
+    let reference = attestor_score::score(&common::from_values(original)).unwrap();
+    let own = attestor_score::score(&inputs).unwrap();
     prop_assert_eq!(&own, &reference);
     // The normal form is what a store keeps: both orders are one object.
     for (kind, (a, b)) in InputKind::ALL

@@ -10,9 +10,8 @@ use std::task::{Context, Poll, Waker};
 use attestor_core::canonical::{content_id, parse_strict};
 use attestor_core::digest::Sha256Digest;
 use attestor_score::store::{LoadError, Selection, load_inputs};
-use attestor_score::{
-    Cause, DirStore, InputKind, Outcome, SnapshotStore, StoreError, replay, score,
-};
+use attestor_score::{Cause, DirStore, InputKind, Outcome, SnapshotStore, StoreError, replay};
+use common::score_v1 as score;
 
 /// Runs a future that never waits (the directory store's are ready at once).
 fn ready<F: Future>(future: F) -> F::Output {
@@ -179,7 +178,13 @@ fn a_replay_loads_the_original_inputs_and_reproduces() {
     let original = score(&common::inputs("inputs/score")).unwrap();
     let inputs = ready(load_inputs(&store, &original.inputs, Selection::ORIGINAL)).unwrap();
     assert_eq!(inputs.digests(), original.inputs);
-    let report = replay(&original.proof_nodes(), &original.inputs, &inputs).unwrap();
+    let report = replay(
+        &original.proof_nodes(),
+        &original.inputs,
+        attestor_score::ScoreVersion::V1,
+        &inputs,
+    )
+    .unwrap();
     assert_eq!(report.outcome, Outcome::Reproduced);
 }
 
@@ -208,7 +213,13 @@ fn a_replay_against_the_latest_feed_finds_feed_drift() {
     .unwrap();
     assert_eq!(inputs.feed.digest, new_feed);
     assert_eq!(inputs.sbom.digest, original.inputs.sbom);
-    let report = replay(&original.proof_nodes(), &original.inputs, &inputs).unwrap();
+    let report = replay(
+        &original.proof_nodes(),
+        &original.inputs,
+        attestor_score::ScoreVersion::V1,
+        &inputs,
+    )
+    .unwrap();
     assert_eq!(report.outcome, Outcome::Drifted);
     assert_eq!(report.cause, Some(Cause::Feed));
     assert_eq!(report.changed_inputs, [InputKind::Feed]);

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use attestor_core::bundle::{Bundle, ManifestInputs};
+use attestor_core::bundle::{Bundle, ManifestInputs, read_score_proof};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::zip::ZipLimits;
 use attestor_runtime::snapshot_store::{Store, open_store};
+use attestor_score::inputs::container::{FeedLimits, load_path};
 use attestor_score::replay::{Change, NodeDiff};
 use attestor_score::store::object_path;
 use attestor_score::{
@@ -15,7 +16,7 @@ use attestor_score::{
 use serde_json::{Value, json};
 
 use crate::cli::{OutputFormat, ReplayArgs, VerifyArgs};
-use crate::error::read_file;
+use crate::error::{read_bundle, read_file};
 use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED};
 
 /// Where one replayed input came from.
@@ -69,13 +70,16 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
         .as_deref()
         .map(|url| open_store(url).map_err(|e| CliError::Usage(format!("--store: {e}"))))
         .transpose()?;
-    let bytes = read_file(&args.bundle)?;
+    let bytes = read_bundle(&args.bundle)?;
     let bundle = Bundle::from_zip(&bytes, &ZipLimits::default())
         .map_err(|e| CliError::input(&args.bundle, e))?;
     if !args.trust_anchors.is_empty() {
         verify_first(args, &bundle)?;
     }
     let original = bundle.manifest.inputs.clone();
+    // Recompute with the semantics the bundle was scored with.
+    let version = attestor_score::ScoreVersion::of_manifest(&bundle.manifest_value)
+        .map_err(|e| CliError::input(&args.bundle, e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,7 +95,14 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
             InputKind::Policy => &args.policy,
         };
         if let Some(path) = file {
-            documents.push(read_file(path)?);
+            if kind == InputKind::Feed && path.is_dir() {
+                // Its assembled document has the snapshot's address (docs/scoring.md section 7).
+                let snapshot = load_path(path, &FeedLimits::default())
+                    .map_err(|e| CliError::input(path, e))?;
+                documents.push(snapshot.store_bytes(&[]).to_vec());
+            } else {
+                documents.push(read_file(path)?);
+            }
             sources.push(Source::File(path.clone()));
             continue;
         }
@@ -155,9 +166,12 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
             )));
         }
     }
-    let ledger = attestor_score::score(&inputs)
+    let ledger = attestor_score::score_as(&inputs, version)
         .map_err(|e| CliError::Usage(format!("cannot score the replayed inputs: {e}")))?;
-    let report = compare(&bundle.score_proof.nodes, &original, &ledger);
+    // Verification does not keep the nodes; replaying compares them.
+    let proof = read_score_proof(&bytes, &ZipLimits::default())
+        .map_err(|e| CliError::input(&args.bundle, e))?;
+    let report = compare(&proof.nodes, &original, &ledger);
     match args.output {
         OutputFormat::Text => print!("{}", text(&report, &original, &parsed, args.diff)),
         OutputFormat::Json => println!(

@@ -4,6 +4,10 @@ use std::path::Path;
 
 use attestor_core::digest::Sha256Digest;
 use attestor_runtime::snapshot_store::{Store, open_store};
+use attestor_score::inputs::container::{self, FeedForm, FeedLimits};
+use attestor_score::inputs::policy::Policy;
+use attestor_score::inputs::sbom::Sbom;
+use attestor_score::inputs::vex::Vex;
 use attestor_score::{InputKind, Ledger, ScoringInputs};
 
 use super::bundle_create::{SignOptions, sign_and_write};
@@ -11,19 +15,44 @@ use crate::CliError;
 use crate::cli::ScoreArgs;
 use crate::error::read_file;
 
-/// Reads and parses the four inputs; an error names the file, the JSON pointer and the problem.
-pub fn read_inputs(paths: [&Path; 4]) -> Result<([Vec<u8>; 4], ScoringInputs), CliError> {
-    let [sbom, feed, vex, policy] = paths.map(read_file);
-    let documents = [sbom?, feed?, vex?, policy?];
-    let inputs = ScoringInputs::parse(&documents[0], &documents[1], &documents[2], &documents[3])
-        .map_err(|e| {
-        let path = paths[InputKind::ALL
-            .iter()
-            .position(|k| *k == e.kind())
-            .unwrap_or(0)];
-        CliError::input(path, e)
-    })?;
-    Ok((documents, inputs))
+/// The four inputs as read: the documents to put into a store and the parsed inputs.
+pub struct ReadInputs {
+    /// What a snapshot store keeps of each input; for a feed directory, ZIP
+    /// or YAML file, the assembled feed document.
+    pub documents: [Vec<u8>; 4],
+    pub inputs: ScoringInputs,
+    pub feed_form: FeedForm,
+    pub feed_files: usize,
+    pub feed_skipped: usize,
+}
+
+/// Reads and parses the four inputs; an error names the file (for a feed
+/// directory or ZIP, also the advisory file), the JSON pointer and the problem.
+/// The feed may be a directory, a ZIP archive, YAML or JSON.
+pub fn read_inputs(paths: [&Path; 4]) -> Result<ReadInputs, CliError> {
+    let [sbom_path, feed_path, vex_path, policy_path] = paths;
+    let sbom = read_file(sbom_path)?;
+    let vex = read_file(vex_path)?;
+    let policy = read_file(policy_path)?;
+    let snapshot = container::load_path(feed_path, &FeedLimits::default())
+        .map_err(|e| CliError::input(feed_path, e))?;
+    let inputs = ScoringInputs {
+        sbom: Sbom::parse(&sbom).map_err(|e| CliError::input(sbom_path, e))?,
+        vex: Vex::parse(&vex).map_err(|e| CliError::input(vex_path, e))?,
+        policy: Policy::parse(&policy).map_err(|e| CliError::input(policy_path, e))?,
+        feed: snapshot.feed,
+    };
+    let feed = match snapshot.assembled {
+        Some(assembled) => assembled,
+        None => read_file(feed_path)?,
+    };
+    Ok(ReadInputs {
+        documents: [sbom, feed, vex, policy],
+        inputs,
+        feed_form: snapshot.form,
+        feed_files: snapshot.files,
+        feed_skipped: snapshot.skipped,
+    })
 }
 
 /// Opens `--store` for writing: a directory store only.
@@ -36,7 +65,7 @@ pub fn open_dir_store(flag: &str, url: &str) -> Result<attestor_score::DirStore,
     }
 }
 
-pub fn score(args: &ScoreArgs) -> Result<Ledger, CliError> {
+pub fn score(args: &ScoreArgs) -> Result<(Ledger, ReadInputs), CliError> {
     let paths = [
         args.sbom.as_path(),
         args.feed.as_path(),
@@ -56,8 +85,8 @@ pub fn score(args: &ScoreArgs) -> Result<Ledger, CliError> {
         .as_deref()
         .map(|url| open_dir_store("--store", url))
         .transpose()?;
-    let (documents, inputs) = read_inputs(paths)?;
-    let ledger = attestor_score::score(&inputs)
+    let read = read_inputs(paths)?;
+    let ledger = attestor_score::score(&read.inputs)
         .map_err(|e| CliError::Usage(format!("cannot score: {e}")))?;
     let manifest = ledger.manifest(&artifact, args.artifact_name.as_deref(), created_at);
     sign_and_write(
@@ -74,7 +103,7 @@ pub fn score(args: &ScoreArgs) -> Result<Ledger, CliError> {
         },
     )?;
     if let Some(store) = store {
-        for ((kind, bytes), path) in InputKind::ALL.into_iter().zip(&documents).zip(paths) {
+        for ((kind, bytes), path) in InputKind::ALL.into_iter().zip(&read.documents).zip(paths) {
             store.put_sync(kind, bytes).map_err(|e| {
                 CliError::Usage(format!(
                     "cannot put {} into the store {}: {e}",
@@ -84,12 +113,70 @@ pub fn score(args: &ScoreArgs) -> Result<Ledger, CliError> {
             })?;
         }
     }
-    Ok(ledger)
+    Ok((ledger, read))
+}
+
+/// A CycloneDX SBOM's own VEX analyses are statements only when the same
+/// document is the VEX input: said, so that they are not silently unused.
+fn embedded_vex_warning(args: &ScoreArgs, read: &ReadInputs) -> Option<String> {
+    let count = read.inputs.sbom.embedded_vex;
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    (count > 0 && !same(&args.sbom, &args.vex)).then(|| {
+        format!(
+            "warning: {} embeds {count} CycloneDX VEX analyses (vulnerabilities[].analysis); \
+             they are not applied: give the same file as --vex to apply them",
+            args.sbom.display()
+        )
+    })
 }
 
 pub fn run(args: &ScoreArgs) -> Result<(), CliError> {
-    let ledger = score(args)?;
+    let (ledger, read) = score(args)?;
     println!("wrote {}", args.output.display());
+    let feed = &read.inputs.feed;
+    let form = match read.feed_form {
+        FeedForm::Document => "feed document".to_string(),
+        FeedForm::Array => format!("array of {}", read.feed_files),
+        FeedForm::Advisory => "one advisory".to_string(),
+        FeedForm::Directory | FeedForm::Zip => {
+            let what = if read.feed_form == FeedForm::Zip {
+                "ZIP"
+            } else {
+                "directory"
+            };
+            format!(
+                "{what} of {} advisory files, {} other files skipped",
+                read.feed_files, read.feed_skipped
+            )
+        }
+    };
+    println!(
+        "feed:        {} ({} advisories in effect; {form})",
+        feed.digest,
+        feed.advisories.len()
+    );
+    let sbom = &read.inputs.sbom;
+    println!(
+        "sbom:        {} ({}, {} components; {} without a package URL skipped)",
+        sbom.digest,
+        sbom.format.name(),
+        sbom.components.len(),
+        sbom.skipped
+    );
+    let vex = &read.inputs.vex;
+    println!(
+        "vex:         {} ({}, {} statements; {} product references without a package URL)",
+        vex.digest,
+        vex.format.name(),
+        vex.statements.len(),
+        vex.unresolved
+    );
+    if let Some(warning) = embedded_vex_warning(args, &read) {
+        eprintln!("{warning}");
+    }
     println!("proof root:  {}", ledger.root);
     println!(
         "score:       {} (threshold {}): {}",

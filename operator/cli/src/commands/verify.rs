@@ -9,7 +9,7 @@ use attestor_core::zip::ZipLimits;
 
 use crate::anchors::load_trust_store;
 use crate::cli::{OutputFormat, VerifyArgs};
-use crate::error::read_file;
+use crate::error::read_bundle;
 use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED, render};
 use attestor_api::duration::parse as parse_duration;
 
@@ -109,7 +109,7 @@ fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     }
     let opts = options(args)?;
     let trust = load_trust_store(&args.trust_anchors, &args.public_keys)?;
-    let bytes = read_file(&args.bundle)?;
+    let bytes = read_bundle(&args.bundle)?;
     let bundle = Bundle::from_zip(&bytes, &ZipLimits::default())
         .map_err(|e| CliError::input(&args.bundle, e))?;
     let report = verify_bundle(&bundle, &trust, &opts);

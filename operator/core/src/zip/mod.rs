@@ -18,7 +18,7 @@
 mod read;
 mod write;
 
-pub use read::read_zip;
+pub use read::{EntryReader, ZipArchive, ZipEntryRef, read_zip};
 pub use write::write_zip;
 
 /// Caps on what [`read_zip`] will do for one archive.
@@ -39,6 +39,10 @@ pub struct ZipLimits {
 impl Default for ZipLimits {
     /// Generous for real bundles (a handful of JSON documents and
     /// certificates), small enough that a pod can afford several at once.
+    ///
+    /// A proof bundle's own entries have tighter limits each
+    /// ([`crate::bundle::ENTRY_LIMITS`]); these only need to let the largest
+    /// (the ledger, which is streamed) and the sum of all of them through.
     fn default() -> Self {
         Self {
             max_entries: 64,
@@ -55,6 +59,14 @@ pub struct ZipEntry {
     /// it can be used as a map key or joined under a directory as is.
     pub name: String,
     pub data: Vec<u8>,
+}
+
+impl ZipError {
+    /// The [`ZipError`] inside an error from [`EntryReader`], if that is
+    /// where it came from.
+    pub fn from_io(error: &std::io::Error) -> Option<&ZipError> {
+        error.get_ref()?.downcast_ref::<ZipError>()
+    }
 }
 
 /// Why a name is refused, by both the reader and the writer.
@@ -209,6 +221,26 @@ pub enum ZipError {
         second_start: u64,
         second_end: u64,
     },
+    #[error(
+        "entry {name:?} starts at byte {start}, not 0: data before the first entry \
+         (a self-extracting stub, a prepended file) is not supported"
+    )]
+    PrependedData { name: String, start: u64 },
+    #[error(
+        "bytes {start}..{end}, after entry {after:?}, belong to no entry: data between \
+         entries or before the central directory is not supported"
+    )]
+    UnaccountedBytes { start: u64, end: u64, after: String },
+    #[error(
+        "entry {name:?}: the data descriptor says its {field} is {descriptor} \
+         but the central directory says {central}"
+    )]
+    DataDescriptorMismatch {
+        name: String,
+        field: &'static str,
+        descriptor: u64,
+        central: u64,
+    },
     #[error("entry {name:?} inflates to more than the {declared} bytes its headers declare")]
     LargerThanDeclared { name: String, declared: u64 },
     #[error(
@@ -280,6 +312,7 @@ mod format {
     pub const CENTRAL_LEN: usize = 46;
     pub const EOCD_SIG: u32 = 0x0605_4b50;
     pub const EOCD_LEN: usize = 22;
+    pub const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
     pub const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
     pub const ZIP64_LOCATOR_LEN: usize = 20;
     /// Extra-field header id of the ZIP64 extended information field.

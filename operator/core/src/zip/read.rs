@@ -6,6 +6,7 @@
 //! headers and the byte ranges they imply (bounds, overlaps), and only then
 //! the data itself (inflate under a hard cap, CRC-32).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
@@ -19,20 +20,204 @@ use super::{ZipEntry, ZipError, ZipLimits, check_name};
 /// bundle that only some tools can read, or that different tools read
 /// differently, is not a bundle we want to verify.
 pub fn read_zip(archive: &[u8], limits: &ZipLimits) -> Result<Vec<ZipEntry>, ZipError> {
-    let eocd = find_end_record(archive)?;
-    let records = parse_central_directory(archive, &eocd, limits)?;
-    let planned = check_records(&records, limits)?;
-    let located = locate_data(archive, &eocd, &planned)?;
-    planned
+    ZipArchive::open(archive, limits)?
+        .entries()
         .iter()
-        .zip(located)
-        .map(|(entry, data)| {
+        .map(|entry| {
             Ok(ZipEntry {
                 name: entry.name.to_owned(),
-                data: extract(entry, data)?,
+                data: entry.read()?.into_owned(),
             })
         })
         .collect()
+}
+
+/// An archive whose structure passed every check that needs no inflating:
+/// names, flags, methods, declared sizes against the limits, local headers
+/// and data descriptors against the central directory, and a layout with no
+/// byte unaccounted for. Entries are inflated only when asked for, one at a
+/// time, so a caller can refuse an archive by its names alone.
+#[derive(Debug)]
+pub struct ZipArchive<'a> {
+    entries: Vec<ZipEntryRef<'a>>,
+}
+
+/// One entry of a [`ZipArchive`], not yet inflated.
+#[derive(Debug, Clone)]
+pub struct ZipEntryRef<'a> {
+    /// A name that passed the name-safety rules (see [`ZipEntry::name`]).
+    pub name: &'a str,
+    /// The uncompressed size, as declared (and enforced while inflating).
+    pub size: u64,
+    method: u16,
+    crc: u32,
+    data: &'a [u8],
+}
+
+impl<'a> ZipArchive<'a> {
+    /// Checks the archive's structure without inflating anything.
+    pub fn open(archive: &'a [u8], limits: &ZipLimits) -> Result<Self, ZipError> {
+        let eocd = find_end_record(archive)?;
+        let records = parse_central_directory(archive, &eocd, limits)?;
+        let planned = check_records(&records, limits)?;
+        let located = locate_data(archive, &eocd, &planned)?;
+        let entries = planned
+            .into_iter()
+            .zip(located)
+            .map(|(p, data)| ZipEntryRef {
+                name: p.name,
+                size: p.uncompressed,
+                method: p.method,
+                crc: p.crc,
+                data,
+            })
+            .collect();
+        Ok(Self { entries })
+    }
+
+    /// The entries in central-directory order.
+    pub fn entries(&self) -> &[ZipEntryRef<'a>] {
+        &self.entries
+    }
+}
+
+impl<'a> ZipEntryRef<'a> {
+    /// The whole entry, size and CRC-32 checked. Stored entries are borrowed
+    /// from the archive rather than copied.
+    pub fn read(&self) -> Result<Cow<'a, [u8]>, ZipError> {
+        let data = match self.method {
+            METHOD_DEFLATE => Cow::Owned(inflate(self)?),
+            // check_records allows only 0 and 8, and for 0 the sizes are equal.
+            _ => Cow::Borrowed(self.data),
+        };
+        check_crc(self, &data)?;
+        Ok(data)
+    }
+
+    /// The entry as a stream, for entries too large to hold in memory at
+    /// once. The same checks as [`read`](Self::read) apply; a failed one is
+    /// an [`std::io::Error`] whose inner error is the [`ZipError`]
+    /// ([`ZipError::from_io`] gets it back), and the size and CRC-32 are
+    /// only known to be right once the reader has returned end of file.
+    pub fn reader(&self) -> EntryReader<'a> {
+        EntryReader {
+            entry: self.clone(),
+            inflater: Decompress::new(false),
+            crc: Crc::new(),
+            produced: 0,
+            done: false,
+        }
+    }
+}
+
+/// See [`ZipEntryRef::reader`].
+pub struct EntryReader<'a> {
+    entry: ZipEntryRef<'a>,
+    inflater: Decompress,
+    crc: Crc,
+    produced: u64,
+    done: bool,
+}
+
+impl EntryReader<'_> {
+    fn step(&mut self, buf: &mut [u8]) -> Result<usize, ZipError> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let entry = &self.entry;
+        let declared = entry.size;
+        let produced = if entry.method == METHOD_DEFLATE {
+            let corrupt = |detail: String| ZipError::CorruptDeflate {
+                name: entry.name.to_owned(),
+                detail,
+            };
+            let consumed = usize::try_from(self.inflater.total_in()).unwrap_or(usize::MAX);
+            let Some(rest) = entry.data.get(consumed..) else {
+                return Err(corrupt("the decoder read past its input".into()));
+            };
+            // Never ask for more than one byte past the declared size, so a
+            // lying header is caught without producing a large overshoot.
+            let room = declared.saturating_sub(self.produced).saturating_add(1);
+            let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            let before_in = self.inflater.total_in();
+            let before_out = self.inflater.total_out();
+            let status = self
+                .inflater
+                .decompress(rest, &mut buf[..want], FlushDecompress::None)
+                .map_err(|e| corrupt(e.to_string()))?;
+            let produced = usize::try_from(self.inflater.total_out() - before_out)
+                .unwrap_or(usize::MAX)
+                .min(want);
+            match status {
+                Status::StreamEnd => self.done = true,
+                Status::Ok | Status::BufError => {
+                    if produced == 0 && self.inflater.total_in() == before_in {
+                        return Err(corrupt(format!(
+                            "the stream is cut off after {} compressed bytes \
+                             and {} uncompressed bytes",
+                            self.inflater.total_in(),
+                            self.produced
+                        )));
+                    }
+                }
+            }
+            if self.done && self.inflater.total_in() != len_of(entry.data) {
+                return Err(corrupt(format!(
+                    "the stream ends after {} of its {} compressed bytes",
+                    self.inflater.total_in(),
+                    entry.data.len()
+                )));
+            }
+            produced
+        } else {
+            let start = usize::try_from(self.produced).unwrap_or(usize::MAX);
+            let rest = entry.data.get(start..).unwrap_or_default();
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            if n == rest.len() {
+                self.done = true;
+            }
+            n
+        };
+        self.produced += produced as u64;
+        if self.produced > declared {
+            return Err(ZipError::LargerThanDeclared {
+                name: entry.name.to_owned(),
+                declared,
+            });
+        }
+        self.crc.update(&buf[..produced]);
+        if self.done {
+            if self.produced < declared {
+                return Err(ZipError::SmallerThanDeclared {
+                    name: entry.name.to_owned(),
+                    declared,
+                    actual: self.produced,
+                });
+            }
+            if self.crc.sum() != entry.crc {
+                return Err(ZipError::CrcMismatch {
+                    name: entry.name.to_owned(),
+                    expected: entry.crc,
+                    actual: self.crc.sum(),
+                });
+            }
+        }
+        Ok(produced)
+    }
+}
+
+impl std::io::Read for EntryReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.step(buf).map_err(std::io::Error::other)?;
+            // A deflate stream may consume input without producing output
+            // (block headers); only a finished stream may return 0.
+            if n > 0 || self.done || buf.is_empty() {
+                return Ok(n);
+            }
+        }
+    }
 }
 
 /// Little-endian fields of a fixed-size header. The index is always a
@@ -283,6 +468,7 @@ fn has_zip64_extra(mut extra: &[u8]) -> bool {
 /// An entry whose central record passed every check.
 struct Planned<'a> {
     name: &'a str,
+    flags: u16,
     method: u16,
     crc: u32,
     compressed: u64,
@@ -362,6 +548,7 @@ fn check_records<'a>(
         }
         planned.push(Planned {
             name,
+            flags: record.flags,
             method: record.method,
             crc: record.crc,
             compressed,
@@ -372,12 +559,17 @@ fn check_records<'a>(
     Ok(planned)
 }
 
-/// Reads each local header and returns the compressed bytes of each entry,
-/// after checking that no two entries share bytes.
+/// Reads each local header (and data descriptor) and returns the compressed
+/// bytes of each entry, after checking that the entries, in file order, tile
+/// the bytes before the central directory exactly: the first starts at byte
+/// 0, each starts where the one before it ends, the last ends where the
+/// central directory starts.
 ///
 /// Overlap is refused because it is how "zip bombs" reach huge ratios
 /// without nested archives: many central records pointing into one
-/// highly compressible stream.
+/// highly compressible stream. Gaps and prepended bytes are refused because
+/// a reader that scans for local headers (streaming unzip, some scanners)
+/// would find whatever is hidden there, while we would not.
 fn locate_data<'a>(
     archive: &'a [u8],
     eocd: &EndRecord,
@@ -406,7 +598,7 @@ fn locate_data<'a>(
         let flags = le16!(header, 6);
         let name_len = u64::from(le16!(header, 26));
         let extra_len = u64::from(le16!(header, 28));
-        // All below stays under 2^32 + 2 * 2^16 + 30: no overflow in u64.
+        // All below stays under 2^32 + 2 * 2^16 + 30 + 16: no overflow in u64.
         let name_start = start + LOCAL_LEN as u64;
         let extra_start = name_start + name_len;
         let data_start = extra_start + extra_len;
@@ -444,35 +636,66 @@ fn locate_data<'a>(
                 entry.compressed,
             ));
         };
-        if data_end > cd_start {
+        let end = if flags & FLAG_DATA_DESCRIPTOR != 0 {
+            data_end + check_data_descriptor(archive, entry, data_end)?
+        } else {
+            data_end
+        };
+        if end > cd_start {
             return Err(ZipError::EntryInCentralDirectory {
                 name: name.to_owned(),
                 start,
-                end: data_end,
+                end,
                 cd_start,
             });
         }
-        spans.push((start, data_end, index));
+        spans.push((start, end, index));
         data.push(bytes);
     }
 
     spans.sort_unstable();
+    let name_of = |i: usize| planned.get(i).map_or("", |p| p.name).to_owned();
+    if let Some(&(first_start, _, a)) = spans.first()
+        && first_start != 0
+    {
+        return Err(ZipError::PrependedData {
+            name: name_of(a),
+            start: first_start,
+        });
+    }
     for pair in spans.windows(2) {
-        if let [(first_start, first_end, a), (second_start, second_end, b)] = *pair
-            && first_end > second_start
-        {
-            let name_of = |i: usize| planned.get(i).map_or("", |p| p.name).to_owned();
-            return Err(ZipError::OverlappingEntries {
-                first: name_of(a),
-                first_start,
-                first_end,
-                second: name_of(b),
-                second_start,
-                second_end,
-            });
+        if let [(first_start, first_end, a), (second_start, second_end, b)] = *pair {
+            if first_end > second_start {
+                return Err(ZipError::OverlappingEntries {
+                    first: name_of(a),
+                    first_start,
+                    first_end,
+                    second: name_of(b),
+                    second_start,
+                    second_end,
+                });
+            }
+            if first_end < second_start {
+                return Err(ZipError::UnaccountedBytes {
+                    start: first_end,
+                    end: second_start,
+                    after: name_of(a),
+                });
+            }
         }
     }
-    Ok(data)
+    match spans.last() {
+        Some(&(_, last_end, a)) if last_end < cd_start => Err(ZipError::UnaccountedBytes {
+            start: last_end,
+            end: cd_start,
+            after: name_of(a),
+        }),
+        None if cd_start != 0 => Err(ZipError::PrependedData {
+            name: String::new(),
+            start: cd_start,
+        }),
+        _ => Ok(data),
+    }
 }
 
 /// Streaming readers (and some extractors) trust the local header instead
@@ -501,6 +724,15 @@ fn check_local_header(
         local,
         central,
     };
+    // Bit 3 decides where a reader looks for the sizes, so a disagreement
+    // here is a disagreement about the entry's length.
+    if flags != entry.flags {
+        return Err(mismatch(
+            "general-purpose flags",
+            flags.into(),
+            entry.flags.into(),
+        ));
+    }
     let method = le16!(header, 8);
     if method != entry.method {
         return Err(mismatch(
@@ -509,37 +741,75 @@ fn check_local_header(
             entry.method.into(),
         ));
     }
-    // With a data descriptor the local fields are usually zero and the real
-    // values follow the data; the central directory has them either way.
-    if flags & FLAG_DATA_DESCRIPTOR == 0 {
-        let crc = le32!(header, 14);
-        let compressed = u64::from(le32!(header, 18));
-        let uncompressed = u64::from(le32!(header, 22));
-        if crc != entry.crc {
-            return Err(mismatch("CRC-32", crc.into(), entry.crc.into()));
-        }
-        if compressed != entry.compressed {
-            return Err(mismatch("compressed size", compressed, entry.compressed));
-        }
-        if uncompressed != entry.uncompressed {
-            return Err(mismatch(
-                "uncompressed size",
-                uncompressed,
-                entry.uncompressed,
-            ));
-        }
+    let crc = le32!(header, 14);
+    let compressed = u64::from(le32!(header, 18));
+    let uncompressed = u64::from(le32!(header, 22));
+    // With a data descriptor a streaming writer does not know the values
+    // when it writes the local header and leaves them zero; the descriptor
+    // after the data then carries them. Zero is accepted there, any other
+    // value must be the real one.
+    let deferred = flags & FLAG_DATA_DESCRIPTOR != 0;
+    let agrees = |local: u64, central: u64| local == central || (deferred && local == 0);
+    if !agrees(crc.into(), entry.crc.into()) {
+        return Err(mismatch("CRC-32", crc.into(), entry.crc.into()));
+    }
+    if !agrees(compressed, entry.compressed) {
+        return Err(mismatch("compressed size", compressed, entry.compressed));
+    }
+    if !agrees(uncompressed, entry.uncompressed) {
+        return Err(mismatch(
+            "uncompressed size",
+            uncompressed,
+            entry.uncompressed,
+        ));
     }
     Ok(())
 }
 
-fn extract(entry: &Planned<'_>, compressed: &[u8]) -> Result<Vec<u8>, ZipError> {
-    let data = match entry.method {
-        METHOD_DEFLATE => inflate(entry, compressed)?,
-        // check_records allows only 0 and 8, and for 0 the sizes are equal.
-        _ => compressed.to_vec(),
+/// Checks the data descriptor that follows an entry's data when flag bit 3
+/// is set, and returns its length: 16 bytes with the optional signature, 12
+/// without (ZIP64 descriptors are refused with ZIP64). Its CRC-32 and sizes
+/// must equal the central directory's.
+fn check_data_descriptor(archive: &[u8], entry: &Planned<'_>, at: u64) -> Result<u64, ZipError> {
+    let name = entry.name;
+    let expected = [
+        entry.crc,
+        // check_records refused sizes that do not fit 32 bits.
+        u32::try_from(entry.compressed).unwrap_or(u32::MAX),
+        u32::try_from(entry.uncompressed).unwrap_or(u32::MAX),
+    ];
+    let fields = |b: &[u8; 12]| [le32!(b, 0), le32!(b, 4), le32!(b, 8)];
+    let signed =
+        fixed_at::<4>(archive, at).is_some_and(|s| u32::from_le_bytes(*s) == DESCRIPTOR_SIG);
+    let (body_at, len) = if signed { (at + 4, 16) } else { (at, 12) };
+    let Some(body) = fixed_at::<12>(archive, body_at) else {
+        return Err(truncated(
+            archive,
+            format!("the data descriptor of entry {name:?}"),
+            at,
+            len,
+        ));
     };
+    let found = fields(body);
+    for (field, (descriptor, central)) in ["CRC-32", "compressed size", "uncompressed size"]
+        .into_iter()
+        .zip(found.into_iter().zip(expected))
+    {
+        if descriptor != central {
+            return Err(ZipError::DataDescriptorMismatch {
+                name: name.to_owned(),
+                field,
+                descriptor: descriptor.into(),
+                central: central.into(),
+            });
+        }
+    }
+    Ok(len)
+}
+
+fn check_crc(entry: &ZipEntryRef<'_>, data: &[u8]) -> Result<(), ZipError> {
     let mut crc = Crc::new();
-    crc.update(&data);
+    crc.update(data);
     if crc.sum() != entry.crc {
         return Err(ZipError::CrcMismatch {
             name: entry.name.to_owned(),
@@ -547,7 +817,7 @@ fn extract(entry: &Planned<'_>, compressed: &[u8]) -> Result<Vec<u8>, ZipError> 
             actual: crc.sum(),
         });
     }
-    Ok(data)
+    Ok(())
 }
 
 /// Inflates under a hard cap of the declared size: output is produced in
@@ -558,13 +828,14 @@ fn extract(entry: &Planned<'_>, compressed: &[u8]) -> Result<Vec<u8>, ZipError> 
 /// The stream must also end exactly at the end of the compressed bytes: a
 /// stream that stops early would leave bytes some other tool might read,
 /// and one that runs past them is truncated.
-fn inflate(entry: &Planned<'_>, input: &[u8]) -> Result<Vec<u8>, ZipError> {
+fn inflate(entry: &ZipEntryRef<'_>) -> Result<Vec<u8>, ZipError> {
+    let input = entry.data;
     const CHUNK: usize = 32 * 1024;
     let corrupt = |detail: String| ZipError::CorruptDeflate {
         name: entry.name.to_owned(),
         detail,
     };
-    let declared = entry.uncompressed;
+    let declared = entry.size;
     // Deflate cannot expand by more than about 1032:1, so a lying declared
     // size cannot make us reserve much more than the input justifies.
     let plausible = len_of(input).saturating_mul(1032).saturating_add(64);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use attestor_api::proof_verification::LastReplay;
 use attestor_api::replay_job::SnapshotPolicy;
-use attestor_core::bundle::{Bundle, ManifestInputs};
+use attestor_core::bundle::{Bundle, ManifestInputs, read_score_proof};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::zip::ZipLimits;
 use attestor_score::error::InputKind;
@@ -26,11 +26,23 @@ pub use crate::snapshot_store::Store;
 
 /// Opens the store of a `spec.store.url` (`file:///path` or `http(s)://`), sharing the
 /// operator's fetcher (its limits, roots, proxy and denied networks) for HTTP stores.
-pub fn open_store(url: &str, fetcher: &Fetcher) -> Result<Store, String> {
+///
+/// A `file://` store is refused unless `allow_file` (`--allow-file-stores`): it would read the
+/// operator's own filesystem on behalf of whoever may create a ReplayJob.
+pub fn open_store(url: &str, fetcher: &Fetcher, allow_file: bool) -> Result<Store, String> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     if !matches!(scheme.as_deref(), Some("file" | "http" | "https")) {
         return Err(format!(
             "spec.store.url {url:?} is neither file:// nor http(s)://"
+        ));
+    }
+    if scheme.as_deref() == Some("file") && !allow_file {
+        return Err(format!(
+            "spec.store.url {url:?} is a directory on the operator's own filesystem, which this \
+             operator does not read (it would read its own files, service-account token included, \
+             for anyone who may create a ReplayJob); serve the store over http(s):// (allowing \
+             its network with --fetch-allow-network if it is in the cluster), or start the \
+             operator with --allow-file-stores if the store is mounted into it"
         ));
     }
     crate::snapshot_store::open_store_with(url, Some(fetcher))
@@ -69,6 +81,8 @@ pub struct ReplayOptions {
 
 struct Parsed {
     manifest_id: Sha256Digest,
+    /// The manifest's `scoreVersion`: the semantics the replay recomputes with.
+    version: Result<attestor_score::ScoreVersion, attestor_score::ScoreVersionError>,
     inputs: ManifestInputs,
     signed_at: Timestamp,
     nodes: Vec<attestor_core::bundle::ProofNode>,
@@ -82,11 +96,17 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
     options: &ReplayOptions,
 ) -> ProofOutcome {
     let parsed = tokio::task::spawn_blocking(move || {
-        Bundle::from_zip(&bytes, &ZipLimits::default()).map(|b| Parsed {
-            manifest_id: b.score_proof.manifest_id,
-            inputs: b.manifest.inputs.clone(),
-            signed_at: b.meta.signed_at,
-            nodes: b.score_proof.nodes,
+        let limits = ZipLimits::default();
+        Bundle::from_zip(&bytes, &limits).and_then(|b| {
+            // Verification does not keep the nodes; replaying compares them.
+            let proof = read_score_proof(&bytes, &limits)?;
+            Ok(Parsed {
+                manifest_id: proof.manifest_id,
+                version: attestor_score::ScoreVersion::of_manifest(&b.manifest_value),
+                inputs: b.manifest.inputs.clone(),
+                signed_at: b.meta.signed_at,
+                nodes: proof.nodes,
+            })
         })
     })
     .await;
@@ -139,10 +159,19 @@ pub async fn replay_bundle<S: SnapshotStore + Sync>(
             };
         }
     };
+    let version = match parsed.version {
+        Ok(version) => version,
+        Err(e) => {
+            return ProofOutcome::Failed {
+                reason: "BundleUnreadable",
+                message: format!("the bundle cannot be replayed: {e}"),
+            };
+        }
+    };
     let original = parsed.inputs;
     let nodes = parsed.nodes;
     let scored = tokio::task::spawn_blocking(move || {
-        attestor_score::replay(&nodes, &original, &inputs).map(|r| (r, nodes.len()))
+        attestor_score::replay(&nodes, &original, version, &inputs).map(|r| (r, nodes.len()))
     })
     .await;
     match scored {
@@ -355,25 +384,25 @@ mod tests {
     fn store_urls() {
         let fetcher = Fetcher::new(crate::fetch::FetchConfig::default()).unwrap();
         assert!(matches!(
-            open_store("file:///var/lib/store", &fetcher),
+            open_store("file:///var/lib/store", &fetcher, true),
             Ok(Store::Dir(_))
         ));
         assert!(matches!(
-            open_store("https://s.example/x", &fetcher),
+            open_store("https://s.example/x", &fetcher, false),
             Ok(Store::Http(_))
         ));
         assert!(
-            open_store("file://relative/x", &fetcher)
+            open_store("file://relative/x", &fetcher, true)
                 .unwrap_err()
                 .contains("file:///absolute/path")
         );
         assert!(
-            open_store("ftp://x", &fetcher)
+            open_store("ftp://x", &fetcher, true)
                 .unwrap_err()
                 .contains("neither")
         );
         assert!(
-            open_store("/var/lib/store", &fetcher)
+            open_store("/var/lib/store", &fetcher, true)
                 .unwrap_err()
                 .contains("neither")
         );

@@ -1,8 +1,12 @@
 //! The four scoring inputs, each read strictly and addressed by its content id.
 
+pub mod container;
+mod csaf;
+mod cyclonedx_vex;
 pub mod feed;
 pub mod policy;
 pub mod sbom;
+mod spdx;
 pub mod vex;
 
 use attestor_core::bundle::ManifestInputs;
@@ -23,11 +27,12 @@ pub struct ScoringInputs {
 }
 
 impl ScoringInputs {
-    /// Parses the four documents (JSON bytes as stored or fetched).
+    /// Parses the four documents (bytes as stored or fetched). The feed may
+    /// be in any form [`container::load_bytes`] reads (a ZIP of OSV files, YAML, …).
     pub fn parse(sbom: &[u8], feed: &[u8], vex: &[u8], policy: &[u8]) -> Result<Self, InputError> {
         Ok(Self {
             sbom: Sbom::parse(sbom)?,
-            feed: Feed::parse(feed)?,
+            feed: container::load_bytes(feed, &container::FeedLimits::default())?.feed,
             vex: Vex::parse(vex)?,
             policy: Policy::parse(policy)?,
         })

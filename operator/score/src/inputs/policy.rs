@@ -44,7 +44,14 @@ pub struct Policy {
     weights: [u32; 5],
     /// Effect per status, indexed like [`VexStatus::ALL`] (declaration order); `keep` when not listed.
     effects: [VexEffect; 4],
+    /// The band of advisories without any severity (score version 2).
+    pub unscored: Band,
 }
+
+/// The band of unscored advisories when the policy does not say: most
+/// advisories without a score are real but unrated, and `none` would hide
+/// them while `critical` would fail every image on a feed's backlog.
+pub const DEFAULT_UNSCORED: Band = Band::Medium;
 
 const READER: Reader = Reader {
     kind: InputKind::Policy,
@@ -63,8 +70,8 @@ impl Policy {
         let top = READER.object(value, &root)?;
         READER.only_members(
             top,
-            &["schema", "threshold", "weights", "vex"],
-            "schema, threshold, weights, vex",
+            &["schema", "threshold", "weights", "vex", "unscored"],
+            "schema, threshold, weights, vex, unscored",
             &root,
         )?;
         if let Some(schema) = top.get("schema") {
@@ -135,11 +142,28 @@ impl Policy {
                 };
             }
         }
+        let unscored = match top.get("unscored") {
+            None => DEFAULT_UNSCORED,
+            Some(value) => {
+                let at = root.member("unscored");
+                let name = READER.string(value, &at)?;
+                Band::from_name(name).ok_or_else(|| {
+                    READER.fail(
+                        &at,
+                        Reason::UnknownValue {
+                            value: name.to_string(),
+                            expected: "\"none\", \"low\", \"medium\", \"high\" or \"critical\"",
+                        },
+                    )
+                })?
+            }
+        };
         Ok(Self {
             digest,
             threshold,
             weights,
             effects,
+            unscored,
         })
     }
 

@@ -1,4 +1,8 @@
-//! OpenVEX documents: statements about whether a vulnerability affects a product.
+//! VEX documents: statements about whether a vulnerability affects a
+//! product, from OpenVEX, CSAF 2.0 VEX ([`super::csaf`]) or CycloneDX VEX
+//! ([`super::cyclonedx_vex`], standalone or embedded in an SBOM), all read
+//! into one statement model and decided by one rule
+//! ([`Vex::statement_for`]).
 
 use std::collections::BTreeMap;
 
@@ -53,7 +57,7 @@ impl VexStatus {
     }
 }
 
-const JUSTIFICATIONS: [&str; 5] = [
+pub(crate) const JUSTIFICATIONS: [&str; 5] = [
     "component_not_present",
     "vulnerable_code_not_present",
     "vulnerable_code_not_in_execute_path",
@@ -84,15 +88,39 @@ impl Statement {
     }
 }
 
-/// An OpenVEX document, indexed by vulnerability name.
+/// The format a VEX document was read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VexFormat {
+    OpenVex,
+    Csaf,
+    CycloneDx,
+}
+
+impl VexFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            VexFormat::OpenVex => "OpenVEX",
+            VexFormat::Csaf => "CSAF 2.0 VEX",
+            VexFormat::CycloneDx => "CycloneDX VEX",
+        }
+    }
+}
+
+/// A VEX document, indexed by vulnerability name.
 #[derive(Debug, Clone)]
 pub struct Vex {
     pub digest: Sha256Digest,
+    pub format: VexFormat,
     pub statements: Vec<Statement>,
+    /// Product references that name no package URL (CSAF products with only
+    /// a CPE, CycloneDX `affects` refs to components outside the document or
+    /// without purl), and CycloneDX vulnerabilities without `analysis`: they
+    /// cannot cover a component, and are counted so that this is not silent.
+    pub unresolved: usize,
     by_name: BTreeMap<String, Vec<usize>>,
 }
 
-const READER: Reader = Reader {
+pub(crate) const READER: Reader = Reader {
     kind: InputKind::Vex,
 };
 
@@ -102,29 +130,49 @@ impl Vex {
         Self::from_value(&value, digest)
     }
 
-    /// Reads an already parsed document whose content id is `digest`.
+    /// Reads an already parsed document whose content id is `digest`. The
+    /// format is told by its content: `document.csaf_version` is CSAF,
+    /// `bomFormat` CycloneDX, anything else OpenVEX.
     pub fn from_value(value: &Value, digest: Sha256Digest) -> Result<Self> {
         let root = Path::Root;
         let top = READER.object(value, &root)?;
-        let document_time = time(top, &root)?;
-        let at = root.member("statements");
-        let list = READER.array(READER.required(top, "statements", &root)?, &at)?;
-        let statements = list
-            .iter()
-            .enumerate()
-            .map(|(i, item)| statement(item, &at.index(i), document_time))
-            .collect::<Result<Vec<_>>>()?;
+        let csaf = top
+            .get("document")
+            .and_then(Value::as_object)
+            .is_some_and(|d| d.contains_key("csaf_version"));
+        let (format, statements, unresolved) = if csaf {
+            let (statements, unresolved) = super::csaf::statements(top)?;
+            (VexFormat::Csaf, statements, unresolved)
+        } else if top.contains_key("bomFormat") && !top.contains_key("statements") {
+            let (statements, unresolved) = super::cyclonedx_vex::statements(top)?;
+            (VexFormat::CycloneDx, statements, unresolved)
+        } else {
+            (VexFormat::OpenVex, openvex(top)?, 0)
+        };
+        Ok(Self::from_statements(
+            digest, format, statements, unresolved,
+        ))
+    }
+
+    fn from_statements(
+        digest: Sha256Digest,
+        format: VexFormat,
+        statements: Vec<Statement>,
+        unresolved: usize,
+    ) -> Self {
         let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, statement) in statements.iter().enumerate() {
             for name in &statement.vulnerability {
                 by_name.entry(name.clone()).or_default().push(i);
             }
         }
-        Ok(Self {
+        Self {
             digest,
+            format,
             statements,
+            unresolved,
             by_name,
-        })
+        }
     }
 
     /// The statement that decides the status of `advisory` in `component`:
@@ -146,6 +194,31 @@ impl Vex {
             .filter(|s| s.covers(component))
             .max_by_key(|s| (s.time, s.status.caution()))
     }
+}
+
+fn openvex(top: &Map<String, Value>) -> Result<Vec<Statement>> {
+    let root = Path::Root;
+    let document_time = time(top, &root)?;
+    let at = root.member("statements");
+    let list = READER.array(READER.required(top, "statements", &root)?, &at)?;
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| statement(item, &at.index(i), document_time))
+        .collect()
+}
+
+/// An RFC 3339 timestamp.
+pub(crate) fn timestamp(value: &Value, at: &Path) -> Result<Timestamp> {
+    let text = READER.string(value, at)?;
+    text.parse::<Timestamp>().map_err(|e| {
+        READER.fail(
+            at,
+            Reason::Timestamp {
+                text: text.to_string(),
+                error: e.to_string(),
+            },
+        )
+    })
 }
 
 fn time(obj: &Map<String, Value>, at: &Path) -> Result<Option<Timestamp>> {
@@ -292,13 +365,13 @@ fn product(value: &Value, at: &Path, out: &mut Vec<Purl>) -> Result<()> {
     Ok(())
 }
 
-fn is_purl(text: &str) -> bool {
+pub(crate) fn is_purl(text: &str) -> bool {
     text.as_bytes()
         .get(..4)
         .is_some_and(|s| s.eq_ignore_ascii_case(b"pkg:"))
 }
 
-fn parse_purl(text: &str, at: &Path) -> Result<Purl> {
+pub(crate) fn parse_purl(text: &str, at: &Path) -> Result<Purl> {
     Purl::parse(text).map_err(|error| {
         READER.fail(
             at,

@@ -3,7 +3,13 @@
 
 use std::path::PathBuf;
 
-use attestor_score::ScoringInputs;
+use attestor_score::{Ledger, ScoreError, ScoreVersion, ScoringInputs};
+
+/// Scores with score version 1's rules: the tests that use it pin what the
+/// ledgers of bundles already produced are, and must stay.
+pub fn score_v1(inputs: &ScoringInputs) -> Result<Ledger, ScoreError> {
+    attestor_score::score_as(inputs, ScoreVersion::V1)
+}
 
 /// `examples/` at the workspace root.
 pub fn examples() -> PathBuf {
