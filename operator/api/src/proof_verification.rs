@@ -19,7 +19,7 @@ use crate::common::{DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTE
     namespaced,
     status = "ProofVerificationStatus",
     derive = "PartialEq",
-    doc = "Verifies a proof bundle (or a bare DSSE envelope) for one artifact digest against a TrustedIssuer, runs the five checks of the proof bundle format, and verifies again every reverifyInterval.",
+    doc = "Verifies a proof bundle, a bare DSSE envelope or a Sigstore bundle for one artifact digest against a TrustedIssuer (its keys, certificates or keyless identities), reports the five checks as conditions, and verifies again every reverifyInterval.",
     printcolumn(
         name = "Verified",
         type_ = "string",
