@@ -615,3 +615,47 @@ fn unreadable_embedded_vex_refuses_version_2_only() {
         other => panic!("{other}"),
     }
 }
+
+/// Reverses every array of `value`, recursively.
+fn reversed(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().rev().map(reversed).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), reversed(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn csaf_and_cyclonedx_vex_addresses_ignore_array_order() {
+    let doc = value("vex/csaf-redhat.json");
+    let given = Vex::parse(&bytes(&doc)).unwrap();
+    let flipped = Vex::parse(&bytes(&reversed(&doc))).unwrap();
+    assert_eq!(given.digest, flipped.digest, "every CSAF array");
+    assert_eq!(given.statements.len(), flipped.statements.len());
+
+    let doc = value("vex/cyclonedx-vex.json");
+    let given = Vex::parse(&bytes(&doc)).unwrap();
+    let mut flipped = doc.clone();
+    if let Some(components) = flipped.get_mut("components") {
+        *components = reversed(components);
+    }
+    let list = flipped["vulnerabilities"].as_array_mut().unwrap();
+    for vulnerability in list.iter_mut() {
+        for member in ["references", "affects"] {
+            if let Some(items) = vulnerability.get_mut(member) {
+                *items = reversed(items);
+            }
+        }
+    }
+    list.reverse();
+    assert_ne!(flipped, doc, "the fixture has arrays to reorder");
+    let flipped = Vex::parse(&bytes(&flipped)).unwrap();
+    assert_eq!(given.digest, flipped.digest, "CycloneDX VEX");
+    assert_eq!(given.statements.len(), flipped.statements.len());
+
+    let mut other = doc.clone();
+    other["metadata"]["timestamp"] = json!("2030-01-01T00:00:00Z");
+    assert_ne!(Vex::parse(&bytes(&other)).unwrap().digest, given.digest);
+}
