@@ -459,18 +459,24 @@ fn score_reads_published_forms_and_replays_them_from_the_store() {
 }
 
 #[test]
-fn embedded_cyclonedx_vex_is_applied_or_reported() {
+fn embedded_cyclonedx_vex_is_applied_and_reported() {
     let s = Scratch::new();
     let sbom = format!("{DATA}/sbom/embedded-vex.cdx.json");
     let dir = format!("{DATA}/feeds/dir");
     let policy = "examples/inputs/policy.json";
     let out = s.score_inputs("a.zip", [&sbom, &dir, "examples/inputs/vex.json", policy]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("embeds 2 CycloneDX VEX analyses")
-            && stderr(&out).contains("give the same file as --vex"),
+        line(&stdout(&out), "embedded vex:")
+            .contains("2 CycloneDX VEX analyses in the SBOM (2 statements"),
         "{}",
-        stderr(&out)
+        stdout(&out)
+    );
+    assert!(
+        line(&stdout(&out), "nodes:").contains("1 suppressed"),
+        "applied without being given as --vex: {}",
+        stdout(&out)
     );
     let out = s.score_inputs("b.zip", [&sbom, &dir, &sbom, policy]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

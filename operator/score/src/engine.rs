@@ -15,8 +15,8 @@ use crate::ecosystem::{distro_release, release_covers};
 use crate::inputs::ScoringInputs;
 use crate::inputs::feed::{Advisory, Affected, ComponentVersion, VersionForms};
 use crate::inputs::policy::VexEffect;
-use crate::inputs::sbom::Component;
-use crate::inputs::vex::VexStatus;
+use crate::inputs::sbom::{Component, Embedded};
+use crate::inputs::vex::{Vex, VexStatus};
 use crate::ledger::{Ledger, LedgerBuilder, NodeKind, ScoreError, Verdict, inputs_json};
 use crate::number::{Band, Cvss};
 use crate::severity::Source;
@@ -108,7 +108,12 @@ pub fn score_as(inputs: &ScoringInputs, version: ScoreVersion) -> Result<Ledger,
             }
             find_v1(inputs)
         }
-        ScoreVersion::V2 => find_v2(inputs),
+        ScoreVersion::V2 => {
+            if let Embedded::Invalid(error) = &inputs.sbom.embedded {
+                return Err(ScoreError::EmbeddedVex(error.clone()));
+            }
+            find_v2(inputs)
+        }
     };
     build(inputs, &findings, version)
 }
@@ -159,6 +164,7 @@ fn find_v2<'a>(inputs: &'a ScoringInputs) -> Vec<Finding<'a>> {
                     advisory,
                     (cvss, band),
                     Some((comparator, source_of_score)),
+                    inputs.sbom.embedded.vex(),
                 );
                 if !own {
                     f.source_package = source.as_ref().map(|(key, _)| key.name().to_string());
@@ -221,6 +227,7 @@ fn find_v1(inputs: &ScoringInputs) -> Vec<Finding<'_>> {
                 advisory,
                 (cvss, cvss.band()),
                 None,
+                None,
             ));
         }
     }
@@ -233,10 +240,15 @@ fn finding<'a>(
     advisory: &'a Advisory,
     (cvss, band): (Cvss, Band),
     how: Option<(Comparator, Source)>,
+    embedded: Option<&Vex>,
 ) -> Finding<'a> {
-    let vex = inputs
-        .vex
-        .statement_for(advisory, component)
+    // The SBOM's own statements (score version 2) compete with the VEX
+    // input's under the one rule: latest first, most cautious on ties. The
+    // same document given as both yields the same statement twice, harmlessly.
+    let vex = std::iter::once(&inputs.vex)
+        .chain(embedded)
+        .filter_map(|vex| vex.statement_for(advisory, component))
+        .max_by_key(|s| (s.time, s.status.caution()))
         .map(|statement| (statement.status, inputs.policy.effect(statement.status)));
     let weight = match vex {
         Some((_, VexEffect::Suppress)) => None,

@@ -120,6 +120,9 @@ pub enum ScoreError {
         advisory: String,
         feature: &'static str,
     },
+    /// Score version 2 applies the VEX an SBOM embeds; version 1 ignored it.
+    #[error("the SBOM's embedded CycloneDX VEX cannot be read (score version 2 applies it): {0}")]
+    EmbeddedVex(Box<crate::error::InputError>),
     #[error("proof node {index} cannot be written as canonical JSON: {source}")]
     Canonical {
         index: usize,

@@ -129,7 +129,19 @@ pub(crate) fn feed_advisory(advisory: &mut Map<String, Value>) -> Result<(), Can
 
 /// OpenVEX: `statements`; per statement `products` (and their
 /// `subcomponents`, recursively) and `vulnerability.aliases`.
+/// CSAF and CycloneDX VEX (new in score version 2, so no earlier address
+/// depends on their order) have their own unordered arrays.
 fn vex(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    let csaf = top
+        .get("document")
+        .and_then(Value::as_object)
+        .is_some_and(|d| d.contains_key("csaf_version"));
+    if csaf {
+        return csaf_vex(top);
+    }
+    if top.contains_key("bomFormat") && !top.contains_key("statements") {
+        return cyclonedx_vex(top);
+    }
     if let Some(Value::Array(list)) = top.get_mut("statements") {
         for statement in list.iter_mut() {
             let Value::Object(statement) = statement else {
@@ -149,6 +161,67 @@ fn vex(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
         }
     }
     sort_member(top, "statements")
+}
+
+/// CSAF: `product_tree.branches` (recursively), `.full_product_names`,
+/// `.relationships`, `.product_groups` and their `product_ids`;
+/// `vulnerabilities`, their `ids`, `flags`, `threats` (with their
+/// `product_ids`, `group_ids`) and each `product_status` list.
+fn csaf_vex(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    if let Some(Value::Object(tree)) = top.get_mut("product_tree") {
+        branches(tree)?;
+        each_sort(tree, "product_groups", "product_ids")?;
+        for member in ["full_product_names", "relationships", "product_groups"] {
+            sort_member(tree, member)?;
+        }
+    }
+    if let Some(Value::Array(list)) = top.get_mut("vulnerabilities") {
+        for vulnerability in list.iter_mut() {
+            let Value::Object(vulnerability) = vulnerability else {
+                continue;
+            };
+            for member in ["flags", "threats"] {
+                each_sort(vulnerability, member, "product_ids")?;
+                each_sort(vulnerability, member, "group_ids")?;
+            }
+            if let Some(Value::Object(status)) = vulnerability.get_mut("product_status") {
+                let lists: Vec<String> = status.keys().cloned().collect();
+                for list in lists {
+                    sort_member(status, &list)?;
+                }
+            }
+            for member in ["ids", "flags", "threats"] {
+                sort_member(vulnerability, member)?;
+            }
+        }
+    }
+    sort_member(top, "vulnerabilities")
+}
+
+fn branches(parent: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    if let Some(Value::Array(list)) = parent.get_mut("branches") {
+        for branch in list.iter_mut() {
+            if let Value::Object(branch) = branch {
+                branches(branch)?;
+            }
+        }
+    }
+    sort_member(parent, "branches")
+}
+
+/// CycloneDX VEX: `components` (recursively), `vulnerabilities` and their
+/// `references` and `affects`.
+fn cyclonedx_vex(top: &mut Map<String, Value>) -> Result<(), CanonicalError> {
+    components(top)?;
+    if let Some(Value::Array(list)) = top.get_mut("vulnerabilities") {
+        for vulnerability in list.iter_mut() {
+            if let Value::Object(vulnerability) = vulnerability {
+                sort_member(vulnerability, "references")?;
+                sort_member(vulnerability, "affects")?;
+            }
+        }
+    }
+    sort_member(top, "vulnerabilities")
 }
 
 fn subcomponents(product: &mut Map<String, Value>) -> Result<(), CanonicalError> {

@@ -8,7 +8,7 @@ use attestor_score::inputs::container::{FeedLimits, load_path};
 use attestor_score::inputs::feed::Feed;
 use attestor_score::inputs::sbom::{Sbom, SbomFormat};
 use attestor_score::inputs::vex::{Vex, VexFormat, VexStatus};
-use attestor_score::{InputError, InputKind, Reason, ScoringInputs};
+use attestor_score::{InputError, InputKind, Reason, ScoreError, ScoreVersion, ScoringInputs};
 use serde_json::{Value, json};
 
 fn data(path: &str) -> PathBuf {
@@ -499,4 +499,163 @@ fn addresses_match_the_documented_normal_form() {
     }
     let feed_id = "sha256:c1fd4b1b22f653c88274ef25c7ef1e624a49b3c3425f7db088d3da286c7c94c0";
     assert_eq!(feed().digest.to_string(), feed_id);
+}
+
+/// The VEX statuses the ledger records, by advisory.
+fn vex_nodes(sbom: &Value, vex: &Value, version: ScoreVersion) -> Vec<(String, String)> {
+    let inputs = ScoringInputs::parse(
+        &bytes(sbom),
+        &std::fs::read(data("../../../../examples/inputs/feed.json")).unwrap(),
+        &bytes(vex),
+        &std::fs::read(data("../../../../examples/inputs/policy.json")).unwrap(),
+    )
+    .unwrap();
+    attestor_score::score_as(&inputs, version)
+        .unwrap()
+        .nodes
+        .iter()
+        .filter(|n| n.kind.as_str() == "vex")
+        .map(|n| {
+            (
+                n.data["advisory"].as_str().unwrap().to_string(),
+                n.data["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn embedded_cyclonedx_vex_applies_in_version_2_only() {
+    let sbom = value("sbom/embedded-vex-lodash.cdx.json");
+    let parsed = Sbom::parse(&bytes(&sbom)).unwrap();
+    let embedded = parsed.embedded.vex().expect("embedded statements read");
+    assert_eq!(embedded.digest, parsed.digest, "addressed by the SBOM");
+    assert_eq!(embedded.statements.len(), 1);
+
+    let older = value("vex/openvex-lodash-affected.json");
+    let lodash = |status: &str| vec![("GHSA-35jh-r3h4-6jhm".to_string(), status.to_string())];
+    assert_eq!(
+        vex_nodes(&sbom, &older, ScoreVersion::V2),
+        lodash("not_affected"),
+        "the embedded statement is later than the VEX input's"
+    );
+    assert_eq!(
+        vex_nodes(&sbom, &older, ScoreVersion::V1),
+        lodash("affected"),
+        "version 1 reads only the VEX input"
+    );
+
+    let mut tie = older.clone();
+    tie["timestamp"] = json!("2024-08-01T11:00:00+02:00");
+    assert_eq!(
+        vex_nodes(&sbom, &tie, ScoreVersion::V2),
+        lodash("affected"),
+        "equally recent: the most cautious"
+    );
+    let mut newer = older.clone();
+    newer["timestamp"] = json!("2024-09-01T00:00:00Z");
+    assert_eq!(
+        vex_nodes(&sbom, &newer, ScoreVersion::V2),
+        lodash("affected")
+    );
+
+    let unrelated = value("../../../../examples/inputs/vex.json");
+    assert_eq!(
+        vex_nodes(&sbom, &unrelated, ScoreVersion::V2),
+        [
+            (
+                "GHSA-35jh-r3h4-6jhm".to_string(),
+                "not_affected".to_string()
+            ),
+            (
+                "GHSA-xvch-5gv4-984h".to_string(),
+                "not_affected".to_string()
+            ),
+        ],
+        "merged with the VEX input's statements"
+    );
+    assert_eq!(
+        vex_nodes(&sbom, &sbom, ScoreVersion::V2),
+        lodash("not_affected"),
+        "the same file as both: one statement, applied once"
+    );
+}
+
+#[test]
+fn unreadable_embedded_vex_refuses_version_2_only() {
+    let mut sbom = value("sbom/embedded-vex-lodash.cdx.json");
+    sbom["vulnerabilities"][0]["analysis"]["state"] = json!("not_exploitable");
+    let parsed = Sbom::parse(&bytes(&sbom)).unwrap();
+    assert!(parsed.embedded.vex().is_none());
+    let vex = value("vex/openvex-lodash-affected.json");
+    assert_eq!(
+        vex_nodes(&sbom, &vex, ScoreVersion::V1).len(),
+        1,
+        "version 1 never read embedded analyses"
+    );
+    let inputs = ScoringInputs::parse(
+        &bytes(&sbom),
+        &std::fs::read(data("../../../../examples/inputs/feed.json")).unwrap(),
+        &bytes(&vex),
+        &std::fs::read(data("../../../../examples/inputs/policy.json")).unwrap(),
+    )
+    .unwrap();
+    match attestor_score::score_as(&inputs, ScoreVersion::V2).unwrap_err() {
+        ScoreError::EmbeddedVex(error) => match *error {
+            InputError::Invalid {
+                kind: InputKind::Vex,
+                ref pointer,
+                reason: Reason::UnknownValue { ref value, .. },
+            } => {
+                assert_eq!(pointer, "/vulnerabilities/0/analysis/state");
+                assert_eq!(value, "not_exploitable");
+            }
+            other => panic!("{other}"),
+        },
+        other => panic!("{other}"),
+    }
+}
+
+/// Reverses every array of `value`, recursively.
+fn reversed(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().rev().map(reversed).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), reversed(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn csaf_and_cyclonedx_vex_addresses_ignore_array_order() {
+    let doc = value("vex/csaf-redhat.json");
+    let given = Vex::parse(&bytes(&doc)).unwrap();
+    let flipped = Vex::parse(&bytes(&reversed(&doc))).unwrap();
+    assert_eq!(given.digest, flipped.digest, "every CSAF array");
+    assert_eq!(given.statements.len(), flipped.statements.len());
+
+    let doc = value("vex/cyclonedx-vex.json");
+    let given = Vex::parse(&bytes(&doc)).unwrap();
+    let mut flipped = doc.clone();
+    if let Some(components) = flipped.get_mut("components") {
+        *components = reversed(components);
+    }
+    let list = flipped["vulnerabilities"].as_array_mut().unwrap();
+    for vulnerability in list.iter_mut() {
+        for member in ["references", "affects"] {
+            if let Some(items) = vulnerability.get_mut(member) {
+                *items = reversed(items);
+            }
+        }
+    }
+    list.reverse();
+    assert_ne!(flipped, doc, "the fixture has arrays to reorder");
+    let flipped = Vex::parse(&bytes(&flipped)).unwrap();
+    assert_eq!(given.digest, flipped.digest, "CycloneDX VEX");
+    assert_eq!(given.statements.len(), flipped.statements.len());
+
+    let mut other = doc.clone();
+    other["metadata"]["timestamp"] = json!("2030-01-01T00:00:00Z");
+    assert_ne!(Vex::parse(&bytes(&other)).unwrap().digest, given.digest);
 }

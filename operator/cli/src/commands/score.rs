@@ -116,21 +116,19 @@ pub fn score(args: &ScoreArgs) -> Result<(Ledger, ReadInputs), CliError> {
     Ok((ledger, read))
 }
 
-/// A CycloneDX SBOM's own VEX analyses are statements only when the same
-/// document is the VEX input: said, so that they are not silently unused.
-fn embedded_vex_warning(args: &ScoreArgs, read: &ReadInputs) -> Option<String> {
-    let count = read.inputs.sbom.embedded_vex;
-    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    (count > 0 && !same(&args.sbom, &args.vex)).then(|| {
-        format!(
-            "warning: {} embeds {count} CycloneDX VEX analyses (vulnerabilities[].analysis); \
-             they are not applied: give the same file as --vex to apply them",
-            args.sbom.display()
-        )
-    })
+/// A CycloneDX SBOM's own VEX analyses are applied beside the VEX input
+/// (score version 2): said, with how many became statements, so that their
+/// effect on the score is never a surprise.
+fn embedded_vex_line(read: &ReadInputs) -> Option<String> {
+    let sbom = &read.inputs.sbom;
+    let vex = sbom.embedded.vex()?;
+    Some(format!(
+        "embedded vex: {} CycloneDX VEX analyses in the SBOM ({} statements; {} product \
+         references without a package URL), applied with the VEX input's",
+        sbom.embedded_vex,
+        vex.statements.len(),
+        vex.unresolved
+    ))
 }
 
 pub fn run(args: &ScoreArgs) -> Result<(), CliError> {
@@ -174,8 +172,8 @@ pub fn run(args: &ScoreArgs) -> Result<(), CliError> {
         vex.statements.len(),
         vex.unresolved
     );
-    if let Some(warning) = embedded_vex_warning(args, &read) {
-        eprintln!("{warning}");
+    if let Some(line) = embedded_vex_line(&read) {
+        println!("{line}");
     }
     println!("proof root:  {}", ledger.root);
     println!(

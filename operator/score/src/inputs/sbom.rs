@@ -5,6 +5,7 @@
 use attestor_core::digest::Sha256Digest;
 use serde_json::{Map, Value};
 
+use super::vex::{Vex, VexFormat};
 use crate::error::{InputError, InputKind, Reason};
 use crate::json::{Path, Reader, Result};
 use crate::purl::Purl;
@@ -50,9 +51,32 @@ pub struct Sbom {
     /// Components (SPDX packages) without a package URL: they cannot be
     /// matched, and are counted so that this is not silent.
     pub skipped: usize,
-    /// CycloneDX `vulnerabilities` with an `analysis` (embedded VEX): they
-    /// are statements only when the document is also given as the VEX input.
+    /// CycloneDX `vulnerabilities` with an `analysis` (embedded VEX).
     pub embedded_vex: usize,
+    /// The embedded VEX read as a CycloneDX VEX document (whose content id is
+    /// the SBOM's): score version 2 applies it beside the VEX input; version 1
+    /// never reads it, so an embedded analysis that cannot be read refuses
+    /// only version 2 scoring (the error is kept, not raised here).
+    pub embedded: Embedded,
+}
+
+/// The VEX statements an SBOM embeds.
+#[derive(Debug, Clone)]
+pub enum Embedded {
+    /// No CycloneDX `vulnerabilities` with an `analysis`.
+    None,
+    Vex(Box<Vex>),
+    /// The embedded statements cannot be read: score version 2 refuses.
+    Invalid(Box<InputError>),
+}
+
+impl Embedded {
+    pub fn vex(&self) -> Option<&Vex> {
+        match self {
+            Embedded::Vex(vex) => Some(vex),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) const READER: Reader = Reader {
@@ -93,6 +117,7 @@ impl Sbom {
             components,
             skipped,
             embedded_vex: 0,
+            embedded: Embedded::None,
         })
     }
 }
@@ -198,12 +223,26 @@ fn cyclonedx(top: &Map<String, Value>, digest: Sha256Digest) -> Result<Sbom> {
                 .count(),
             _ => 0,
         };
+        let embedded = if embedded_vex == 0 {
+            Embedded::None
+        } else {
+            match super::cyclonedx_vex::statements(top) {
+                Ok((statements, unresolved)) => Embedded::Vex(Box::new(Vex::from_statements(
+                    digest,
+                    VexFormat::CycloneDx,
+                    statements,
+                    unresolved,
+                ))),
+                Err(error) => Embedded::Invalid(Box::new(error)),
+            }
+        };
         Ok(Sbom {
             digest,
             format: SbomFormat::CycloneDx,
             components,
             skipped,
             embedded_vex,
+            embedded,
         })
     }
 }

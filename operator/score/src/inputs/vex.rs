@@ -47,7 +47,7 @@ impl VexStatus {
     }
 
     /// Between equally recent statements the one claiming more exposure wins.
-    fn caution(self) -> u8 {
+    pub(crate) fn caution(self) -> u8 {
         match self {
             VexStatus::NotAffected => 0,
             VexStatus::Fixed => 1,
@@ -154,7 +154,7 @@ impl Vex {
         ))
     }
 
-    fn from_statements(
+    pub(crate) fn from_statements(
         digest: Sha256Digest,
         format: VexFormat,
         statements: Vec<Statement>,
