@@ -44,7 +44,8 @@ echo "demo: applied crds/ and examples/"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=${DEMO_LOG:-$(mktemp -t attestor-demo.XXXXXX.log)}
-"$bin" run --leader-elect=false --webhook=false --probe-address "127.0.0.1:$port" >"$log" 2>&1 &
+# --allow-file-stores: the demo ReplayJob reads a snapshot store in a local directory.
+"$bin" run --leader-elect=false --webhook=false --allow-file-stores=true --probe-address "127.0.0.1:$port" >"$log" 2>&1 &
 operator_pid=$!
 echo "demo: operator running (pid $operator_pid, metrics http://127.0.0.1:$port/metrics, log $log)"
 

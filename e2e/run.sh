@@ -116,6 +116,7 @@ else
     "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" \
       --webhook-address "127.0.0.1:$webhook_port" --webhook-dns-name 127.0.0.1 \
       --webhook-configuration "$webhook_config" --lease-namespace default --admission-wait 2s \
+      --allow-file-stores=true \
       >"$oplog" 2>&1 &
     operator_pid=$!
     metrics_url=http://127.0.0.1:$port/metrics

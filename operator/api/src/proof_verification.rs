@@ -50,6 +50,12 @@ use crate::common::{DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTE
         json_path = ".metadata.creationTimestamp"
     )
 )]
+#[x_kube(
+    validation = Rule::new("!has(self.checks) || !has(self.checks.predicateType) || (has(self.source.format) && self.source.format == 'SigstoreBundle')")
+        .message("spec.checks.predicateType applies to Sigstore bundles: set spec.source.format to SigstoreBundle or remove it"),
+    validation = Rule::new("!has(self.source.format) || self.source.format != 'SigstoreBundle' || !has(self.checks) || !has(self.checks.transparencyLog) || self.checks.transparencyLog == 'Required'")
+        .message("a Sigstore bundle's transparency-log entries and timestamps are always verified: spec.checks.transparencyLog must be Required (the default) with format SigstoreBundle"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ProofVerificationSpec {
     /// The artifact the proof must be about: `sha256:` and 64 lowercase hex digits (for an
@@ -107,8 +113,9 @@ pub struct ProofSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1048576))]
     pub envelope: Option<String>,
-    /// What the source holds: `Bundle` (a proof bundle ZIP) or `Envelope` (one DSSE envelope,
-    /// JSON). When left out: `Envelope` for an inline `envelope`, `Bundle` otherwise.
+    /// What the source holds: `Bundle` (a proof bundle ZIP), `Envelope` (one DSSE envelope,
+    /// JSON) or `SigstoreBundle` (a Sigstore bundle, `*.sigstore.json`, v0.1 to v0.3). When left
+    /// out: `Envelope` for an inline `envelope`, `Bundle` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::common::optional_enum::<ProofFormat>")]
     pub format: Option<ProofFormat>,
@@ -147,6 +154,9 @@ pub enum ProofFormat {
     Bundle,
     /// A single DSSE envelope (JSON).
     Envelope,
+    /// A Sigstore bundle (`application/vnd.dev.sigstore.bundle*+json`, v0.1 to v0.3), verified
+    /// against the Sigstore trusted roots and keyless identities of the issuer.
+    SigstoreBundle,
 }
 
 /// The optional checks and their limits.
@@ -166,6 +176,12 @@ pub struct ProofChecks {
     #[serde(default = "default_clock_skew")]
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub clock_skew: String,
+    /// For a Sigstore bundle: the in-toto statement's `predicateType` must be exactly this,
+    /// e.g. `https://slsa.dev/provenance/v1`. A bundle that signs the artifact directly (a
+    /// message signature, no statement) then fails with `StatementMismatch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub predicate_type: Option<String>,
 }
 
 impl Default for ProofChecks {
@@ -174,6 +190,7 @@ impl Default for ProofChecks {
             transparency_log: TransparencyLogPolicy::default(),
             max_age: None,
             clock_skew: default_clock_skew(),
+            predicate_type: None,
         }
     }
 }
@@ -238,6 +255,13 @@ pub struct ProofVerificationStatus {
     /// Key id of the key that signed the proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer_key_id: Option<String>,
+    /// For a keyless Sigstore bundle: the signing certificate's SAN that matched the issuer's
+    /// `spec.identities`, e.g. a GitHub Actions workflow ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_identity: Option<String>,
+    /// For a keyless Sigstore bundle: the OIDC issuer named in the signing certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_oidc_issuer: Option<String>,
     /// When the proof was last verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<Time>,

@@ -52,8 +52,8 @@ use crate::common::DURATION_PATTERN;
     )
 )]
 #[x_kube(
-    validation = Rule::new("has(self.publicKey) != has(self.certificate)")
-        .message("give exactly one of spec.publicKey or spec.certificate"),
+    validation = Rule::new("[has(self.publicKey), has(self.certificate), has(self.sigstoreTrustedRoot)].filter(x, x).size() == 1")
+        .message("give exactly one of spec.publicKey, spec.certificate or spec.sigstoreTrustedRoot"),
     validation = Rule::new("!has(self.intermediates) || has(self.certificate)")
         .message("spec.intermediates needs spec.certificate: intermediates only build paths to a certificate anchor"),
     validation = Rule::new("!has(self.notBefore) || !has(self.expires) || self.notBefore < self.expires")
@@ -62,20 +62,30 @@ use crate::common::DURATION_PATTERN;
 #[serde(rename_all = "camelCase")]
 pub struct TrustAnchorSpec {
     /// A PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), ECDSA P-256 or Ed25519. Give
-    /// exactly one of `publicKey` or `certificate`.
+    /// exactly one of `publicKey`, `certificate` or `sigstoreTrustedRoot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 16384))]
     #[x_kube(validation = Rule::new("self.contains('-----BEGIN PUBLIC KEY-----')")
         .message("spec.publicKey must be a PEM public key starting with -----BEGIN PUBLIC KEY-----"))]
     pub public_key: Option<String>,
     /// A PEM X.509 certificate (`-----BEGIN CERTIFICATE-----`): a root CA that signing
-    /// certificates chain to, or a pinned signing certificate. Give exactly one of `publicKey` or
-    /// `certificate`.
+    /// certificates chain to, or a pinned signing certificate. Give exactly one of `publicKey`,
+    /// `certificate` or `sigstoreTrustedRoot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 65536))]
     #[x_kube(validation = Rule::new("self.contains('-----BEGIN CERTIFICATE-----')")
         .message("spec.certificate must be a PEM certificate starting with -----BEGIN CERTIFICATE-----"))]
     pub certificate: Option<String>,
+    /// A Sigstore trusted root (`trusted_root.json`, media type
+    /// `application/vnd.dev.sigstore.trustedroot+json;version=0.1` or `…trustedroot.v0.2+json`):
+    /// Fulcio CAs, Rekor logs, CT logs and timestamp authorities, each with its validity window.
+    /// Sigstore bundles of the TrustedIssuers that list this anchor are verified against it, and
+    /// their signer must be one of the issuer's `spec.identities`. `purposes` does not apply: the
+    /// root says what each of its keys is for. Give exactly one of `publicKey`, `certificate` or
+    /// `sigstoreTrustedRoot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 262144))]
+    pub sigstore_trusted_root: Option<String>,
     /// PEM intermediate CA certificates that may be used to build paths from signing
     /// certificates to `certificate`. Only with `certificate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +196,25 @@ pub struct TrustAnchorStatus {
     /// Effective end of validity: the earlier of `spec.expires` and the certificate's not-after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_after: Option<Time>,
+    /// For a `sigstoreTrustedRoot` anchor: how many authorities and logs the root holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigstore: Option<SigstoreRootSummary>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// What a Sigstore trusted root holds (entries whose key type the verifier does not support are
+/// not counted: they cannot verify anything).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SigstoreRootSummary {
+    /// Fulcio certificate authorities.
+    pub certificate_authorities: i32,
+    /// Rekor transparency logs.
+    pub transparency_logs: i32,
+    /// Certificate-transparency logs (for the SCTs in signing certificates).
+    pub ct_logs: i32,
+    /// RFC 3161 timestamp authorities.
+    pub timestamp_authorities: i32,
 }

@@ -43,8 +43,12 @@ use crate::common::{DURATION_PATTERN, HTTP_URL_PATTERN, NAME_PATTERN};
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[x_kube(validation = Rule::new("(has(self.anchors) && size(self.anchors) > 0) || has(self.directory)")
-    .message("give spec.anchors (TrustAnchor names) or spec.directory (a key directory URL), or both"))]
+#[x_kube(
+    validation = Rule::new("(has(self.anchors) && size(self.anchors) > 0) || has(self.directory)")
+        .message("give spec.anchors (TrustAnchor names) or spec.directory (a key directory URL), or both"),
+    validation = Rule::new("!has(self.identities) || size(self.identities) == 0 || (has(self.anchors) && size(self.anchors) > 0)")
+        .message("spec.identities need spec.anchors naming a TrustAnchor with a spec.sigstoreTrustedRoot"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustedIssuerSpec {
     /// The issuer's identity, e.g. `https://ci.example/shop` or `vendor.example`, as reports,
@@ -57,6 +61,12 @@ pub struct TrustedIssuerSpec {
     #[schemars(length(max = 64), inner(length(min = 1, max = 253), regex(pattern = NAME_PATTERN)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub anchors: Vec<String>,
+    /// Keyless signers: the workload identities whose short-lived Fulcio certificates (from a
+    /// `sigstoreTrustedRoot` anchor in `anchors`) may sign this issuer's Sigstore bundles. A
+    /// certificate must match one entry: its OIDC issuer extension and one of its SANs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub identities: Vec<KeylessIdentity>,
     /// A key directory the issuer publishes its current public keys at, fetched every
     /// `refreshInterval`. Give `anchors`, `directory` or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +77,29 @@ pub struct TrustedIssuerSpec {
     pub approval: Option<Approval>,
     /// Which images this issuer may vouch for.
     pub scope: IssuerScope,
+}
+
+/// A keyless signer: an OIDC issuer and the certificate subject it vouches for.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("has(self.subject) != has(self.subjectRegExp)")
+    .message("give exactly one of subject or subjectRegExp"))]
+#[serde(rename_all = "camelCase")]
+pub struct KeylessIdentity {
+    /// The OIDC issuer the certificate's issuer extension must name exactly, e.g.
+    /// `https://token.actions.githubusercontent.com`.
+    #[schemars(length(min = 1, max = 1024))]
+    pub issuer: String,
+    /// The SAN (URI or email) the certificate must carry exactly, e.g. the workflow ref
+    /// `https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.2.3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub subject: Option<String>,
+    /// A regular expression (Rust `regex` syntax, anchored at both ends) a SAN must match, e.g.
+    /// `https://github\.com/org/repo/\.github/workflows/release\.yml@refs/tags/v.*`. An
+    /// expression that does not compile makes the issuer `Trusted=False` (`IdentityInvalid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub subject_reg_exp: Option<String>,
 }
 
 /// Where an issuer publishes its keys.
@@ -131,6 +164,9 @@ pub struct TrustedIssuerStatus {
     /// Number of usable keys (the length of `keyIds`), for the `KEYS` column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_count: Option<i32>,
+    /// Number of Sigstore trusted roots usable now (from `sigstoreTrustedRoot` anchors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root_count: Option<i32>,
     /// When the directory was last fetched successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_key_fetch_time: Option<Time>,

@@ -10,6 +10,7 @@ use attestor_api::{TrustAnchorSpec, TrustedIssuerSpec};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::trust::{AnchorError, AnchorMaterial, Purpose, TrustAnchor, TrustStore};
 use attestor_core::verify::format_duration;
+use attestor_sigstore::{IdentityRule, Matcher, SigstoreError, TrustedRoot};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::conditions::{Decided, Status};
@@ -33,7 +34,11 @@ pub struct AnchorFacts {
 #[derive(Debug, Clone)]
 pub struct ParsedAnchor {
     pub name: String,
+    /// The key or certificate; for a `sigstoreTrustedRoot` anchor an `AnchorError::Spec` that no
+    /// code path shows, since `sigstore` is `Some` then and takes precedence everywhere.
     pub anchor: Result<TrustAnchor, AnchorError>,
+    /// The parsed `spec.sigstoreTrustedRoot`, when the anchor is one.
+    pub sigstore: Option<Result<Arc<TrustedRoot>, SigstoreError>>,
     pub facts: AnchorFacts,
     pub purposes: Vec<Purpose>,
     expiry_warning: SignedDuration,
@@ -52,7 +57,6 @@ const DEFAULT_EXPIRY_WARNING: SignedDuration = SignedDuration::from_hours(720);
 
 impl ParsedAnchor {
     pub fn parse(name: &str, spec: &TrustAnchorSpec) -> Self {
-        let anchor = TrustAnchor::from_spec(name, &spec.to_core());
         let expiry_warning =
             attestor_api::duration::parse(&spec.expiry_warning).unwrap_or(DEFAULT_EXPIRY_WARNING);
         let mut facts = AnchorFacts {
@@ -60,6 +64,23 @@ impl ParsedAnchor {
             not_after: spec.expires.as_ref().map(|t| t.0),
             ..AnchorFacts::default()
         };
+        if let Some(json) = &spec.sigstore_trusted_root {
+            // A trusted root's CAs and logs carry their own windows, which bound what they may
+            // sign (checked at each signing time), not when the anchor is usable: only the
+            // anchor's own notBefore/expires do that.
+            return Self {
+                name: name.to_string(),
+                anchor: Err(AnchorError::Spec {
+                    name: name.to_string(),
+                    detail: "a Sigstore trusted root, not a key".into(),
+                }),
+                sigstore: Some(TrustedRoot::from_json(json.as_bytes()).map(Arc::new)),
+                facts,
+                purposes: Vec::new(),
+                expiry_warning,
+            };
+        }
+        let anchor = TrustAnchor::from_spec(name, &spec.to_core());
         if let Ok(anchor) = &anchor {
             facts.key_id = anchor.key_id().map(|k| k.to_string());
             match &anchor.material {
@@ -92,10 +113,24 @@ impl ParsedAnchor {
         Self {
             name: name.to_string(),
             anchor,
+            sigstore: None,
             facts,
             purposes,
             expiry_warning,
         }
+    }
+
+    /// The trusted root, when this is a parsed `sigstoreTrustedRoot` anchor within its window.
+    pub fn usable_root(&self, now: Timestamp) -> Option<&Arc<TrustedRoot>> {
+        match &self.sigstore {
+            Some(Ok(root)) if self.within_window(now) => Some(root),
+            _ => None,
+        }
+    }
+
+    fn within_window(&self, now: Timestamp) -> bool {
+        self.facts.not_before.is_none_or(|nb| now >= nb)
+            && self.facts.not_after.is_none_or(|na| now <= na)
     }
 
     /// Whether the anchor can verify signatures for `purpose` at `now`.
@@ -104,8 +139,7 @@ impl ParsedAnchor {
             Ok(a) => {
                 !matches!(a.material, AnchorMaterial::Unsupported { .. })
                     && a.allows(purpose)
-                    && self.facts.not_before.is_none_or(|nb| now >= nb)
-                    && self.facts.not_after.is_none_or(|na| now <= na)
+                    && self.within_window(now)
             }
             Err(_) => false,
         }
@@ -129,9 +163,18 @@ impl ParsedAnchor {
     fn readiness(&self, now: Timestamp) -> Decided {
         let not_ready =
             |reason: &str, message: String| Decided::new(READY, Status::False, reason, message);
-        let anchor = match &self.anchor {
-            Ok(a) => a,
-            Err(e) => {
+        if let Some(Err(e)) = &self.sigstore {
+            return not_ready(
+                e.reason(),
+                format!(
+                    "{e}: fix spec.sigstoreTrustedRoot (a Sigstore trusted_root.json, e.g. from `cosign trusted-root create` or the TUF repository)"
+                ),
+            );
+        }
+        let anchor = match (&self.sigstore, &self.anchor) {
+            (Some(_), _) => None,
+            (None, Ok(a)) => Some(a),
+            (None, Err(e)) => {
                 let field = match e.reason() {
                     "InvalidCertificate" => "spec.certificate / spec.intermediates",
                     _ => "spec.publicKey",
@@ -142,7 +185,8 @@ impl ParsedAnchor {
                 );
             }
         };
-        if let AnchorMaterial::Unsupported { algorithm, key_id } = &anchor.material {
+        if let Some(AnchorMaterial::Unsupported { algorithm, key_id }) = anchor.map(|a| &a.material)
+        {
             return not_ready(
                 "AlgorithmNotSupported",
                 format!(
@@ -183,6 +227,17 @@ impl ParsedAnchor {
             Some(na) => format!("until {na}"),
             None => "with no expiry".to_string(),
         };
+        if let Some(Ok(root)) = &self.sigstore {
+            return Decided::new(
+                READY,
+                Status::True,
+                "Valid",
+                format!(
+                    "Sigstore trusted root is trusted {until}: {}",
+                    describe_root(root)
+                ),
+            );
+        }
         Decided::new(
             READY,
             Status::True,
@@ -249,6 +304,44 @@ impl ParsedAnchor {
     }
 }
 
+/// Counts and windows of a trusted root, for the anchor's `Ready` message.
+fn describe_root(root: &TrustedRoot) -> String {
+    let cas = root
+        .cas
+        .iter()
+        .map(|ca| {
+            let end = ca
+                .end
+                .map_or("open-ended".to_string(), |e| format!("until {e}"));
+            format!("{} (from {} {end})", ca.uri, ca.start)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{} certificate authorities [{cas}], {} transparency logs, {} CT logs, {} timestamp authorities",
+        root.cas.len(),
+        root.tlogs.len(),
+        root.ctlogs.len(),
+        root.tsas.len()
+    )
+}
+
+impl ParsedAnchor {
+    /// `status.sigstore` of a parsed trusted-root anchor.
+    pub fn sigstore_summary(&self) -> Option<attestor_api::trust_anchor::SigstoreRootSummary> {
+        let Some(Ok(root)) = &self.sigstore else {
+            return None;
+        };
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Some(attestor_api::trust_anchor::SigstoreRootSummary {
+            certificate_authorities: count(root.cas.len()),
+            transparency_logs: count(root.tlogs.len()),
+            ct_logs: count(root.ctlogs.len()),
+            timestamp_authorities: count(root.tsas.len()),
+        })
+    }
+}
+
 /// An issuer's directory as the TrustedIssuer controller last fetched it.
 #[derive(Debug, Clone, Default)]
 pub struct DirectoryView {
@@ -269,6 +362,59 @@ pub struct IssuerEvaluation {
     pub usable_key_ids: Vec<String>,
     /// Anchors named in `spec.anchors` that do not exist.
     pub missing_anchors: Vec<String>,
+    /// The Sigstore trusted roots usable now, with their anchor.
+    pub roots: Vec<UsableRoot>,
+    /// `spec.identities`, compiled; empty when one of them does not compile (the issuer is
+    /// then not trusted, see [`compile_identities`]).
+    pub identities: Vec<IdentityRule>,
+}
+
+/// A trusted root an issuer's Sigstore bundles are verified against.
+#[derive(Debug, Clone)]
+pub struct UsableRoot {
+    pub anchor: String,
+    pub root: Arc<TrustedRoot>,
+    /// The anchor's `spec.expires`: a verdict against this root holds until then.
+    pub not_after: Option<Timestamp>,
+}
+
+/// Why `spec.identities` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec.identities[{index}]: {detail}")]
+pub struct IdentityError {
+    pub index: usize,
+    pub detail: String,
+}
+
+/// Compiles `spec.identities` into the rules the Sigstore verifier applies.
+pub fn compile_identities(spec: &TrustedIssuerSpec) -> Result<Vec<IdentityRule>, IdentityError> {
+    spec.identities
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            let subject = match (&id.subject, &id.subject_reg_exp) {
+                (Some(exact), None) => Matcher::Exact(exact.clone()),
+                (None, Some(pattern)) => Matcher::regex(pattern).map_err(|e| IdentityError {
+                    index,
+                    detail: format!(
+                        "subjectRegExp {pattern:?} is not a valid regular expression: {e}"
+                    ),
+                })?,
+                // The API server refuses both cases; a spec built by hand must not match
+                // everything (or an arbitrary one of the two) either.
+                _ => {
+                    return Err(IdentityError {
+                        index,
+                        detail: "give exactly one of subject or subjectRegExp".into(),
+                    });
+                }
+            };
+            Ok(IdentityRule {
+                issuer: Matcher::Exact(id.issuer.clone()),
+                subject,
+            })
+        })
+        .collect()
 }
 
 impl IssuerEvaluation {
@@ -290,6 +436,8 @@ pub fn evaluate_issuer(
     let mut usable = Vec::new();
     let mut missing = Vec::new();
     let mut not_ready = Vec::new();
+    let mut roots = Vec::new();
+    let identities = compile_identities(spec);
     for anchor_name in &spec.anchors {
         let Some(parsed) = anchor(anchor_name) else {
             missing.push(anchor_name.clone());
@@ -298,6 +446,17 @@ pub fn evaluate_issuer(
         let evaluation = parsed.evaluate(now);
         if evaluation.ready.status != Status::True {
             not_ready.push(format!("{anchor_name} ({})", evaluation.ready.reason));
+        }
+        if let Some(root) = parsed.usable_root(now) {
+            roots.push(UsableRoot {
+                anchor: anchor_name.clone(),
+                root: root.clone(),
+                not_after: parsed.facts.not_after,
+            });
+            continue;
+        }
+        if parsed.sigstore.is_some() {
+            continue;
         }
         if let Ok(a) = &parsed.anchor {
             store.push(a.clone());
@@ -327,7 +486,14 @@ pub fn evaluate_issuer(
     usable_signing.dedup();
 
     let directory_error = directory.and_then(|d| d.last_error.as_ref());
+    let keyless = !roots.is_empty() && identities.as_ref().is_ok_and(|i| !i.is_empty());
     let mut notes = Vec::new();
+    if !roots.is_empty() && spec.identities.is_empty() {
+        notes.push(
+            "its Sigstore trusted roots verify nothing until spec.identities names the keyless signers"
+                .to_string(),
+        );
+    }
     if !missing.is_empty() {
         notes.push(format!(
             "TrustAnchor {} not found: create it, or remove it from spec.anchors",
@@ -362,8 +528,39 @@ pub fn evaluate_issuer(
                 spec.issuer
             ),
         ),
-        Some(_) if usable_signing.is_empty() => {
-            let (reason, message) = if !missing.is_empty() && not_ready.is_empty() {
+        Some(_) if identities.is_err() => Decided::new(
+            TRUSTED,
+            Status::False,
+            "IdentityInvalid",
+            format!(
+                "{}: fix it (subjectRegExp is a Rust regular expression, anchored at both ends)",
+                identities
+                    .as_ref()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            ),
+        ),
+        Some(_) if usable_signing.is_empty() && !keyless => {
+            let (reason, message) = if !roots.is_empty() {
+                (
+                    "IdentitiesMissing",
+                    format!(
+                        "TrustAnchor {} is a Sigstore trusted root, but spec.identities is empty: without identities any certificate of its CAs would pass, so none does. List the workload identities (issuer and subject or subjectRegExp) that sign for {}",
+                        roots
+                            .iter()
+                            .map(|r| r.anchor.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        spec.issuer
+                    ),
+                )
+            } else if !spec.identities.is_empty() && missing.is_empty() && not_ready.is_empty() {
+                (
+                    "TrustedRootMissing",
+                    "spec.identities name keyless signers, but no TrustAnchor in spec.anchors holds a spec.sigstoreTrustedRoot: add one (e.g. the Sigstore public-good trusted_root.json) and list it".to_string(),
+                )
+            } else if !missing.is_empty() && not_ready.is_empty() {
                 (
                     "AnchorNotFound",
                     format!(
@@ -405,10 +602,24 @@ pub fn evaluate_issuer(
             Status::True,
             "Approved",
             format!(
-                "approved by {} ({}); {} usable signing key(s){notes}",
+                "approved by {} ({}); {} usable signing key(s){}{notes}",
                 approval.approved_by,
                 approval.reason,
-                usable_signing.len()
+                usable_signing.len(),
+                if keyless {
+                    format!(
+                        ", {} Sigstore trusted root(s) for {} keyless identit{}",
+                        roots.len(),
+                        spec.identities.len(),
+                        if spec.identities.len() == 1 {
+                            "y"
+                        } else {
+                            "ies"
+                        }
+                    )
+                } else {
+                    String::new()
+                }
             ),
         ),
     };
@@ -417,6 +628,8 @@ pub fn evaluate_issuer(
         store,
         usable_key_ids: usable,
         missing_anchors: missing,
+        roots,
+        identities: identities.unwrap_or_default(),
     }
 }
 
@@ -438,6 +651,7 @@ mod tests {
         TrustAnchorSpec {
             public_key: Some(key_pem()),
             certificate: None,
+            sigstore_trusted_root: None,
             intermediates: None,
             purposes: vec![attestor_api::trust_anchor::Purpose::AttestationSigning],
             not_before: not_before.map(|t| Time(at(t))),
@@ -494,6 +708,7 @@ mod tests {
         TrustedIssuerSpec {
             issuer: "https://ci.example".into(),
             anchors: anchors.iter().map(|s| s.to_string()).collect(),
+            identities: Vec::new(),
             directory: None,
             approval: approved.then(|| Approval {
                 approved_by: "sec".into(),
@@ -566,5 +781,119 @@ mod tests {
         let e = evaluate_issuer("i", &only_directory, &lookup, Some(&failed), now);
         assert_eq!(e.trusted.reason, "KeyFetchFailed");
         assert!(e.trusted.message.contains("connection refused"));
+    }
+
+    fn root_spec() -> TrustAnchorSpec {
+        let mut s = spec(None, None);
+        s.public_key = None;
+        s.sigstore_trusted_root = Some(
+            include_str!(
+                "../../sigstore/tests/data/sigstore-conformance/trusted_root.public-good.json"
+            )
+            .to_string(),
+        );
+        s
+    }
+
+    fn keyless(
+        subject: Option<&str>,
+        pattern: Option<&str>,
+    ) -> attestor_api::trusted_issuer::KeylessIdentity {
+        attestor_api::trusted_issuer::KeylessIdentity {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: subject.map(String::from),
+            subject_reg_exp: pattern.map(String::from),
+        }
+    }
+
+    #[test]
+    fn a_trusted_root_anchor_is_ready_and_counts_its_authorities() {
+        let parsed = ParsedAnchor::parse("public-good", &root_spec());
+        let e = parsed.evaluate(at("2026-06-01T00:00:00Z"));
+        assert_eq!(e.ready.status, Status::True, "{:?}", e.ready);
+        assert!(
+            e.ready.message.contains("certificate authorities"),
+            "{}",
+            e.ready.message
+        );
+        let summary = parsed.sigstore_summary().unwrap();
+        assert!(summary.certificate_authorities >= 1 && summary.transparency_logs >= 1);
+        assert!(!parsed.usable(Purpose::AttestationSigning, at("2026-06-01T00:00:00Z")));
+
+        let mut broken = root_spec();
+        broken.sigstore_trusted_root = Some("{\"mediaType\": \"text/plain\"}".into());
+        let e = ParsedAnchor::parse("broken", &broken).evaluate(at("2026-06-01T00:00:00Z"));
+        assert_eq!(e.ready.reason, "TrustedRootInvalid");
+        assert!(
+            e.ready.message.contains("fix spec.sigstoreTrustedRoot"),
+            "{}",
+            e.ready.message
+        );
+
+        let mut expired = root_spec();
+        expired.expires = Some(Time(at("2026-01-01T00:00:00Z")));
+        let parsed = ParsedAnchor::parse("old", &expired);
+        assert_eq!(
+            parsed.evaluate(at("2026-06-01T00:00:00Z")).ready.reason,
+            "Expired"
+        );
+        assert!(parsed.usable_root(at("2026-06-01T00:00:00Z")).is_none());
+    }
+
+    #[test]
+    fn keyless_issuers_need_a_root_and_valid_identities() {
+        let now = at("2026-06-01T00:00:00Z");
+        let root = Arc::new(ParsedAnchor::parse("public-good", &root_spec()));
+        let lookup = |n: &str| (n == "public-good").then(|| root.clone());
+
+        let mut spec = issuer(&["public-good"], true);
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert_eq!(e.trusted.reason, "IdentitiesMissing");
+
+        spec.identities = vec![keyless(
+            Some("https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"),
+            None,
+        )];
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert!(e.is_trusted(), "{:?}", e.trusted);
+        assert_eq!(e.roots.len(), 1);
+        assert_eq!(e.identities.len(), 1);
+        assert!(e.usable_key_ids.is_empty());
+        assert!(
+            e.trusted
+                .message
+                .contains("1 Sigstore trusted root(s) for 1 keyless identity"),
+            "{}",
+            e.trusted.message
+        );
+
+        spec.identities = vec![keyless(None, Some("https://github.com/o/(r"))];
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert_eq!(e.trusted.reason, "IdentityInvalid");
+        assert!(
+            e.trusted
+                .message
+                .contains("spec.identities[0]: subjectRegExp"),
+            "{}",
+            e.trusted.message
+        );
+
+        spec.identities = vec![keyless(None, None)];
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert_eq!(e.trusted.reason, "IdentityInvalid");
+
+        let key = Arc::new(ParsedAnchor::parse("key", &super::tests::spec(None, None)));
+        let only_key = |n: &str| (n == "key").then(|| key.clone());
+        let mut spec = issuer(&["key"], true);
+        spec.identities = vec![keyless(Some("x"), None)];
+        let e = evaluate_issuer("i", &spec, &only_key, None, now);
+        assert!(e.is_trusted(), "a key still makes the issuer trusted");
+        assert!(e.roots.is_empty());
+        let spec2 = TrustedIssuerSpec {
+            anchors: vec![],
+            ..spec.clone()
+        };
+        let e = evaluate_issuer("i", &spec2, &only_key, None, now);
+        assert_eq!(e.trusted.reason, "TrustedRootMissing");
     }
 }

@@ -49,6 +49,8 @@ pub enum Outcome {
         issuer: String,
         size: u64,
         digest: String,
+        /// The certificate identity and OIDC issuer of a verified keyless Sigstore bundle.
+        keyless: Option<(String, String)>,
     },
 }
 
@@ -96,6 +98,8 @@ pub fn decide(
     let mut status = previous.clone();
     status.observed_generation = generation;
     let failed_recheck = timing.reverify.min(FAILED_RECHECK);
+    let sigstore = spec.source.effective_format()
+        == attestor_api::proof_verification::ProofFormat::SigstoreBundle;
     let (decided, metric, requeue_after) = match outcome {
         Outcome::SourceFailed {
             reason,
@@ -215,12 +219,14 @@ pub fn decide(
                     Status::False,
                     "InputUnreadable",
                     format!(
-                        "{message}: the source must hold a {} ({}); re-create it with `attestor bundle create`, or set spec.source.format",
+                        "{message}: the source must hold a {} ({}); re-create it (`attestor bundle create`, or the Sigstore client that signed it), or set spec.source.format",
                         match format {
                             attestor_api::proof_verification::ProofFormat::Bundle =>
                                 "proof bundle ZIP",
                             attestor_api::proof_verification::ProofFormat::Envelope =>
                                 "DSSE envelope (JSON)",
+                            attestor_api::proof_verification::ProofFormat::SigstoreBundle =>
+                                "Sigstore bundle (JSON, v0.1 to v0.3)",
                         },
                         "docs/proof-bundle-format.md"
                     ),
@@ -247,7 +253,9 @@ pub fn decide(
             issuer,
             size,
             digest,
+            keyless,
         } => {
+            (status.signer_identity, status.signer_oidc_issuer) = keyless.unzip();
             status.manifest_id = non_empty(&report.manifest_id);
             status.proof_root_hash = non_empty(&report.proof_root_hash);
             status.signer_key_id = report.signer.as_ref().map(|s| s.key_id.clone());
@@ -276,7 +284,7 @@ pub fn decide(
                     VERIFIED,
                     Status::False,
                     &report.reason,
-                    with_next_step(&report.message, &report.reason, &issuer),
+                    with_next_step(&report.message, &report.reason, &issuer, sigstore),
                 )
             };
             let mut decided = vec![verified, fetched(size)];
@@ -339,6 +347,8 @@ fn clear_results(status: &mut ProofVerificationStatus) {
     status.manifest_id = None;
     status.proof_root_hash = None;
     status.signer_key_id = None;
+    status.signer_identity = None;
+    status.signer_oidc_issuer = None;
     status.valid_until = None;
     status.bundle_size = None;
     status.bundle_digest = None;
@@ -374,8 +384,32 @@ fn checks_not_run(why: &str) -> impl Iterator<Item = Decided> + '_ {
 }
 
 /// The failure message with what to do about it in a cluster.
-fn with_next_step(message: &str, reason: &str, issuer: &str) -> String {
+fn with_next_step(message: &str, reason: &str, issuer: &str, sigstore: bool) -> String {
     let step = match reason {
+        "IdentityMismatch" => format!(
+            "the bundle was signed by another workload identity: point spec.source at the bundle the expected workflow signed, or, after review, add the signer's issuer and subject to TrustedIssuer {issuer}'s spec.identities"
+        ),
+        "IdentitiesMissing" => format!(
+            "list the keyless signers (issuer and subject or subjectRegExp) in TrustedIssuer {issuer}'s spec.identities"
+        ),
+        "TrustedRootMissing" => format!(
+            "add a TrustAnchor with spec.sigstoreTrustedRoot (the trusted_root.json of the Sigstore instance that signed) and list it in TrustedIssuer {issuer}'s spec.anchors"
+        ),
+        "StatementMismatch" => {
+            "compare spec.checks.predicateType with the attestation's predicateType (the statement must also name spec.artifactDigest as a subject)".to_string()
+        }
+        "CertificateChainInvalid" | "SctInvalid" if sigstore => format!(
+            "the certificate is not from a CA (or CT log) of the trusted roots of TrustedIssuer {issuer}: use the trusted_root.json of the Sigstore instance that signed (public-good and staging differ)"
+        ),
+        "TlogEntryInvalid" | "InclusionProofInvalid" | "CheckpointInvalid"
+        | "SignedEntryTimestampInvalid" | "TimestampInvalid" | "SigningTimeNotVerified"
+            if sigstore =>
+        {
+            "the bundle's log entry or timestamps do not verify against the trusted root: check that the trusted root lists the log and timestamp authority that the bundle names, else treat the bundle as tampered".to_string()
+        }
+        "SignatureInvalid" | "BundleInvalid" | "KeyMismatch" if sigstore => {
+            "treat the bundle as tampered: fetch it again from its publisher and verify it offline with `attestor verify --trusted-root`".to_string()
+        }
         "TrustAnchorNotFound" => format!(
             "list that TrustAnchor in TrustedIssuer {issuer}'s spec.anchors (or publish the key in its directory)"
         ),
@@ -456,6 +490,8 @@ fn transitions(
     }
     events
 }
+
+pub mod sigstore;
 
 #[cfg(test)]
 mod tests;

@@ -739,3 +739,222 @@ async fn a_bundle_server_outage_is_a_condition_not_a_verdict() {
     wait_condition(&client, &late, "Verified", "True", None, WAIT).await;
     f.cleanup().await;
 }
+
+/// The conformance suite's SLSA provenance v1 bundle over `a.txt`, signed keylessly by a GitHub
+/// Actions workflow and logged in Rekor; its certificate expired long ago, but the log's
+/// integrated time proves it was valid at signing.
+const SIGSTORE_DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../sigstore/tests/data/sigstore-conformance"
+);
+const SIGSTORE_ARTIFACT: &str =
+    "sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
+const SIGSTORE_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+fn sigstore_verification(ns: &str, name: &str, issuer: &str, digest: &str, pt: &str) -> Value {
+    json!({
+        "apiVersion": "attestor.stellaops.io/v1alpha1",
+        "kind": "ProofVerification",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "artifactDigest": digest,
+            "source": {
+                "configMapKeyRef": {"name": "sigstore", "key": "bundle.sigstore.json"},
+                "format": "SigstoreBundle",
+            },
+            "issuerRef": {"name": issuer},
+            "checks": {"predicateType": pt},
+        },
+    })
+}
+
+#[tokio::test]
+async fn sigstore_bundles_verify_keyless_and_fail_with_their_reasons() {
+    let Some(client) = setup().await else { return };
+    let ns = unique("sigstore");
+    apply(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let bundle = std::fs::read_to_string(format!(
+        "{SIGSTORE_DATA}/cases/happy-path-intoto-in-dsse-v3/bundle.sigstore.json"
+    ))
+    .unwrap();
+    apply(
+        &client,
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "sigstore", "namespace": ns},
+            "data": {"bundle.sigstore.json": bundle},
+        }),
+    )
+    .await;
+    let root =
+        std::fs::read_to_string(format!("{SIGSTORE_DATA}/trusted_root.public-good.json")).unwrap();
+    let anchor = json!({
+        "apiVersion": "attestor.stellaops.io/v1alpha1",
+        "kind": "TrustAnchor",
+        "metadata": {"name": format!("{ns}-public-good")},
+        "spec": {"sigstoreTrustedRoot": root},
+    });
+    apply(&client, anchor.clone()).await;
+    let ready = wait_condition(&client, &anchor, "Ready", "True", Some("Valid"), WAIT).await;
+    assert!(
+        ready.message.contains("Sigstore trusted root"),
+        "{}",
+        ready.message
+    );
+    let status = get(&client, &anchor).await;
+    assert!(
+        status.data["status"]["sigstore"]["certificateAuthorities"]
+            .as_i64()
+            .unwrap()
+            >= 1,
+        "{status:?}"
+    );
+
+    let keyless_issuer = |name: &str, subject: Value| {
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1",
+            "kind": "TrustedIssuer",
+            "metadata": {"name": name},
+            "spec": {
+                "issuer": "https://github.com/sigstore-conformance",
+                "anchors": [format!("{ns}-public-good")],
+                "identities": [subject],
+                "approval": {"approvedBy": "runtime-tests", "reason": "test fixture"},
+                "scope": {"images": ["*"]},
+            },
+        })
+    };
+    let good = keyless_issuer(
+        &format!("{ns}-beacon"),
+        json!({"issuer": GITHUB_ISSUER, "subject": SIGSTORE_IDENTITY}),
+    );
+    let other = keyless_issuer(
+        &format!("{ns}-other"),
+        json!({"issuer": GITHUB_ISSUER, "subjectRegExp": r"https://github\.com/org/repo/.*"}),
+    );
+    let broken = keyless_issuer(
+        &format!("{ns}-broken"),
+        json!({"issuer": GITHUB_ISSUER, "subjectRegExp": "https://github.com/(unclosed"}),
+    );
+    for i in [&good, &other, &broken] {
+        apply(&client, i.clone()).await;
+    }
+    let invalid = wait_condition(
+        &client,
+        &broken,
+        "Trusted",
+        "False",
+        Some("IdentityInvalid"),
+        WAIT,
+    )
+    .await;
+    assert!(
+        invalid.message.contains("subjectRegExp"),
+        "{}",
+        invalid.message
+    );
+
+    let slsa = "https://slsa.dev/provenance/v1";
+    let good_name = good["metadata"]["name"].as_str().unwrap();
+    let verified = sigstore_verification(&ns, "verified", good_name, SIGSTORE_ARTIFACT, slsa);
+    let wrong_identity = sigstore_verification(
+        &ns,
+        "wrong-identity",
+        other["metadata"]["name"].as_str().unwrap(),
+        SIGSTORE_ARTIFACT,
+        slsa,
+    );
+    let wrong_digest = sigstore_verification(
+        &ns,
+        "wrong-digest",
+        good_name,
+        &format!("sha256:{}", "0".repeat(64)),
+        slsa,
+    );
+    let wrong_predicate = sigstore_verification(
+        &ns,
+        "wrong-predicate",
+        good_name,
+        SIGSTORE_ARTIFACT,
+        "https://spdx.dev/Document",
+    );
+    for pv in [&verified, &wrong_identity, &wrong_digest, &wrong_predicate] {
+        apply(&client, pv.clone()).await;
+    }
+
+    wait_condition(
+        &client,
+        &verified,
+        "Verified",
+        "True",
+        Some("Verified"),
+        WAIT,
+    )
+    .await;
+    let status = get(&client, &verified).await;
+    assert_eq!(status.data["status"]["signerIdentity"], SIGSTORE_IDENTITY);
+    assert_eq!(status.data["status"]["signerOidcIssuer"], GITHUB_ISSUER);
+    for check in [
+        "SignatureValid",
+        "IdRecomputed",
+        "RekorInclusion",
+        "TimestampValid",
+    ] {
+        assert_eq!(
+            condition(&status, check).unwrap().status,
+            "True",
+            "{check}: {status:?}"
+        );
+    }
+
+    let v = wait_condition(
+        &client,
+        &wrong_identity,
+        "Verified",
+        "False",
+        Some("IdentityMismatch"),
+        WAIT,
+    )
+    .await;
+    assert!(v.message.contains("Next:"), "{}", v.message);
+    wait_condition(
+        &client,
+        &wrong_digest,
+        "Verified",
+        "False",
+        Some("ArtifactDigestMismatch"),
+        WAIT,
+    )
+    .await;
+    let v = wait_condition(
+        &client,
+        &wrong_predicate,
+        "Verified",
+        "False",
+        Some("StatementMismatch"),
+        WAIT,
+    )
+    .await;
+    assert!(v.message.contains("predicateType"), "{}", v.message);
+    assert_eq!(
+        condition(&get(&client, &wrong_predicate).await, "IdRecomputed")
+            .unwrap()
+            .status,
+        "False"
+    );
+
+    for i in [&good, &other, &broken] {
+        delete(&client, i).await;
+    }
+    delete(&client, &anchor).await;
+    delete(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+}

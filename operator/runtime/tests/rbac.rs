@@ -317,6 +317,7 @@ async fn the_operator_works_under_the_charts_rbac_and_cannot_list_secrets() {
                         identity: identity.clone(),
                         replay_feed_poll: Duration::from_secs(1),
                         source_poll: Duration::from_secs(1),
+                        allow_file_stores: true,
                     },
                     fetch: FetchConfig {
                         proxy_from_env: false,

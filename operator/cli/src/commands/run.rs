@@ -121,6 +121,11 @@ pub struct RunArgs {
     /// namespaces (with a Warning Event and a metric).
     #[arg(long, action = ArgAction::Set, default_value_t = false, value_name = "BOOL")]
     pub allow_break_glass: bool,
+    /// Let ReplayJobs name `file://` snapshot stores, read from this process's own filesystem.
+    /// Off by default: anyone who may create a ReplayJob could make the operator read its own
+    /// files. For a store mounted into the operator, or a local demo.
+    #[arg(long, action = ArgAction::Set, default_value_t = false, value_name = "BOOL")]
+    pub allow_file_stores: bool,
     /// A namespace whose ProofVerifications count for workloads of every namespace; repeatable.
     #[arg(long = "shared-proof-namespace", value_name = "NS")]
     pub shared_proof_namespaces: Vec<String>,
@@ -266,6 +271,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
                 &args.replay_feed_poll_interval,
             )?,
             source_poll: duration("--source-poll-interval", &args.source_poll_interval)?,
+            allow_file_stores: args.allow_file_stores,
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,

@@ -65,6 +65,7 @@ async fn apply(
         fingerprint: parsed.facts.fingerprint.clone(),
         not_before: parsed.facts.not_before.map(Time),
         not_after: parsed.facts.not_after.map(Time),
+        sigstore: parsed.sigstore_summary(),
         observed_generation: generation,
     };
     if anchor.status.as_ref() != Some(&status) {

@@ -115,6 +115,8 @@ async fn apply(issuer: &TrustedIssuer, ctx: &Context) -> Result<Action, Reconcil
         ),
         key_count: Some(evaluation.usable_key_ids.len() as i32),
         key_ids: evaluation.usable_key_ids.clone(),
+        trusted_root_count: (!evaluation.roots.is_empty())
+            .then(|| i32::try_from(evaluation.roots.len()).unwrap_or(i32::MAX)),
         last_key_fetch_time: directory.as_ref().and_then(|d| d.last_success).map(Time),
         last_key_fetch_error: directory
             .as_ref()

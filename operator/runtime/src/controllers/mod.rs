@@ -51,6 +51,11 @@ pub struct Settings {
     /// How often the ConfigMaps and Secrets ProofVerifications read are looked at for changes
     /// (see [`sources`]).
     pub source_poll: Duration,
+    /// Whether a ReplayJob may name a `file://` store. Such a store is read from the operator's
+    /// own filesystem (its service-account token included), so anyone who may create a
+    /// ReplayJob could make the operator read it: off unless the operator is started with
+    /// `--allow-file-stores` (a store mounted into the operator, or a local demo).
+    pub allow_file_stores: bool,
 }
 
 /// Everything a reconcile needs. One per leadership term.

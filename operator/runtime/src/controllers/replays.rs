@@ -146,6 +146,7 @@ fn validate(
     spec: &ReplayJobSpec,
     now: Timestamp,
     fetcher: &crate::fetch::Fetcher,
+    allow_file_stores: bool,
 ) -> Result<Valid, (&'static str, String)> {
     let schedule = match &spec.schedule {
         Some(s) => Some(
@@ -167,7 +168,8 @@ fn validate(
                 .into(),
         ));
     }
-    let store = open_store(&spec.store.url, fetcher).map_err(|m| ("StoreUnavailable", m))?;
+    let store = open_store(&spec.store.url, fetcher, allow_file_stores)
+        .map_err(|m| ("StoreUnavailable", m))?;
     let selector = Selector::parse(spec.selector.as_ref()).map_err(|m| ("InvalidSelector", m))?;
     let max_age = spec
         .max_age
@@ -256,7 +258,7 @@ async fn apply(job: Arc<ReplayJob>, r: Arc<Replays>) -> Result<Action, Reconcile
     let reference = job.object_ref(&());
     let mut events: Vec<EventNote> = Vec::new();
 
-    let valid = match validate(spec, now, &ctx.fetcher) {
+    let valid = match validate(spec, now, &ctx.fetcher, ctx.settings.allow_file_stores) {
         Ok(v) => v,
         Err((reason, message)) => {
             status.next_run_time = None;
@@ -1027,7 +1029,7 @@ mod tests {
         let spec = |v: serde_json::Value| -> ReplayJobSpec { serde_json::from_value(v).unwrap() };
         let now = Timestamp::now();
         let fetcher = crate::fetch::Fetcher::new(Default::default()).unwrap();
-        let validate = |s: &ReplayJobSpec, now| validate(s, now, &fetcher);
+        let validate = |s: &ReplayJobSpec, now| validate(s, now, &fetcher, true);
         let bad_cron =
             spec(serde_json::json!({"schedule": "61 * * * *", "store": {"url": "file:///tmp/s"}}));
         let (reason, message) = validate(&bad_cron, now).err().unwrap();
@@ -1054,5 +1056,11 @@ mod tests {
             serde_json::json!({"schedule": "0 3 * * *", "timeZone": "Europe/Berlin", "maxAge": "90d", "store": {"url": "file:///tmp/s"}}),
         );
         assert!(validate(&ok, now).is_ok());
+        // Without --allow-file-stores a file:// store is refused, and says what to do instead.
+        let (reason, message) = super::validate(&ok, now, &fetcher, false).err().unwrap();
+        assert_eq!(reason, "StoreUnavailable");
+        assert!(message.contains("--allow-file-stores"), "{message}");
+        assert!(message.contains("http(s)://"), "{message}");
+        assert!(super::validate(&http, now, &fetcher, false).is_ok());
     }
 }

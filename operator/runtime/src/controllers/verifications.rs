@@ -24,7 +24,7 @@ use super::sources::SourceKey;
 use super::{Context, ReconcileError, log_result, patch_status, timed};
 use crate::scope::Scope;
 use crate::source::{self, SourceObjects};
-use crate::verification::{Outcome, Timing, decide};
+use crate::verification::{Outcome, Timing, decide, sigstore};
 
 const NAME: &str = "proofverification";
 const DEFAULT_REVERIFY: Duration = Duration::from_secs(24 * 3600);
@@ -213,17 +213,39 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
     let format = spec.source.effective_format();
     let from_secret = bytes.from_secret;
     let store = evaluation.store;
+    let roots = evaluation.roots;
+    let identities = evaluation.identities;
+    let artifact_digest = spec.artifact_digest.clone();
+    let predicate_type = spec.checks.predicate_type.clone();
+    let max_age = options.timestamps.and_then(|t| t.max_age);
     // Hashing and signature checks are CPU work: keep them off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
-        check(format, &bytes.bytes, &store, &options).map(|r| (r, bytes))
+        let checked = match format {
+            ProofFormat::SigstoreBundle => {
+                let request = sigstore::Request {
+                    artifact_digest: &artifact_digest,
+                    predicate_type: predicate_type.as_deref(),
+                    max_age,
+                    now,
+                };
+                sigstore::check(&bytes.bytes, &roots, &identities, &request)
+                    .map(|c| (c.report, c.keyless))
+                    .map_err(|message| unreadable(&bytes.bytes, message))
+            }
+            ProofFormat::Bundle | ProofFormat::Envelope => {
+                check(format, &bytes.bytes, &store, &options).map(|r| (r, None))
+            }
+        };
+        checked.map(|r| (r, bytes))
     })
     .await;
     match checked {
-        Ok(Ok((report, bytes))) => Outcome::Checked {
+        Ok(Ok(((report, keyless), bytes))) => Outcome::Checked {
             report: Box::new(report),
             issuer: issuer_name,
             size: bytes.bytes.len() as u64,
             digest: bytes.digest.to_string(),
+            keyless,
         },
         Ok(Err(_)) if from_secret => Outcome::Unreadable {
             message: source::secret_unreadable(namespace, &spec.source),
@@ -245,32 +267,30 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
 
 type Unreadable = (String, u64, String);
 
+fn unreadable(bytes: &[u8], message: String) -> Unreadable {
+    (
+        message,
+        bytes.len() as u64,
+        attestor_core::digest::Sha256Digest::of(bytes).to_string(),
+    )
+}
+
+/// A proof bundle or a DSSE envelope, against the issuer's keys.
 fn check(
     format: ProofFormat,
     bytes: &[u8],
     store: &TrustStore,
     options: &VerifyOptions,
 ) -> Result<attestor_core::verify::VerificationReport, Unreadable> {
-    let unreadable = |message: String| {
-        (
-            message,
-            bytes.len() as u64,
-            attestor_core::digest::Sha256Digest::of(bytes).to_string(),
-        )
-    };
-    match format {
-        ProofFormat::Bundle => {
-            // The ledger is read only once the signatures hold, so a
-            // ProofVerification naming an unsigned bundle costs little.
-            verify_zip(bytes, &ZipLimits::default(), store, options)
-                .map_err(|e| unreadable(e.to_string()))
-        }
-        ProofFormat::Envelope => {
-            let envelope = Envelope::from_json(bytes)
-                .map_err(|e| unreadable(format!("not a DSSE envelope: {e}")))?;
-            Ok(verify_envelope(&envelope, store, options))
-        }
+    if format == ProofFormat::Envelope {
+        let envelope = Envelope::from_json(bytes)
+            .map_err(|e| unreadable(bytes, format!("not a DSSE envelope: {e}")))?;
+        return Ok(verify_envelope(&envelope, store, options));
     }
+    // The ledger is read only once the signatures hold, so a
+    // ProofVerification naming an unsigned bundle costs little.
+    verify_zip(bytes, &ZipLimits::default(), store, options)
+        .map_err(|e| unreadable(bytes, e.to_string()))
 }
 
 fn error_policy(pv: Arc<ProofVerification>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {

@@ -26,11 +26,23 @@ pub use crate::snapshot_store::Store;
 
 /// Opens the store of a `spec.store.url` (`file:///path` or `http(s)://`), sharing the
 /// operator's fetcher (its limits, roots, proxy and denied networks) for HTTP stores.
-pub fn open_store(url: &str, fetcher: &Fetcher) -> Result<Store, String> {
+///
+/// A `file://` store is refused unless `allow_file` (`--allow-file-stores`): it would read the
+/// operator's own filesystem on behalf of whoever may create a ReplayJob.
+pub fn open_store(url: &str, fetcher: &Fetcher, allow_file: bool) -> Result<Store, String> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     if !matches!(scheme.as_deref(), Some("file" | "http" | "https")) {
         return Err(format!(
             "spec.store.url {url:?} is neither file:// nor http(s)://"
+        ));
+    }
+    if scheme.as_deref() == Some("file") && !allow_file {
+        return Err(format!(
+            "spec.store.url {url:?} is a directory on the operator's own filesystem, which this \
+             operator does not read (it would read its own files, service-account token included, \
+             for anyone who may create a ReplayJob); serve the store over http(s):// (allowing \
+             its network with --fetch-allow-network if it is in the cluster), or start the \
+             operator with --allow-file-stores if the store is mounted into it"
         ));
     }
     crate::snapshot_store::open_store_with(url, Some(fetcher))
@@ -372,25 +384,25 @@ mod tests {
     fn store_urls() {
         let fetcher = Fetcher::new(crate::fetch::FetchConfig::default()).unwrap();
         assert!(matches!(
-            open_store("file:///var/lib/store", &fetcher),
+            open_store("file:///var/lib/store", &fetcher, true),
             Ok(Store::Dir(_))
         ));
         assert!(matches!(
-            open_store("https://s.example/x", &fetcher),
+            open_store("https://s.example/x", &fetcher, false),
             Ok(Store::Http(_))
         ));
         assert!(
-            open_store("file://relative/x", &fetcher)
+            open_store("file://relative/x", &fetcher, true)
                 .unwrap_err()
                 .contains("file:///absolute/path")
         );
         assert!(
-            open_store("ftp://x", &fetcher)
+            open_store("ftp://x", &fetcher, true)
                 .unwrap_err()
                 .contains("neither")
         );
         assert!(
-            open_store("/var/lib/store", &fetcher)
+            open_store("/var/lib/store", &fetcher, true)
                 .unwrap_err()
                 .contains("neither")
         );

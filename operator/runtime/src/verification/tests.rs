@@ -73,6 +73,7 @@ fn report(verified: bool, reason: &str, valid_until: Option<&str>) -> Outcome {
         issuer: "example-ci".into(),
         size: 1234,
         digest: format!("sha256:{}", "44".repeat(32)),
+        keyless: None,
     }
 }
 

@@ -160,6 +160,7 @@ fn operator(config: Config) {
                         identity: "runtime-tests".into(),
                         replay_feed_poll: Duration::from_secs(1),
                         source_poll: Duration::from_secs(1),
+                        allow_file_stores: true,
                     },
                     fetch: FetchConfig {
                         connect_timeout: Duration::from_secs(2),

@@ -1,0 +1,296 @@
+//! A Sigstore bundle in a ProofVerification: verified by `attestor_sigstore`, the same core as
+//! `attestor verify --trusted-root`, and reported as the five per-check conditions the proof
+//! bundle format has, so that status, Events, metrics and admission treat it like any proof.
+//!
+//! How the checks map: `SignatureValid` is the signature, the Fulcio chain, the SCT and the
+//! identity; `IdRecomputed` is the artifact (the digest signed, or the in-toto statement's
+//! subject and predicate type); `MerklePathValid` is the Rekor inclusion proof; `RekorInclusion`
+//! is the log entry, its signed checkpoint and signed entry timestamp; `TimestampValid` is the
+//! verified signing time (log or RFC 3161) and `spec.checks.maxAge`. The verifier stops at the
+//! first failure, so after a failure the checks it did not report on are `Unknown`.
+
+use attestor_core::digest::Sha256Digest;
+use attestor_core::verify::{CheckName, CheckOutcome, CheckStatus, VerificationReport};
+use attestor_sigstore::{Artifact, IdentityRule, Policy, SigstoreError, Verified, verify_bundle};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::trust::UsableRoot;
+
+/// What a ProofVerification asks of its Sigstore bundle.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub artifact_digest: &'a str,
+    pub predicate_type: Option<&'a str>,
+    pub max_age: Option<SignedDuration>,
+    pub now: Timestamp,
+}
+
+/// The report, and the matched identity and OIDC issuer when it verified.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub report: VerificationReport,
+    pub keyless: Option<(String, String)>,
+}
+
+/// Verifies `bundle` against each of the issuer's roots (the first that verifies wins). `Err`
+/// is the message of a bundle that is not a readable Sigstore bundle at all.
+pub fn check(
+    bundle: &[u8],
+    roots: &[UsableRoot],
+    identities: &[IdentityRule],
+    request: &Request<'_>,
+) -> Result<Checked, String> {
+    let failed = |check: CheckName, reason: &str, message: String| Checked {
+        report: failure(request, check, reason, message),
+        keyless: None,
+    };
+    let Ok(digest) = request.artifact_digest.parse::<Sha256Digest>() else {
+        return Ok(failed(
+            CheckName::IdRecomputed,
+            "ArtifactDigestMismatch",
+            format!(
+                "spec.artifactDigest {:?} is not a sha256 digest",
+                request.artifact_digest
+            ),
+        ));
+    };
+    if roots.is_empty() {
+        return Ok(failed(
+            CheckName::SignatureValid,
+            "TrustedRootMissing",
+            "the issuer has no usable Sigstore trusted root to verify a Sigstore bundle against"
+                .into(),
+        ));
+    }
+    if identities.is_empty() {
+        return Ok(failed(
+            CheckName::SignatureValid,
+            "IdentitiesMissing",
+            "the issuer names no keyless identities (spec.identities), so no signing certificate can be accepted".into(),
+        ));
+    }
+    let policy = Policy {
+        identities: identities.to_vec(),
+        key: None,
+        artifact: Artifact::Sha256(*digest.as_bytes()),
+        predicate_type: request.predicate_type.map(str::to_string),
+    };
+    let mut first_error: Option<(SigstoreError, &UsableRoot)> = None;
+    for root in roots {
+        match verify_bundle(bundle, &root.root, &policy) {
+            Ok(verified) => return Ok(success(request, &verified, root)),
+            Err(e) if e.is_input_error() => return Err(e.to_string()),
+            Err(e) => {
+                first_error.get_or_insert((e, root));
+            }
+        }
+    }
+    let (error, root) = first_error.expect("at least one root was tried");
+    let also = if roots.len() > 1 {
+        format!(" (and against the {} other trusted roots)", roots.len() - 1)
+    } else {
+        String::new()
+    };
+    Ok(failed(
+        check_of(&error),
+        error.reason(),
+        format!("{error}, against trusted root {}{also}", root.anchor),
+    ))
+}
+
+/// Which of the five checks a verifier error belongs to.
+pub fn check_of(error: &SigstoreError) -> CheckName {
+    match error {
+        SigstoreError::ArtifactMismatch(_) | SigstoreError::StatementMismatch(_) => {
+            CheckName::IdRecomputed
+        }
+        SigstoreError::InclusionProofInvalid(_) => CheckName::MerklePathValid,
+        SigstoreError::TlogEntryInvalid(_)
+        | SigstoreError::CheckpointInvalid(_)
+        | SigstoreError::SetInvalid(_) => CheckName::RekorInclusion,
+        SigstoreError::TimestampInvalid(_) | SigstoreError::NoSigningTime(_) => {
+            CheckName::TimestampValid
+        }
+        SigstoreError::BundleMalformed(_)
+        | SigstoreError::TrustedRoot(_)
+        | SigstoreError::UnsupportedVersion(_)
+        | SigstoreError::BundleInvalid(_)
+        | SigstoreError::SignatureInvalid(_)
+        | SigstoreError::CertificateChainInvalid(_)
+        | SigstoreError::SctInvalid(_)
+        | SigstoreError::IdentityMismatch(_)
+        | SigstoreError::KeyMismatch(_) => CheckName::SignatureValid,
+    }
+}
+
+fn outcome(name: CheckName, status: CheckStatus, reason: &str, message: String) -> CheckOutcome {
+    CheckOutcome {
+        name,
+        status,
+        reason: reason.into(),
+        message,
+        evidence: Vec::new(),
+    }
+}
+
+fn report(
+    request: &Request<'_>,
+    verified: bool,
+    reason: &str,
+    message: String,
+    checks: Vec<CheckOutcome>,
+    valid_until: Option<Timestamp>,
+) -> VerificationReport {
+    VerificationReport {
+        verified,
+        reason: reason.into(),
+        message,
+        artifact_digest: request.artifact_digest.to_string(),
+        manifest_id: String::new(),
+        proof_root_hash: String::new(),
+        signer: None,
+        verified_at: request.now,
+        valid_until,
+        checks,
+    }
+}
+
+fn failure(
+    request: &Request<'_>,
+    failed: CheckName,
+    reason: &str,
+    message: String,
+) -> VerificationReport {
+    let checks = CheckName::ALL
+        .into_iter()
+        .map(|name| {
+            if name == failed {
+                outcome(name, CheckStatus::Fail, reason, message.clone())
+            } else {
+                outcome(
+                    name,
+                    CheckStatus::Skipped,
+                    "NotEvaluated",
+                    format!(
+                        "not reported: Sigstore verification stops at the first failure ({})",
+                        failed.condition_type()
+                    ),
+                )
+            }
+        })
+        .collect();
+    report(request, false, reason, message, checks, None)
+}
+
+fn success(request: &Request<'_>, v: &Verified, root: &UsableRoot) -> Checked {
+    let identity = v.identity.clone().unwrap_or_default();
+    let issuer = v.issuer.clone().unwrap_or_default();
+    let times = v
+        .signing_times
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The newest verified signing time is the one maxAge judges: any of them proves the
+    // signature existed then.
+    let newest = v.signing_times.iter().max().copied();
+    if let (Some(max_age), Some(signed)) = (request.max_age, newest)
+        && request.now.duration_since(signed) > max_age
+    {
+        let message = format!(
+            "signed at {signed}, more than spec.checks.maxAge ({}) ago",
+            attestor_core::verify::format_duration(max_age)
+        );
+        return Checked {
+            report: failure(
+                request,
+                CheckName::TimestampValid,
+                "TimestampTooOld",
+                message,
+            ),
+            keyless: None,
+        };
+    }
+    let logs = v
+        .tlog_entries
+        .iter()
+        .map(|(log, index)| format!("{log} entry {index}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let statement = match &v.predicate_type {
+        Some(pt) => format!(
+            "the in-toto statement names {} as a subject, predicateType {pt}",
+            request.artifact_digest
+        ),
+        None => format!("the signature covers {}", request.artifact_digest),
+    };
+    let checks = vec![
+        outcome(
+            CheckName::SignatureValid,
+            CheckStatus::Pass,
+            "Valid",
+            format!(
+                "Sigstore bundle v{} ({}) signed by a certificate of trusted root {} for {identity} (OIDC issuer {issuer})",
+                v.bundle_version, v.content, root.anchor
+            ),
+        ),
+        outcome(
+            CheckName::IdRecomputed,
+            CheckStatus::Pass,
+            "Match",
+            statement,
+        ),
+        if v.tlog_entries.is_empty() {
+            outcome(
+                CheckName::MerklePathValid,
+                CheckStatus::Skipped,
+                "NoLogEntry",
+                "the bundle has no transparency-log entry: its signing time rests on RFC 3161 timestamps".into(),
+            )
+        } else {
+            outcome(
+                CheckName::MerklePathValid,
+                CheckStatus::Pass,
+                "Valid",
+                format!(
+                    "the inclusion proofs (or, for v0.1 bundles, signed entry timestamps) verify: {logs}"
+                ),
+            )
+        },
+        if v.tlog_entries.is_empty() {
+            outcome(
+                CheckName::RekorInclusion,
+                CheckStatus::Skipped,
+                "NoLogEntry",
+                "the bundle has no transparency-log entry".into(),
+            )
+        } else {
+            outcome(
+                CheckName::RekorInclusion,
+                CheckStatus::Pass,
+                "Included",
+                format!("logged in {logs}"),
+            )
+        },
+        outcome(
+            CheckName::TimestampValid,
+            CheckStatus::Pass,
+            "Valid",
+            format!(
+                "signed at {times} ({} RFC 3161 timestamps), within the certificate's validity",
+                v.timestamps
+            ),
+        ),
+    ];
+    let message = format!(
+        "Sigstore bundle verified: {identity} (OIDC issuer {issuer}) signed {} at {times}",
+        request.artifact_digest
+    );
+    Checked {
+        report: report(request, true, "Verified", message, checks, root.not_after),
+        keyless: Some((identity, issuer)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
