@@ -8,8 +8,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use attestor_core::bundle::Bundle;
-use attestor_core::verify::verify_bundle;
+use attestor_core::verify::verify_zip;
 use attestor_core::zip::ZipLimits;
 
 #[path = "../tests/common/hostile.rs"]
@@ -33,10 +32,15 @@ fn vm_hwm_kib() -> u64 {
 fn child(path: &str) {
     let start = Instant::now();
     let bytes = std::fs::read(path).unwrap();
-    let outcome = match Bundle::from_zip(&bytes, &ZipLimits::default()) {
+    let outcome = match verify_zip(
+        &bytes,
+        &ZipLimits::default(),
+        &hostile::trust(),
+        &hostile::opts(),
+    ) {
         Err(_) => "unreadable",
-        Ok(b) => {
-            if verify_bundle(&b, &hostile::trust(), &hostile::opts()).verified {
+        Ok(r) => {
+            if r.verified {
                 "verified"
             } else {
                 "fails"

@@ -15,7 +15,7 @@ use attestor_core::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
 use attestor_core::keys::SigningKey;
 use attestor_core::tlog::LocalLog;
 use attestor_core::trust::{Purpose, TrustAnchor, TrustStore};
-use attestor_core::verify::{VerifyOptions, verify_bundle};
+use attestor_core::verify::{VerifyOptions, verify_bundle, verify_zip};
 use attestor_core::zip::ZipLimits;
 use serde_json::json;
 
@@ -173,6 +173,20 @@ fn main() {
         let b = Bundle::from_zip(black_box(&zip), &limits).unwrap();
         black_box(verify_bundle(&b, &trust, &opts));
     });
+    // What `attestor verify` and the controller run: signatures first.
+    let zipped = rate(|| {
+        black_box(verify_zip(black_box(&zip), &limits, &trust, &opts).unwrap());
+    });
+    // Signed by no trusted key: refused before the ledger is read.
+    let untrusted = TrustStore::new(vec![]);
+    assert!(
+        !verify_zip(&zip, &limits, &untrusted, &opts)
+            .unwrap()
+            .verified
+    );
+    let refused = rate(|| {
+        black_box(verify_zip(black_box(&zip), &limits, &untrusted, &opts).unwrap());
+    });
 
     let openssl = openssl_verify_rate();
     println!();
@@ -197,6 +211,14 @@ fn main() {
             zip.len()
         ),
         bundles
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "same bundle through verify_zip (signatures first)", zipped
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "same bundle, no trusted signer (ledger not read)", refused
     );
     match openssl {
         Some(o) => {

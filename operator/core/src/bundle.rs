@@ -396,6 +396,83 @@ pub struct Bundle {
     pub size: u64,
 }
 
+/// Every entry of a bundle but the ledger, parsed: the two envelopes and
+/// what their signatures are checked with (the certificates in meta.json),
+/// and the small entries the other checks compare them to. All of it is
+/// bounded by [`ENTRY_LIMITS`] to well under a megabyte, so it can be read
+/// before any signature is known to hold.
+#[derive(Debug, Clone)]
+pub struct SignedEntries {
+    pub manifest_value: Value,
+    pub manifest: ScanManifest,
+    pub manifest_envelope: Envelope,
+    pub proof_root_envelope: Envelope,
+    /// The envelope as JSON, for the transparency-log leaf.
+    pub proof_root_envelope_value: Value,
+    pub statement: Statement,
+    pub meta: BundleMeta,
+    pub certificates: Vec<Certificate>,
+}
+
+/// A bundle whose archive is open and whose [`SignedEntries`] are parsed,
+/// with the ledger not read yet: what lets a verifier authenticate a bundle
+/// before it spends the ledger's reading on it.
+#[derive(Debug, Clone)]
+pub struct OpenedBundle<'a> {
+    pub signed: SignedEntries,
+    ledger: ZipEntryRef<'a>,
+    /// Size of the ZIP archive in bytes.
+    pub size: u64,
+}
+
+impl<'a> OpenedBundle<'a> {
+    /// Opens a bundle within `limits` and [`ENTRY_LIMITS`] and parses every
+    /// entry but `score_proof.json`, which is only located and size-checked.
+    pub fn open(archive: &'a [u8], limits: &ZipLimits) -> Result<Self, BundleError> {
+        if archive.len() as u64 > MAX_BUNDLE_BYTES {
+            return Err(BundleError::BundleTooLarge {
+                size: archive.len() as u64,
+                limit: MAX_BUNDLE_BYTES,
+            });
+        }
+        let zip = ZipArchive::open(archive, limits)?;
+        let [manifest, manifest_dsse, score, root_dsse, meta] = checked_entries(&zip)?;
+        let signed = SignedEntries::parse(
+            &manifest.read()?,
+            &manifest_dsse.read()?,
+            &root_dsse.read()?,
+            &meta.read()?,
+        )?;
+        Ok(Self {
+            signed,
+            ledger: score.clone(),
+            size: archive.len() as u64,
+        })
+    }
+
+    /// Streams `score_proof.json` (see [`LedgerSummary`]), bounded by the
+    /// statement's node count, and completes the bundle.
+    pub fn read_ledger(self) -> Result<Bundle, BundleError> {
+        let ledger = summarize_ledger(self.ledger.reader(), &self.signed.statement)?;
+        let mut bundle = Bundle::from_parts(self.signed, ledger);
+        bundle.size = self.size;
+        Ok(bundle)
+    }
+}
+
+/// Reads a ledger as the verifier needs it, without keeping its nodes.
+fn summarize_ledger(
+    score_proof: impl std::io::Read,
+    statement: &Statement,
+) -> Result<LedgerSummary, BundleError> {
+    let mut check = LedgerCheck::new(statement.predicate.node_count);
+    let header = crate::ledger_reader::read_score_proof(score_proof, |i, node| {
+        check.node(i, &node);
+        Ok(())
+    })?;
+    Ok(check.finish(header))
+}
+
 fn json_entry(entry: &'static str, bytes: &[u8]) -> Result<Value, BundleError> {
     canonical::parse_strict(bytes).map_err(|e| BundleError::Json {
         entry,
@@ -441,25 +518,11 @@ impl Bundle {
     /// The entry names and declared sizes are checked before anything is
     /// inflated; the signed entries are read before the ledger, whose
     /// reading they bound (see [`LedgerSummary::problem`]); the ledger is
-    /// streamed.
+    /// streamed. It is read whether or not the signatures hold: to verify a
+    /// bundle from untrusted bytes, [`crate::verify::verify_zip`] reads it
+    /// only once they do.
     pub fn from_zip(archive: &[u8], limits: &ZipLimits) -> Result<Self, BundleError> {
-        if archive.len() as u64 > MAX_BUNDLE_BYTES {
-            return Err(BundleError::BundleTooLarge {
-                size: archive.len() as u64,
-                limit: MAX_BUNDLE_BYTES,
-            });
-        }
-        let zip = ZipArchive::open(archive, limits)?;
-        let [manifest, manifest_dsse, score, root_dsse, meta] = checked_entries(&zip)?;
-        let mut bundle = Self::parse(
-            &manifest.read()?,
-            &manifest_dsse.read()?,
-            score.reader(),
-            &root_dsse.read()?,
-            &meta.read()?,
-        )?;
-        bundle.size = archive.len() as u64;
-        Ok(bundle)
+        OpenedBundle::open(archive, limits)?.read_ledger()
     }
 
     /// Reads a bundle from its five named entries.
@@ -482,24 +545,55 @@ impl Bundle {
         let mut take = |i: usize| slots[i].take().ok_or(BundleError::MissingEntry(ENTRIES[i]));
         let (manifest_raw, manifest_dsse, score_raw, root_dsse, meta_raw) =
             (take(0)?, take(1)?, take(2)?, take(3)?, take(4)?);
-        Self::parse(
-            &manifest_raw,
-            &manifest_dsse,
-            score_raw.as_slice(),
-            &root_dsse,
-            &meta_raw,
-        )
+        let signed = SignedEntries::parse(&manifest_raw, &manifest_dsse, &root_dsse, &meta_raw)?;
+        let ledger = summarize_ledger(score_raw.as_slice(), &signed.statement)?;
+        Ok(Self::from_parts(signed, ledger))
     }
 
+    /// A bundle of its signed entries and the summary of its ledger (size 0).
+    pub fn from_parts(signed: SignedEntries, ledger: LedgerSummary) -> Self {
+        let SignedEntries {
+            manifest_value,
+            manifest,
+            manifest_envelope,
+            proof_root_envelope,
+            proof_root_envelope_value,
+            statement,
+            meta,
+            certificates,
+        } = signed;
+        Self {
+            manifest_value,
+            manifest,
+            manifest_envelope,
+            ledger,
+            proof_root_envelope,
+            proof_root_envelope_value,
+            statement,
+            meta,
+            certificates,
+            size: 0,
+        }
+    }
+
+    /// The manifest id: content id of `manifest.json`.
+    pub fn manifest_id(&self) -> Result<Sha256Digest, CanonicalError> {
+        canonical::content_id(&self.manifest_value)
+    }
+
+    /// The transparency-log leaf: canonical JSON of the proof-root envelope.
+    pub fn tlog_leaf(&self) -> Result<Vec<u8>, CanonicalError> {
+        canonical::to_canonical_bytes(&self.proof_root_envelope_value)
+    }
+}
+
+impl SignedEntries {
     fn parse(
         manifest_raw: &[u8],
         manifest_dsse: &[u8],
-        score_proof: impl std::io::Read,
         root_dsse: &[u8],
         meta_raw: &[u8],
     ) -> Result<Self, BundleError> {
-        // The signed entries first: they are small, and the statement's
-        // node count bounds the work on the ledger.
         let manifest_envelope = Envelope::from_value(&json_entry(MANIFEST_DSSE, manifest_dsse)?)
             .map_err(|source| BundleError::Envelope {
                 entry: MANIFEST_DSSE,
@@ -523,13 +617,6 @@ impl Bundle {
         let manifest_value = json_entry(MANIFEST, manifest_raw)?;
         check_schema(MANIFEST, &manifest_value, MANIFEST_SCHEMA)?;
         let manifest: ScanManifest = typed(MANIFEST, &manifest_value)?;
-
-        let mut check = LedgerCheck::new(statement.predicate.node_count);
-        let header = crate::ledger_reader::read_score_proof(score_proof, |i, node| {
-            check.node(i, &node);
-            Ok(())
-        })?;
-        let ledger = check.finish(header);
 
         let meta_value = json_entry(META, meta_raw)?;
         check_schema(META, &meta_value, META_SCHEMA)?;
@@ -564,24 +651,12 @@ impl Bundle {
             manifest_value,
             manifest,
             manifest_envelope,
-            ledger,
             proof_root_envelope,
             proof_root_envelope_value,
             statement,
             meta,
             certificates,
-            size: 0,
         })
-    }
-
-    /// The manifest id: content id of `manifest.json`.
-    pub fn manifest_id(&self) -> Result<Sha256Digest, CanonicalError> {
-        canonical::content_id(&self.manifest_value)
-    }
-
-    /// The transparency-log leaf: canonical JSON of the proof-root envelope.
-    pub fn tlog_leaf(&self) -> Result<Vec<u8>, CanonicalError> {
-        canonical::to_canonical_bytes(&self.proof_root_envelope_value)
     }
 }
 

@@ -7,8 +7,11 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use serde_json::Value;
+
 use crate::bundle::{
-    Bundle, MANIFEST_DSSE, MANIFEST_PAYLOAD_TYPE, PREDICATE_TYPE, PROOF_ROOT_DSSE, STATEMENT_TYPE,
+    Bundle, BundleError, BundleMeta, LedgerSummary, MANIFEST_DSSE, MANIFEST_PAYLOAD_TYPE,
+    OpenedBundle, PREDICATE_TYPE, PROOF_ROOT_DSSE, STATEMENT_TYPE, ScanManifest, SignedEntries,
     Statement, StatementError,
 };
 use crate::canonical;
@@ -16,6 +19,7 @@ use crate::digest::Sha256Digest;
 use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
 use crate::trust::{Purpose, TrustStore, VerifiedSigner};
 use crate::x509::Certificate;
+use crate::zip::ZipLimits;
 
 /// The checks, by their stable names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -63,7 +67,10 @@ impl CheckName {
     }
 
     /// Signature, ids and Merkle root are what make a bundle mean anything;
-    /// they can never be skipped.
+    /// they can never be skipped on request. (The ledger checks are reported
+    /// `Skipped` with reason `NotAuthenticated` when [`verify_zip`] did not
+    /// read the ledger because the signatures failed, which fails the
+    /// verification anyway.)
     pub fn skippable(self) -> bool {
         matches!(self, CheckName::RekorInclusion | CheckName::TimestampValid)
     }
@@ -224,23 +231,132 @@ fn summarize(s: &VerifiedSigner) -> SignerSummary {
     }
 }
 
+/// The reason of the ledger checks when the ledger was not read.
+pub const NOT_AUTHENTICATED: &str = "NotAuthenticated";
+
 /// Runs every check on a parsed bundle.
+///
+/// The bundle's ledger has been read already, signed or not; to verify
+/// untrusted bytes, [`verify_zip`] spends nothing on the ledger of a bundle
+/// whose signatures fail.
 pub fn verify_bundle(
     bundle: &Bundle,
     trust: &TrustStore,
     opts: &VerifyOptions,
 ) -> VerificationReport {
-    let (signature, signers) = check_signatures(bundle, trust, opts);
-    let (ids, manifest_id) = check_ids(bundle, opts);
-    let (merkle, root) = check_merkle(bundle);
-    let (tlog, log_signer) = check_tlog(bundle, trust, opts);
-    let timestamp = check_timestamps(bundle, opts, &signers);
+    let parts = Parts::of_bundle(bundle);
+    let signature = check_signatures(&parts, trust, opts);
+    run_checks(&parts, Some(&bundle.ledger), signature, trust, opts)
+}
+
+/// Reads and verifies a bundle from ZIP bytes, authenticating it before
+/// its ledger is read.
+///
+/// The archive's structure and every entry but `score_proof.json` are read
+/// first (all bounded by [`crate::bundle::ENTRY_LIMITS`] to well under a
+/// megabyte); then both envelopes' signatures are checked; only when they
+/// hold is the ledger streamed and the report the one [`verify_bundle`]
+/// gives. When they do not, the ledger is not read at all: the report still
+/// has every check, signature failing, and those that need the ledger
+/// (`merklePathValid`, and `idRecomputed` when the signed entries agree
+/// among themselves) skipped with reason [`NOT_AUTHENTICATED`].
+///
+/// An error is an unreadable bundle, as from [`Bundle::from_zip`]; a ledger
+/// that cannot be read is only an error once the signatures hold.
+pub fn verify_zip(
+    archive: &[u8],
+    limits: &ZipLimits,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> Result<VerificationReport, BundleError> {
+    let opened = OpenedBundle::open(archive, limits)?;
+    let signature = check_signatures(&Parts::of_signed(&opened.signed), trust, opts);
+    if signature.0.status != CheckStatus::Pass {
+        let parts = Parts::of_signed(&opened.signed);
+        return Ok(run_checks(&parts, None, signature, trust, opts));
+    }
+    let bundle = opened.read_ledger()?;
+    let parts = Parts::of_bundle(&bundle);
+    Ok(run_checks(
+        &parts,
+        Some(&bundle.ledger),
+        signature,
+        trust,
+        opts,
+    ))
+}
+
+/// What the checks read of a bundle, borrowed from a [`Bundle`] or from
+/// the [`SignedEntries`] of one whose ledger is not read.
+struct Parts<'b> {
+    manifest_value: &'b Value,
+    manifest: &'b ScanManifest,
+    manifest_envelope: &'b Envelope,
+    proof_root_envelope: &'b Envelope,
+    proof_root_envelope_value: &'b Value,
+    statement: &'b Statement,
+    meta: &'b BundleMeta,
+    certificates: &'b [Certificate],
+}
+
+impl<'b> Parts<'b> {
+    fn of_bundle(b: &'b Bundle) -> Self {
+        Self {
+            manifest_value: &b.manifest_value,
+            manifest: &b.manifest,
+            manifest_envelope: &b.manifest_envelope,
+            proof_root_envelope: &b.proof_root_envelope,
+            proof_root_envelope_value: &b.proof_root_envelope_value,
+            statement: &b.statement,
+            meta: &b.meta,
+            certificates: &b.certificates,
+        }
+    }
+
+    fn of_signed(s: &'b SignedEntries) -> Self {
+        Self {
+            manifest_value: &s.manifest_value,
+            manifest: &s.manifest,
+            manifest_envelope: &s.manifest_envelope,
+            proof_root_envelope: &s.proof_root_envelope,
+            proof_root_envelope_value: &s.proof_root_envelope_value,
+            statement: &s.statement,
+            meta: &s.meta,
+            certificates: &s.certificates,
+        }
+    }
+}
+
+/// The checks after the signature's, on `ledger` when it was read.
+fn run_checks(
+    parts: &Parts<'_>,
+    ledger: Option<&LedgerSummary>,
+    (signature, signers): (CheckOutcome, Vec<VerifiedSigner>),
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> VerificationReport {
+    let (ids, manifest_id) = check_ids(parts, ledger, opts);
+    let (merkle, root) = match ledger {
+        Some(ledger) => check_merkle(parts, ledger),
+        // Named as the statement claims it, like a bare envelope's: nothing
+        // recomputed it, and the failed signature says it is not vouched for.
+        None => (
+            CheckOutcome::skipped(
+                CheckName::MerklePathValid,
+                NOT_AUTHENTICATED,
+                "score_proof.json was not read, because the bundle's signatures did not verify (see signatureValid): the ledger's root is not recomputed; fix what signatureValid reports (trust the signer's anchor, or re-create and sign the bundle) and verify again",
+            ),
+            parts.statement.predicate.proof_root_hash,
+        ),
+    };
+    let (tlog, log_signer) = check_tlog(parts, trust, opts);
+    let timestamp = check_timestamps(parts, opts, &signers);
     report(
         [signature, ids, merkle, tlog, timestamp],
         signers,
         log_signer,
         Named {
-            artifact_digest: bundle.manifest.artifact_digest.to_string(),
+            artifact_digest: parts.manifest.artifact_digest.to_string(),
             manifest_id: manifest_id.map(|m| m.to_string()).unwrap_or_default(),
             proof_root_hash: root.to_string(),
         },
@@ -409,7 +525,7 @@ fn signer_evidence(
 }
 
 fn check_signatures(
-    bundle: &Bundle,
+    bundle: &Parts<'_>,
     trust: &TrustStore,
     opts: &VerifyOptions,
 ) -> (CheckOutcome, Vec<VerifiedSigner>) {
@@ -417,12 +533,12 @@ fn check_signatures(
     let envelopes = [
         (
             MANIFEST_DSSE,
-            &bundle.manifest_envelope,
+            bundle.manifest_envelope,
             MANIFEST_PAYLOAD_TYPE,
         ),
         (
             PROOF_ROOT_DSSE,
-            &bundle.proof_root_envelope,
+            bundle.proof_root_envelope,
             PAYLOAD_TYPE_IN_TOTO,
         ),
     ];
@@ -435,7 +551,7 @@ fn check_signatures(
             entry,
             envelope,
             payload_type,
-            &bundle.certificates,
+            bundle.certificates,
             trust,
             opts,
         ) {
@@ -497,9 +613,15 @@ fn check_envelope_signature(
     }
 }
 
-fn check_ids(bundle: &Bundle, opts: &VerifyOptions) -> (CheckOutcome, Option<Sha256Digest>) {
+/// The identity check; without `ledger` (not read, because the signatures
+/// failed) only what the signed entries show among themselves.
+fn check_ids(
+    bundle: &Parts<'_>,
+    ledger: Option<&LedgerSummary>,
+    opts: &VerifyOptions,
+) -> (CheckOutcome, Option<Sha256Digest>) {
     const C: CheckName = CheckName::IdRecomputed;
-    let manifest_bytes = match canonical::to_canonical_bytes(&bundle.manifest_value) {
+    let manifest_bytes = match canonical::to_canonical_bytes(bundle.manifest_value) {
         Ok(b) => b,
         Err(e) => {
             return (
@@ -515,8 +637,8 @@ fn check_ids(bundle: &Bundle, opts: &VerifyOptions) -> (CheckOutcome, Option<Sha
     let manifest_id = Sha256Digest::of(&manifest_bytes);
     let fail =
         |reason: &str, message: String| (CheckOutcome::fail(C, reason, message), Some(manifest_id));
-    let st = &bundle.statement;
-    let m = &bundle.manifest;
+    let st = bundle.statement;
+    let m = bundle.manifest;
 
     if let Some(expected) = opts.expected_artifact
         && expected != m.artifact_digest
@@ -538,12 +660,14 @@ fn check_ids(bundle: &Bundle, opts: &VerifyOptions) -> (CheckOutcome, Option<Sha
             ),
         );
     }
-    if bundle.ledger.manifest_id != manifest_id {
+    if let Some(ledger) = ledger
+        && ledger.manifest_id != manifest_id
+    {
         return fail(
             "ManifestIdMismatch",
             format!(
                 "score_proof.json names manifest {}, but manifest.json is {manifest_id}",
-                bundle.ledger.manifest_id
+                ledger.manifest_id
             ),
         );
     }
@@ -573,7 +697,18 @@ fn check_ids(bundle: &Bundle, opts: &VerifyOptions) -> (CheckOutcome, Option<Sha
             ),
         );
     }
-    let ledger = &bundle.ledger;
+    let Some(ledger) = ledger else {
+        let outcome = CheckOutcome::skipped(
+            C,
+            NOT_AUTHENTICATED,
+            format!(
+                "manifest id {manifest_id} matches the signed copies, but score_proof.json was not read, because the bundle's signatures did not verify (see signatureValid): the ledger's node ids are not recomputed; fix what signatureValid reports and verify again"
+            ),
+        )
+        .with("manifest id", manifest_id)
+        .with("artifact digest", m.artifact_digest);
+        return (outcome, Some(manifest_id));
+    };
     if st.predicate.node_count != ledger.node_count {
         return fail(
             "NodeCountMismatch",
@@ -700,9 +835,8 @@ fn check_statement(
     (outcome, Some(artifact))
 }
 
-fn check_merkle(bundle: &Bundle) -> (CheckOutcome, Sha256Digest) {
+fn check_merkle(bundle: &Parts<'_>, proof: &LedgerSummary) -> (CheckOutcome, Sha256Digest) {
     const C: CheckName = CheckName::MerklePathValid;
-    let proof = &bundle.ledger;
     let computed = proof.computed_root;
     if proof.node_count == 0 {
         return (
@@ -752,7 +886,7 @@ fn check_merkle(bundle: &Bundle) -> (CheckOutcome, Sha256Digest) {
 }
 
 fn check_tlog(
-    bundle: &Bundle,
+    bundle: &Parts<'_>,
     trust: &TrustStore,
     opts: &VerifyOptions,
 ) -> (CheckOutcome, Option<VerifiedSigner>) {
@@ -770,7 +904,7 @@ fn check_tlog(
             );
         }
     };
-    let leaf = match bundle.tlog_leaf() {
+    let leaf = match canonical::to_canonical_bytes(bundle.proof_root_envelope_value) {
         Ok(l) => l,
         Err(e) => {
             return (
@@ -828,14 +962,14 @@ fn tlog_without_entry(opts: &VerifyOptions, required: &str, offline: &str) -> Ch
 }
 
 fn check_timestamps(
-    bundle: &Bundle,
+    bundle: &Parts<'_>,
     opts: &VerifyOptions,
     signers: &[VerifiedSigner],
 ) -> CheckOutcome {
     const C: CheckName = CheckName::TimestampValid;
     let created = bundle.manifest.created_at;
     let signed = bundle.statement.predicate.signed_at;
-    let meta = &bundle.meta;
+    let meta = bundle.meta;
     check_signing_time(opts, "bundle", signed, Some(created), signers, |window| {
         if meta.created_at != created || meta.signed_at != signed {
             return Some(CheckOutcome::fail(

@@ -9,8 +9,8 @@ use attestor_core::keys::SigningKey;
 use attestor_core::tlog::LocalLog;
 use attestor_core::trust::{Purpose, TrustAnchor, TrustStore};
 use attestor_core::verify::{
-    CheckName, CheckStatus, TimestampWindow, TlogPolicy, VerificationReport, VerifyOptions,
-    verify_bundle,
+    CheckName, CheckStatus, NOT_AUTHENTICATED, TimestampWindow, TlogPolicy, VerificationReport,
+    VerifyOptions, verify_bundle, verify_zip,
 };
 use attestor_core::zip::{ZipLimits, read_zip, write_zip};
 use jiff::{SignedDuration, Timestamp};
@@ -593,4 +593,167 @@ fn random_bytes_are_never_a_bundle() {
     // A well-formed ZIP of garbage JSON.
     let garbage = write_zip([("manifest.json", &b"{"[..]), ("meta.json", b"[]")]).unwrap();
     assert!(Bundle::from_zip(&garbage, &ZipLimits::default()).is_err());
+}
+
+/// The archive with entry `name` replaced by `edit` of its bytes.
+fn with_entry(zip: &[u8], name: &str, edit: impl FnOnce(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    let mut edit = Some(edit);
+    let entries: Vec<(String, Vec<u8>)> = read_zip(zip, &ZipLimits::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let data = if e.name == name {
+                (edit.take().unwrap())(e.data)
+            } else {
+                e.data
+            };
+            (e.name, data)
+        })
+        .collect();
+    write_zip(entries.iter().map(|(n, d)| (n.as_str(), d.as_slice()))).unwrap()
+}
+
+/// manifest.dsse.json with one bit of its signature flipped.
+fn forge_manifest_signature(entry: Vec<u8>) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut v: Value = serde_json::from_slice(&entry).unwrap();
+    let mut sig = b64
+        .decode(v["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    sig[10] ^= 1;
+    v["signatures"][0]["sig"] = json!(b64.encode(sig));
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn verify_zip_reports_as_verify_bundle_when_the_signatures_hold() {
+    let valid = build("2026-11-01T09:30:00Z", true);
+    let altered_node = with_entry(&valid, "score_proof.json", |d| {
+        let mut v: Value = serde_json::from_slice(&d).unwrap();
+        v["nodes"][1]["data"]["cvssTenths"] = json!(10);
+        serde_json::to_vec(&v).unwrap()
+    });
+    let other_root = with_entry(&valid, "score_proof.json", |d| {
+        let mut v: Value = serde_json::from_slice(&d).unwrap();
+        v["rootHash"] = json!(Sha256Digest::of(b"x"));
+        serde_json::to_vec(&v).unwrap()
+    });
+    let mut old = opts();
+    old.timestamps = Some(TimestampWindow {
+        max_age: Some(SignedDuration::from_hours(24)),
+        clock_skew: SignedDuration::from_mins(5),
+    });
+    let cases = [
+        (&valid, opts(), "Verified"),
+        (&altered_node, opts(), "NodeIdMismatch"),
+        (&other_root, opts(), "MerkleRootMismatch"),
+        (&valid, old, "TimestampTooOld"),
+    ];
+    for (zip, opts, reason) in cases {
+        let direct = verify_bundle(&parse(zip), &trust(), &opts);
+        let report = verify_zip(zip, &ZipLimits::default(), &trust(), &opts).unwrap();
+        assert_eq!(report.reason, reason, "{report:#?}");
+        assert_eq!(report, direct);
+    }
+    // A ledger that cannot be read is the input error it always was, once
+    // the signatures hold.
+    let broken = with_entry(&valid, "score_proof.json", |_| b"{\"nodes\": [".to_vec());
+    let err = verify_zip(&broken, &ZipLimits::default(), &trust(), &opts()).unwrap_err();
+    assert_eq!(
+        Some(err),
+        Bundle::from_zip(&broken, &ZipLimits::default()).err()
+    );
+}
+
+#[test]
+fn an_unauthenticated_bundle_is_refused_without_reading_its_ledger() {
+    let valid = build("2026-11-01T09:30:00Z", true);
+    let forged = with_entry(&valid, "manifest.dsse.json", forge_manifest_signature);
+    // Its ledger is not JSON at all, and larger than the rest of the bundle:
+    // reading it would end in an input error.
+    let garbage: Vec<u8> = (0..4_000_000u32)
+        .map(|i| b'[' + (i.wrapping_mul(2_654_435_761) >> 29) as u8)
+        .collect();
+    let forged_garbage = with_entry(&forged, "score_proof.json", |_| garbage.clone());
+    let unreadable = Bundle::from_zip(&forged_garbage, &ZipLimits::default()).unwrap_err();
+    assert!(
+        unreadable.to_string().contains("score_proof.json"),
+        "{unreadable}"
+    );
+    let other_signer = TrustStore::new(vec![
+        TrustAnchor::from_key("other", log_key().public_key())
+            .with_purposes(vec![Purpose::AttestationSigning]),
+        TrustAnchor::from_key("log", log_key().public_key())
+            .with_purposes(vec![Purpose::TransparencyLog]),
+    ]);
+    let cases = [
+        (&forged_garbage, trust(), "SignatureInvalid"),
+        (&forged, trust(), "SignatureInvalid"),
+        (&valid, other_signer.clone(), "TrustAnchorNotFound"),
+        (
+            &with_entry(&valid, "score_proof.json", |_| garbage.clone()),
+            other_signer,
+            "TrustAnchorNotFound",
+        ),
+    ];
+    for (zip, trust, reason) in cases {
+        let r = verify_zip(zip, &ZipLimits::default(), &trust, &opts()).unwrap();
+        assert_eq!(r.checks.len(), 5, "every check is always reported");
+        assert_fails(&r, CheckName::SignatureValid, reason);
+        assert_eq!(r.reason, reason);
+        assert!(r.message.starts_with("signatureValid: "), "{}", r.message);
+        assert!(r.signer.is_none());
+        for check in [CheckName::IdRecomputed, CheckName::MerklePathValid] {
+            let c = r.check(check).unwrap();
+            assert_eq!(
+                (c.status, c.reason.as_str()),
+                (CheckStatus::Skipped, NOT_AUTHENTICATED),
+                "{}: {}",
+                check.as_str(),
+                c.message
+            );
+            assert!(
+                c.message.contains("score_proof.json was not read")
+                    && c.message.contains("signatureValid"),
+                "{}",
+                c.message
+            );
+        }
+        // What needs no ledger is checked as before.
+        assert_eq!(
+            r.check(CheckName::RekorInclusion).unwrap().status,
+            CheckStatus::Pass
+        );
+        assert_eq!(
+            r.check(CheckName::TimestampValid).unwrap().status,
+            CheckStatus::Pass
+        );
+        assert_eq!(
+            r.manifest_id,
+            parse(&valid).manifest_id().unwrap().to_string()
+        );
+        assert_eq!(
+            r.proof_root_hash,
+            parse(&valid)
+                .statement
+                .predicate
+                .proof_root_hash
+                .to_string()
+        );
+    }
+
+    // A manifest edited after signing still says so, ledger unread.
+    let edited = with_entry(&forged, "manifest.json", |d| {
+        let mut v: Value = serde_json::from_slice(&d).unwrap();
+        v["deterministic"] = json!(false);
+        serde_json::to_vec(&v).unwrap()
+    });
+    let r = verify_zip(&edited, &ZipLimits::default(), &trust(), &opts()).unwrap();
+    assert_eq!(r.reason, "SignatureInvalid");
+    assert_fails(&r, CheckName::IdRecomputed, "ManifestMismatch");
+    assert_eq!(
+        r.check(CheckName::MerklePathValid).unwrap().reason,
+        NOT_AUTHENTICATED
+    );
 }

@@ -2,9 +2,8 @@
 
 use std::collections::HashSet;
 
-use attestor_core::bundle::Bundle;
 use attestor_core::digest::Sha256Digest;
-use attestor_core::verify::{CheckName, TimestampWindow, TlogPolicy, VerifyOptions, verify_bundle};
+use attestor_core::verify::{CheckName, TimestampWindow, TlogPolicy, VerifyOptions, verify_zip};
 use attestor_core::zip::ZipLimits;
 
 use crate::anchors::load_trust_store;
@@ -110,9 +109,10 @@ fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let opts = options(args)?;
     let trust = load_trust_store(&args.trust_anchors, &args.public_keys)?;
     let bytes = read_bundle(&args.bundle)?;
-    let bundle = Bundle::from_zip(&bytes, &ZipLimits::default())
+    // Authenticates before the ledger is read: an unsigned bundle costs
+    // only its small entries.
+    let report = verify_zip(&bytes, &ZipLimits::default(), &trust, &opts)
         .map_err(|e| CliError::input(&args.bundle, e))?;
-    let report = verify_bundle(&bundle, &trust, &opts);
     match args.output {
         OutputFormat::Json => println!(
             "{}",
@@ -120,7 +120,7 @@ fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
         ),
         OutputFormat::Text => print!(
             "{}",
-            render::report_text(&report, &args.bundle, bundle.size, args.verbose)
+            render::report_text(&report, &args.bundle, bytes.len() as u64, args.verbose)
         ),
     }
     Ok(if report.verified {

@@ -15,6 +15,7 @@ use attestor_core::bundle::{
     BundleSpec, ENTRY_LIMITS, MAX_BUNDLE_BYTES, MAX_NODES, MAX_PARENTS, NodeInput, build_bundle,
 };
 use attestor_core::digest::Sha256Digest;
+use attestor_core::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
 use attestor_core::keys::SigningKey;
 use attestor_core::ledger_reader::MAX_NODE_BYTES;
 use attestor_core::trust::{Purpose, TrustAnchor, TrustStore};
@@ -283,8 +284,8 @@ pub fn case(name: &str, scale: usize) -> (Vec<u8>, Expect) {
                 v.extend_from_slice(minimal_node(i, &[]).0.as_bytes());
             }
             v.extend_from_slice(b"]}");
-            // The statement claims the same count, so every id is checked
-            // (its signature no longer holds, which does not stop the checks).
+            // The statement claims the same count, re-signed, so every id
+            // is checked.
             let entries = with_node_count(&base, count as u64);
             (
                 replace(&entries, "score_proof.json", v),
@@ -418,7 +419,9 @@ pub fn case(name: &str, scale: usize) -> (Vec<u8>, Expect) {
     }
 }
 
-/// The entries with the statement's `nodeCount` changed.
+/// The entries with the statement's `nodeCount` changed and signed again by
+/// [`key`]: a ledger is only read once the signatures hold, so the cases
+/// that stress its reading must come from a trusted signer.
 fn with_node_count(entries: &[(String, Vec<u8>)], count: u64) -> Vec<(String, Vec<u8>)> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -428,12 +431,16 @@ fn with_node_count(entries: &[(String, Vec<u8>)], count: u64) -> Vec<(String, Ve
             if n != "proof_root.dsse.json" {
                 return (n.clone(), d.clone());
             }
-            let mut env: serde_json::Value = serde_json::from_slice(d).unwrap();
+            let env: serde_json::Value = serde_json::from_slice(d).unwrap();
             let payload = b64.decode(env["payload"].as_str().unwrap()).unwrap();
             let mut st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
             st["predicate"]["nodeCount"] = json!(count);
-            env["payload"] = json!(b64.encode(serde_json::to_vec(&st).unwrap()));
-            (n.clone(), serde_json::to_vec(&env).unwrap())
+            let signed = Envelope::sign(
+                PAYLOAD_TYPE_IN_TOTO,
+                serde_json::to_vec(&st).unwrap(),
+                &[&key()],
+            );
+            (n.clone(), signed.to_json_pretty())
         })
         .collect()
 }

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use attestor_api::proof_verification::ProofFormat;
 use attestor_api::{ProofVerification, ProofVerificationStatus};
-use attestor_core::bundle::Bundle;
 use attestor_core::dsse::Envelope;
 use attestor_core::trust::TrustStore;
-use attestor_core::verify::{VerifyOptions, verify_bundle, verify_envelope};
+use attestor_core::verify::{VerifyOptions, verify_envelope, verify_zip};
 use attestor_core::zip::ZipLimits;
 use futures::{Stream, StreamExt};
 use jiff::Timestamp;
@@ -288,9 +287,10 @@ fn check(
             .map_err(|e| unreadable(bytes, format!("not a DSSE envelope: {e}")))?;
         return Ok(verify_envelope(&envelope, store, options));
     }
-    let bundle = Bundle::from_zip(bytes, &ZipLimits::default())
-        .map_err(|e| unreadable(bytes, e.to_string()))?;
-    Ok(verify_bundle(&bundle, store, options))
+    // The ledger is read only once the signatures hold, so a
+    // ProofVerification naming an unsigned bundle costs little.
+    verify_zip(bytes, &ZipLimits::default(), store, options)
+        .map_err(|e| unreadable(bytes, e.to_string()))
 }
 
 fn error_policy(pv: Arc<ProofVerification>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
