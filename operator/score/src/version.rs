@@ -158,8 +158,40 @@ fn numeric(digits: &str) -> Result<String, VersionError> {
 }
 
 /// Compares two digit strings without leading zeros by their numeric value.
-fn cmp_digits(a: &str, b: &str) -> Ordering {
+pub(crate) fn cmp_digits(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// A maximal run of ASCII digits or of ASCII letters in a version string.
+pub(crate) enum Run<'a> {
+    /// Digits without leading zeros (`"0"` for zero).
+    Digits(&'a str),
+    Letters(&'a str),
+}
+
+/// Splits `text` into digit and letter runs; every other byte only separates them.
+pub(crate) fn alnum_runs(text: &str) -> Vec<Run<'_>> {
+    let bytes = text.as_bytes();
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        if bytes[i].is_ascii_digit() {
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = text[start..i].trim_start_matches('0');
+            runs.push(Run::Digits(if digits.is_empty() { "0" } else { digits }));
+        } else if bytes[i].is_ascii_alphabetic() {
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            runs.push(Run::Letters(&text[start..i]));
+        } else {
+            i += 1;
+        }
+    }
+    runs
 }
 
 impl Ord for SemVer {
@@ -221,28 +253,13 @@ impl GenericVersion {
         if let Some(c) = text.chars().find(|c| !c.is_ascii_graphic()) {
             return Err(VersionError::BadChar(c));
         }
-        let bytes = text.as_bytes();
-        let mut segments = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            if bytes[i].is_ascii_digit() {
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
-                    i += 1;
-                }
-                let digits = text[start..i].trim_start_matches('0');
-                let digits = if digits.is_empty() { "0" } else { digits };
-                segments.push(Segment::Number(digits.to_string()));
-            } else if bytes[i].is_ascii_alphabetic() {
-                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                    i += 1;
-                }
-                segments.push(Segment::Word(text[start..i].to_ascii_lowercase()));
-            } else {
-                // Every other character only separates segments.
-                i += 1;
-            }
-        }
+        let segments: Vec<Segment> = alnum_runs(text)
+            .into_iter()
+            .map(|run| match run {
+                Run::Digits(d) => Segment::Number(d.to_string()),
+                Run::Letters(w) => Segment::Word(w.to_ascii_lowercase()),
+            })
+            .collect();
         if segments.is_empty() {
             return Err(VersionError::NoSegments);
         }

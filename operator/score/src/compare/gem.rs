@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 
 use super::cmp_digits;
-use crate::version::VersionError;
+use crate::version::{Run, VersionError, alnum_runs};
 
 #[derive(Debug, Clone)]
 pub struct Gem(Vec<Segment>);
@@ -42,28 +42,14 @@ impl Gem {
             return Err(VersionError::Gem);
         }
         let normalized = text.replace('-', ".pre.");
-        let mut segments = Vec::new();
-        let bytes = normalized.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            if bytes[i].is_ascii_digit() {
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
-                    i += 1;
-                }
-                let digits = normalized[start..i].trim_start_matches('0');
-                segments.push(Segment::Number(
-                    if digits.is_empty() { "0" } else { digits }.to_string(),
-                ));
-            } else if bytes[i].is_ascii_alphabetic() {
-                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                    i += 1;
-                }
-                segments.push(Segment::Word(normalized[start..i].to_string()));
-            } else {
-                i += 1;
-            }
-        }
+        // Unlike the generic order, letters keep their case: Gem::Version compares them as is.
+        let segments = alnum_runs(&normalized)
+            .into_iter()
+            .map(|run| match run {
+                Run::Digits(d) => Segment::Number(d.to_string()),
+                Run::Letters(w) => Segment::Word(w.to_string()),
+            })
+            .collect();
         Ok(Self(canonical(segments)))
     }
 }

@@ -25,6 +25,7 @@ pub use nuget::NuGet;
 pub use pep440::Pep440;
 pub use rpm::Rpm;
 
+pub(crate) use crate::version::cmp_digits;
 use crate::version::{GenericVersion, SemVer, VersionError};
 
 /// Which order an affected entry's versions are compared in. The
@@ -196,9 +197,4 @@ fn numeric(text: &str) -> Result<Vec<String>, VersionError> {
             }
         })
         .collect()
-}
-
-/// Compares two digit strings without leading zeros by their numeric value.
-pub(crate) fn cmp_digits(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
