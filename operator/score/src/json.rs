@@ -147,6 +147,30 @@ impl Reader {
             .collect()
     }
 
+    /// An optional array of objects, each with the non-empty string `field`, e.g. CSAF's
+    /// `ids[].text` or CycloneDX's `references[].id`: the strings in order.
+    pub fn field_strings<'v>(
+        &self,
+        object: &'v Map<String, Value>,
+        member: &'static str,
+        field: &'static str,
+        at: &Path,
+    ) -> Result<Vec<&'v str>> {
+        let Some(value) = object.get(member) else {
+            return Ok(Vec::new());
+        };
+        let at = at.member(member);
+        self.array(value, &at)?
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let at = at.index(i);
+                let item = self.object(item, &at)?;
+                self.string(self.required(item, field, &at)?, &at.member(field))
+            })
+            .collect()
+    }
+
     /// Refuses members outside `allowed` (`allowed_text` lists them for the message).
     pub fn only_members(
         &self,

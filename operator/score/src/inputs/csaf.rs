@@ -239,18 +239,12 @@ fn vulnerability(
     if let Some(cve) = obj.get("cve") {
         names.push(READER.string(cve, &at.member("cve"))?.to_string());
     }
-    if let Some(ids) = obj.get("ids") {
-        let at = at.member("ids");
-        for (i, item) in READER.array(ids, &at)?.iter().enumerate() {
-            let at = at.index(i);
-            let id = READER.object(item, &at)?;
-            names.push(
-                READER
-                    .string(READER.required(id, "text", &at)?, &at.member("text"))?
-                    .to_string(),
-            );
-        }
-    }
+    names.extend(
+        READER
+            .field_strings(obj, "ids", "text", at)?
+            .into_iter()
+            .map(str::to_string),
+    );
     if names.is_empty() {
         return Err(READER.fail(
             at,

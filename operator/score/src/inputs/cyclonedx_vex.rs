@@ -145,18 +145,12 @@ fn vulnerability(
             .string(READER.required(obj, "id", at)?, &at.member("id"))?
             .to_string(),
     ];
-    if let Some(list) = obj.get("references") {
-        let at = at.member("references");
-        for (i, item) in READER.array(list, &at)?.iter().enumerate() {
-            let at = at.index(i);
-            let reference = READER.object(item, &at)?;
-            names.push(
-                READER
-                    .string(READER.required(reference, "id", &at)?, &at.member("id"))?
-                    .to_string(),
-            );
-        }
-    }
+    names.extend(
+        READER
+            .field_strings(obj, "references", "id", at)?
+            .into_iter()
+            .map(str::to_string),
+    );
 
     let analysis_at = at.member("analysis");
     let analysis = READER.object(analysis, &analysis_at)?;
