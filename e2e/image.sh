@@ -9,6 +9,8 @@
 #   e2e/image.sh check FILE   FILE (an archive of ours, or `docker save` of the
 #                             Dockerfile's image) holds exactly operator.rootfs
 #   e2e/image.sh ls FILE      the flattened filesystem of an image archive
+#   e2e/image.sh push FILE REF  push an archive's image to a registry unchanged (same digest);
+#                             prints REF@digest (plain HTTP to loopback/private addresses)
 #   e2e/image.sh tool         build the assembling tool (e2e/go/tools/ociimage) if needed; print its path
 #
 # Each build prints "<name> <manifest digest>" and writes it to target/images/<x>.ref.
@@ -145,6 +147,7 @@ case ${1:-} in
     node) cmd_node ;;
     check) shift; cmd_check "$@" ;;
     ls) shift; [[ $# -eq 1 ]] || die "usage: e2e/image.sh ls FILE"; exec "$(tool)" ls "$1" ;;
+    push) shift; [[ $# -eq 2 ]] || die "usage: e2e/image.sh push FILE REF"; exec "$(tool)" push "$1" "$2" ;;
     tool) tool ;;
-    *) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+    *) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac
