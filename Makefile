@@ -80,7 +80,7 @@ test:
 	@echo "[$$(date +%T)] build"
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --no-run
-	@echo "[$$(date +%T)] images, and the cluster's and helm's binaries (cached after the first run)"
+	@echo "[$$(date +%T)] images, and the cluster's, helm's and the registry tools' binaries (cached after the first run)"
 	@$(MAKE) --no-print-directory -j2 test-images test-go-binaries
 	@echo "[$$(date +%T)] tests, the chart checks, then the chart on the node and the e2e suite"
 	ATTESTOR_E2E_NODE=$(NODE) e2e/with-cluster.sh $(MAKE) --no-print-directory integration chart-check $(if $(filter 1,$(NODE)),e2e-chart,e2e)
@@ -95,6 +95,7 @@ test-images:
 test-go-binaries:
 	ATTESTOR_E2E_NODE=$(NODE) e2e/cluster.sh build
 	e2e/helm.sh >/dev/null
+	e2e/tools.sh build
 
 integration:
 	$(CARGO) test --locked --workspace
