@@ -4,7 +4,7 @@
 // referrers API. Everything is lost when it stops.
 //
 //	refreg [-addr 127.0.0.1:0] [-addr-file FILE] [-latency 50ms]
-//	       [-htpasswd user:pass] [-token-auth] [-fail-every N] [-fail-status 429|503]
+//	       [-htpasswd user:pass] [-token-auth] [-fail-every N [-fail-writes]] [-fail-status 429|503]
 //	       [-referrers-page-size N] [-no-referrers] [-log-requests]
 //
 // Test-only knobs, applied as HTTP middleware in front of the registry:
@@ -18,8 +18,9 @@
 //     -htpasswd (anonymous when there is none) and returns
 //     {"token","access_token","expires_in","issued_at"}; the token grants the
 //     requested scopes for expires_in seconds.
-//   - -fail-every N: every Nth /v2/ request fails with -fail-status: 429 with
-//     Retry-After: 1 (default), or 503.
+//   - -fail-every N: every Nth /v2/ read (GET, HEAD; with -fail-writes every
+//     request) fails with -fail-status: 429 with Retry-After: 1 (default), or 503.
+//     Reads only by default: clients retry those, but not a step of a blob upload.
 //   - -referrers-page-size N: referrers responses hold at most N manifests, the
 //     rest linked with Link: <...>; rel="next".
 //   - -no-referrers: answer the referrers API with 404, like a registry without it.
@@ -50,7 +51,8 @@ func main() {
 	flag.DurationVar(&cfg.latency, "latency", 0, "delay every request by this much")
 	flag.StringVar(&cfg.htpasswd, "htpasswd", "", "user:pass required (Basic, or at /token with -token-auth)")
 	flag.BoolVar(&cfg.tokenAuth, "token-auth", false, "Docker token flow: Bearer challenge, /token endpoint")
-	flag.IntVar(&cfg.failEvery, "fail-every", 0, "fail every Nth /v2/ request")
+	flag.IntVar(&cfg.failEvery, "fail-every", 0, "fail every Nth /v2/ read (GET, HEAD)")
+	flag.BoolVar(&cfg.failWrites, "fail-writes", false, "-fail-every counts and fails writes (POST, PUT, PATCH, DELETE) too")
 	flag.IntVar(&cfg.failStatus, "fail-status", http.StatusTooManyRequests, "status of injected failures: 429 (with Retry-After: 1) or 503")
 	flag.IntVar(&cfg.referrersPageSize, "referrers-page-size", 0, "at most N manifests per referrers response (Link pagination)")
 	noReferrers := flag.Bool("no-referrers", false, "answer the referrers API with 404")

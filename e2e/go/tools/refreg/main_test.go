@@ -255,3 +255,18 @@ func TestLatency(t *testing.T) {
 		t.Fatalf("answered in %s, want >= 50ms", d)
 	}
 }
+
+func TestFailEveryReadsOnly(t *testing.T) {
+	srv := newServer(t, config{failEvery: 2})
+	c := &client{t: t, base: srv.URL}
+	// Writes never fail (a blob upload and a manifest PUT, 5 requests), reads do.
+	c.pushManifest("r", "v1", "", "")
+	c.must(http.StatusOK, "GET", "/v2/r/manifests/v1", "", nil)
+	c.must(http.StatusTooManyRequests, "GET", "/v2/r/manifests/v1", "", nil)
+	c.must(http.StatusOK, "HEAD", "/v2/r/manifests/v1", "", nil)
+
+	srv = newServer(t, config{failEvery: 2, failWrites: true})
+	c = &client{t: t, base: srv.URL}
+	c.must(http.StatusAccepted, "POST", "/v2/w/blobs/uploads/", "", nil)
+	c.must(http.StatusTooManyRequests, "POST", "/v2/w/blobs/uploads/", "", nil)
+}

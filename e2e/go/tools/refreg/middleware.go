@@ -29,6 +29,7 @@ type config struct {
 	htpasswd          string
 	tokenAuth         bool
 	failEvery         int
+	failWrites        bool
 	failStatus        int
 	referrersPageSize int
 	logRequests       bool
@@ -59,7 +60,11 @@ func (c *config) String() string {
 	}
 	s := fmt.Sprintf("%s, latency %s", auth, c.latency)
 	if c.failEvery > 0 {
-		s += fmt.Sprintf(", every %dth request fails with %d", c.failEvery, c.failStatus)
+		what := "read"
+		if c.failWrites {
+			what = "request"
+		}
+		s += fmt.Sprintf(", every %dth %s fails with %d", c.failEvery, what, c.failStatus)
 	}
 	if c.referrersPageSize > 0 {
 		s += fmt.Sprintf(", %d referrers per page", c.referrersPageSize)
@@ -74,7 +79,7 @@ type handler struct {
 	mu     sync.Mutex
 	tokens map[string]grant // token -> what it allows
 	stats  stats
-	v2     int // /v2/ requests seen, for -fail-every
+	v2     int // /v2/ requests that may fail seen so far, for -fail-every
 }
 
 type grant struct {
@@ -134,7 +139,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if r.URL.Path != "/v2/" && r.URL.Path != "/v2" {
 		kind = strings.TrimPrefix(r.URL.Path, "/v2/")
 	}
-	if n := h.count(r.Method+" "+kind, true); h.cfg.failEvery > 0 && n%h.cfg.failEvery == 0 {
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if n := h.count(r.Method+" "+kind, read || h.cfg.failWrites); h.cfg.failEvery > 0 && n > 0 && n%h.cfg.failEvery == 0 {
 		h.mu.Lock()
 		h.stats.Failed++
 		h.mu.Unlock()
@@ -159,13 +165,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-// count records a request; it returns the number of /v2/ requests so far when v2.
-func (h *handler) count(kind string, v2 bool) int {
+// count records a request; when it may fail (eligible), it returns how many requests
+// that may fail were seen so far, this one included; else 0.
+func (h *handler) count(kind string, eligible bool) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stats.Requests++
 	h.stats.ByKind[kind]++
-	if !v2 {
+	if !eligible {
 		return 0
 	}
 	h.v2++
