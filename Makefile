@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
+.PHONY: image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check registry-smoke
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -32,6 +32,9 @@ help:
 	@echo "                   e2e/image/operator.rootfs -> target/images/attestor.tar (OCI archive)"
 	@echo "make chart-test    lint, render and server-side dry-run the Helm chart, check its dashboard"
 	@echo "                   and alerts (helm built from e2e/go/helm on first use)"
+	@echo "make registry-smoke  real cosign v3 against the two local registries (distribution without"
+	@echo "                   the referrers API, refreg with it), offline: sign, attest and verify in the"
+	@echo "                   Sigstore bundle format and the legacy .sig/.att tags (tools built on first use)"
 
 demo: demo-offline demo-cluster
 
@@ -101,6 +104,7 @@ integration:
 	$(CARGO) test --locked --workspace
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
 	e2e/sigstore-conformance.sh target/debug/attestor
+	e2e/registry-smoke.sh
 
 e2e:
 	e2e/run.sh
@@ -123,6 +127,11 @@ cluster-up:
 cluster-down:
 	e2e/cluster.sh down
 	e2e/cluster.sh leftovers
+
+# Real cosign against both local registries, offline (e2e/registry-smoke.sh): what the
+# registry-discovery code reads, written as users write it.
+registry-smoke:
+	e2e/registry-smoke.sh
 
 # The offline verification cases of the public sigstore-conformance suite, through the CLI.
 sigstore-conformance:
