@@ -6,7 +6,9 @@
 # provenance) it in cosign v3's new Sigstore bundle format (OCI referrers; the fallback tag
 # on the plain registry), in the legacy `sha256-<hex>.sig` / `.att` tags, and in both;
 # `cosign verify` and `verify-attestation` must succeed for each, and what the registry
-# holds is printed (e2e/registry_inspect.py) and checked. Any failure exits non-zero.
+# holds is printed (e2e/registry_inspect.py) and checked. Then a key with an X.509
+# certificate from a local CA (legacy .sig and bundle, verified by identity and issuer), and
+# refreg's token auth with injected 429s. Any failure exits non-zero.
 #
 #   e2e/registry-smoke.sh [--save DIR]    DIR: keep the key pair and every manifest and blob
 #
@@ -140,6 +142,52 @@ for kind in plain referrers; do
 done
 (( checked == 8 )) || die "only $checked of 8 sign/attest/verify rounds ran"
 log "8 sign + attest + verify rounds over 2 registries x {bundle, legacy, both}: all verified offline"
+
+# Signed with a key and an X.509 certificate from a local CA (what keyless signing stores,
+# minus Fulcio and Rekor): the legacy .sig carries dev.sigstore.cosign/certificate, the bundle
+# an x509CertificateChain; verified against the CA with an identity and an issuer.
+ident=https://github.com/example/app/.github/workflows/release.yml@refs/tags/v1.0.0
+issuer=https://token.actions.githubusercontent.com
+run openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 -days 30 \
+    -keyout ca.key -out ca.pem -subj "/O=attestor-e2e/CN=attestor-e2e-smoke-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign"
+run openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out leaf.key
+# The OIDC issuer in both of Fulcio's extensions: v1 (…57264.1.1) raw, v2 (…1.8) a DER
+# UTF8String; cosign v3.1.3 reads the v1 one (with only v2 it sees an empty issuer).
+{
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n'
+    printf 'subjectAltName=critical,URI:%s\n' "$ident"
+    printf '1.3.6.1.4.1.57264.1.1=DER:%s\n' "$(printf %s "$issuer" | od -An -tx1 | tr -d ' \n')"
+    printf '1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:%s\n' "$issuer"
+} >leaf.ext
+run openssl req -new -key leaf.key -subj /O=attestor-e2e -out leaf.csr
+run openssl x509 -req -sha256 -days 30 -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -extfile leaf.ext -out leaf.pem
+run "$COSIGN" import-key-pair --key leaf.key --output-key-prefix leaf-cosign
+CERT_FLAGS=(--key leaf-cosign.key --certificate leaf.pem --certificate-chain ca.pem
+    --tlog-upload=false --use-signing-config=false "${REG_FLAGS[@]}")
+CERT_VERIFY=(--ca-roots ca.pem --certificate-identity "$ident" --certificate-oidc-issuer "$issuer"
+    --insecure-ignore-sct --insecure-ignore-tlog=true "${REG_FLAGS[@]}")
+for host in "$ATTESTOR_REGISTRY_PLAIN" "$ATTESTOR_REGISTRY_REFERRERS"; do
+    run "$OCIIMAGE" push "$APP" "$host/smoke/certificate:1"
+    ref=$(tail -n 1 <<<"$LAST_OUT")
+    for nbf in false true; do
+        run "$COSIGN" sign "${CERT_FLAGS[@]}" --new-bundle-format="$nbf" "$ref"
+        run "$COSIGN" verify "${CERT_VERIFY[@]}" --new-bundle-format="$nbf" "$ref"
+        if "$COSIGN" verify "${CERT_VERIFY[@]/$ident/https://example.invalid/other}" --new-bundle-format="$nbf" "$ref" >/dev/null 2>&1; then
+            die "cosign verify accepted another identity for $ref"
+        fi
+    done
+    hexd=${ref#*@sha256:}
+    sig=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$host/v2/smoke/certificate/manifests/sha256-$hexd.sig") || die "no .sig manifest for $ref"
+    grep -q '"dev.sigstore.cosign/certificate":"-----BEGIN CERTIFICATE-----' <<<"$sig" ||
+        die "the .sig manifest of $ref has no dev.sigstore.cosign/certificate annotation: $sig"
+    args=("$host" smoke/certificate "${ref#*@}")
+    [[ -z $SAVE ]] || { args+=(--save "$SAVE/certificate/$host"); mkdir -p "$SAVE/certificate"; cp ca.pem leaf.pem "$SAVE/certificate/"; }
+    python3 "$E2E_DIR/registry_inspect.py" "${args[@]}" || die "inspecting $ref failed"
+    log "certificate-signed (local CA) .sig and bundle on $host: verified with identity and issuer"
+done
 
 # refreg's test knobs against the same real clients: the Docker token flow (credentials
 # from the docker config, as users log in) and a 429 with Retry-After: 1 on every 4th
