@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check
+.PHONY: image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check registry-smoke
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -32,6 +32,9 @@ help:
 	@echo "                   e2e/image/operator.rootfs -> target/images/attestor.tar (OCI archive)"
 	@echo "make chart-test    lint, render and server-side dry-run the Helm chart, check its dashboard"
 	@echo "                   and alerts (helm built from e2e/go/helm on first use)"
+	@echo "make registry-smoke  real cosign v3 against the two local registries (distribution without"
+	@echo "                   the referrers API, refreg with it), offline: sign, attest and verify in the"
+	@echo "                   Sigstore bundle format and the legacy .sig/.att tags (tools built on first use)"
 
 demo: demo-offline demo-cluster
 
@@ -80,7 +83,7 @@ test:
 	@echo "[$$(date +%T)] build"
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --no-run
-	@echo "[$$(date +%T)] images, and the cluster's and helm's binaries (cached after the first run)"
+	@echo "[$$(date +%T)] images, and the cluster's, helm's and the registry tools' binaries (cached after the first run)"
 	@$(MAKE) --no-print-directory -j2 test-images test-go-binaries
 	@echo "[$$(date +%T)] tests, the chart checks, then the chart on the node and the e2e suite"
 	ATTESTOR_E2E_NODE=$(NODE) e2e/with-cluster.sh $(MAKE) --no-print-directory integration chart-check $(if $(filter 1,$(NODE)),e2e-chart,e2e)
@@ -95,11 +98,13 @@ test-images:
 test-go-binaries:
 	ATTESTOR_E2E_NODE=$(NODE) e2e/cluster.sh build
 	e2e/helm.sh >/dev/null
+	e2e/tools.sh build
 
 integration:
 	$(CARGO) test --locked --workspace
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
 	e2e/sigstore-conformance.sh target/debug/attestor
+	e2e/registry-smoke.sh
 
 e2e:
 	e2e/run.sh
@@ -122,6 +127,11 @@ cluster-up:
 cluster-down:
 	e2e/cluster.sh down
 	e2e/cluster.sh leftovers
+
+# Real cosign against both local registries, offline (e2e/registry-smoke.sh): what the
+# registry-discovery code reads, written as users write it.
+registry-smoke:
+	e2e/registry-smoke.sh
 
 # The offline verification cases of the public sigstore-conformance suite, through the CLI.
 sigstore-conformance:

@@ -475,8 +475,15 @@ all_running() {
     for c in "${COMPONENTS[@]}"; do live_pid "$c" >/dev/null || return 1; done
 }
 
+# The cluster's run state: e2e/.run minus registry/, which e2e/registry.sh owns (its
+# registries may run with or without the cluster).
+cluster_state() {
+    [[ -d $RUN_DIR ]] || return 0
+    find "$RUN_DIR" -mindepth 1 -maxdepth 1 ! -name registry
+}
+
 any_state() {
-    [[ -e $RUN_DIR || -e $KUBECONFIG_PATH ]]
+    [[ -n $(cluster_state) || -e $KUBECONFIG_PATH ]]
 }
 
 # --- commands ------------------------------------------------------------------
@@ -642,7 +649,10 @@ cmd_down() {
     fi
     load_ports || true
     stop_all
-    rm -rf "$RUN_DIR" "$KUBECONFIG_PATH"
+    local f
+    while IFS= read -r f; do rm -rf -- "$f"; done < <(cluster_state)
+    rm -f "$KUBECONFIG_PATH"
+    rmdir "$RUN_DIR" 2>/dev/null || true         # unless e2e/registry.sh's state is there
     log "control plane stopped; run state removed"
 }
 
@@ -684,6 +694,8 @@ cmd_env() {
 
 # What `up` may have left on the machine (nothing after a `down`): processes of the cached
 # binaries, the run state, and everything of the node (see node_leftovers). Exit 1 if any.
+# The test registries of e2e/registry.sh (state in e2e/.run/registry/) count too: a test
+# that started them must have stopped them (`e2e/registry.sh down`).
 cmd_leftovers() {
     local out p
     out=$(node_leftovers)
@@ -693,6 +705,9 @@ cmd_leftovers() {
         [[ $p == "/proc/$$" || $p == "/proc/$BASHPID" ]] && continue
         if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qF "$RUN_DIR/"; then
             out+=$'\n'"process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
+            if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$RUN_DIR/registry/"; then
+                out+=" (a test registry: e2e/registry.sh down)"
+            fi
         fi
     done
     [[ -e $RUN_DIR ]] && out+=$'\n'"directory $RUN_DIR"

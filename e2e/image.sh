@@ -9,7 +9,9 @@
 #   e2e/image.sh check FILE   FILE (an archive of ours, or `docker save` of the
 #                             Dockerfile's image) holds exactly operator.rootfs
 #   e2e/image.sh ls FILE      the flattened filesystem of an image archive
-#   e2e/image.sh tool         build the assembling tool (e2e/go/image) if needed; print its path
+#   e2e/image.sh push FILE REF  push an archive's image to a registry unchanged (same digest);
+#                             prints REF@digest (plain HTTP to loopback/private addresses)
+#   e2e/image.sh tool         build the assembling tool (e2e/go/tools/ociimage) if needed; print its path
 #
 # Each build prints "<name> <manifest digest>" and writes it to target/images/<x>.ref.
 # Same inputs, same digest: one layer, fixed mtimes, fixed config.
@@ -17,7 +19,7 @@
 set -Eeuo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-readonly ROOT MOD_DIR=$ROOT/e2e/go/image SPEC_DIR=$ROOT/e2e/image OUT=$ROOT/target/images
+readonly ROOT MOD_DIR=$ROOT/e2e/go/tools SPEC_DIR=$ROOT/e2e/image OUT=$ROOT/target/images
 readonly OPERATOR_NAME=${ATTESTOR_IMAGE_NAME:-attestor.local/attestor:dev}
 readonly PAUSE_NAME=attestor.local/pause:1 APP_NAME=attestor.local/e2e-app:1
 readonly MUSL_TARGET=x86_64-unknown-linux-musl
@@ -31,14 +33,15 @@ find_go() {
     if [[ -n ${GO:-} ]]; then printf '%s\n' "$GO"
     elif command -v go >/dev/null 2>&1; then command -v go
     elif [[ -x /usr/local/go/bin/go ]]; then printf '%s\n' /usr/local/go/bin/go
-    else die "go not found (set GO=/path/to/go); needed to build e2e/go/image once"
+    else die "go not found (set GO=/path/to/go); needed to build e2e/go/tools/ociimage once"
     fi
 }
 
-# The tool, cached under a hash of its source and pinned modules.
+# The tool (package ociimage of the test tools' module, e2e/go/tools), cached under a hash
+# of its source and the module's go.mod/go.sum.
 tool() {
     local fp dir bin go start=$SECONDS
-    fp=$(cat "$MOD_DIR/go.mod" "$MOD_DIR/go.sum" "$MOD_DIR"/*.go | sha256sum | cut -c1-16)
+    fp=$(cat "$MOD_DIR/go.mod" "$MOD_DIR/go.sum" "$MOD_DIR"/ociimage/*.go | sha256sum | cut -c1-16)
     dir=$CACHE_ROOT/ociimage/$fp
     bin=$dir/ociimage
     if [[ ! -x $bin ]]; then
@@ -48,8 +51,8 @@ tool() {
         if [[ ! -x $bin ]]; then
             go=$(find_go)
             (cd "$MOD_DIR" && nice -n 10 env CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS= \
-                "$go" build -mod=readonly -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin.tmp" .) \
-                >"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log" >&2; die "building e2e/go/image failed"; }
+                "$go" build -mod=readonly -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin.tmp" ./ociimage) \
+                >"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log" >&2; die "building e2e/go/tools/ociimage failed"; }
             mv "$bin.tmp" "$bin"
             log "built $bin in $((SECONDS - start))s"
         fi
@@ -144,6 +147,7 @@ case ${1:-} in
     node) cmd_node ;;
     check) shift; cmd_check "$@" ;;
     ls) shift; [[ $# -eq 1 ]] || die "usage: e2e/image.sh ls FILE"; exec "$(tool)" ls "$1" ;;
+    push) shift; [[ $# -eq 2 ]] || die "usage: e2e/image.sh push FILE REF"; exec "$(tool)" push "$1" "$2" ;;
     tool) tool ;;
-    *) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+    *) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@
 //	ociimage build -spec FILE [-set key=path]... -name REF -out FILE.tar
 //	    [-entrypoint P]... [-cmd A]... [-user U] [-workdir D] [-env K=V]...
 //	ociimage ls FILE.tar
+//	ociimage push FILE.tar REF
 //
 // build writes one layer (gzip) holding / (0755, root) and exactly the entries of
 // the spec, with mtime 0 and the spec's modes and owners, so the same inputs give the same
@@ -17,6 +18,11 @@
 // `docker save` output), one "type mode uid:gid size sha256 path" line per
 // entry, sorted by path: what e2e/image.sh compares to check that two builds
 // produce the same filesystem.
+//
+// push uploads the image of an archive of this tool (its OCI layout) to a
+// registry as REF (host[:port]/repository:tag) unchanged, so its digest stays the
+// archive's; it prints REF@digest. Loopback and private registries are spoken to
+// over plain HTTP; credentials come from ~/.docker/config.json (DOCKER_CONFIG).
 package main
 
 import (
@@ -57,6 +63,11 @@ func main() {
 	switch os.Args[1] {
 	case "build":
 		err = build(os.Args[2:])
+	case "push":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		err = push(os.Args[2], os.Args[3], os.Stdout)
 	case "ls":
 		if len(os.Args) != 3 {
 			usage()
@@ -72,7 +83,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ociimage build -spec FILE [-set key=path]... -name REF -out FILE [-entrypoint P]... [-cmd A]... [-user U] [-workdir D] [-env K=V]...\n       ociimage ls FILE")
+	fmt.Fprintln(os.Stderr, "usage: ociimage build -spec FILE [-set key=path]... -name REF -out FILE [-entrypoint P]... [-cmd A]... [-user U] [-workdir D] [-env K=V]...\n       ociimage ls FILE\n       ociimage push FILE REF")
 	os.Exit(2)
 }
 
