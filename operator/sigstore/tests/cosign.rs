@@ -825,3 +825,117 @@ fn a_key_signed_bundle_referrer_verifies_as_a_signature_or_an_attestation() {
     let out = cosign::verify_bundle_layer(&sig, &image(), &required);
     assert_reason(&out, "TlogEntryInvalid");
 }
+
+// ---- RFC 3161 timestamps in annotations (a real Sigstore staging signature) ----
+
+/// The sigstore-conformance `rekor2-happy-path` signature over `a.txt`, laid out as a `.sig`
+/// candidate: certificate and RFC 3161 token in annotations, no Rekor v1 entry. Everything
+/// verifies (signature, token, chain at its genTime, SCT, identity) until the payload, which
+/// is `a.txt` and not a simple-signing payload.
+#[test]
+fn an_rfc3161_annotation_gives_a_keyless_signature_its_signing_time() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sigstore-conformance/cases");
+    let bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("rekor2-happy-path/bundle.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    let root = TrustedRoot::from_json(
+        &std::fs::read(dir.join("rekor2-happy-path/trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    let text = |v: &serde_json::Value| v.as_str().unwrap().replace('\n', "");
+    let vm = &bundle["verificationMaterial"];
+    let cert = STANDARD
+        .decode(text(&vm["certificate"]["rawBytes"]))
+        .unwrap();
+    let token = text(&vm["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"]);
+    let sig = text(&bundle["messageSignature"]["signature"]);
+    let artifact = std::fs::read(dir.join("a.txt")).unwrap();
+    let mut ann = annotations(&[
+        (ANNOTATION_SIGNATURE, &sig),
+        (
+            ANNOTATION_CERTIFICATE,
+            &attestor_core::pem::to_pem("CERTIFICATE", &cert),
+        ),
+        (
+            cosign::ANNOTATION_RFC3161,
+            &json!({ "SignedRFC3161Timestamp": token }).to_string(),
+        ),
+    ]);
+    let mut trust = keyless_trust(root);
+    trust.identities = vec![IdentityRule {
+        issuer: Matcher::Exact(ISSUER.into()),
+        subject: Matcher::regex("https://github.com/sigstore-conformance/.*").unwrap(),
+    }];
+    trust.tlog = TlogPolicy::IfPresent;
+    let out = cosign::verify_simple_signing(&ann, &artifact, &image(), &trust);
+    assert_reason(&out, "PayloadInvalid");
+
+    // Without the token nothing dates the signature.
+    let token = ann.remove(cosign::ANNOTATION_RFC3161).unwrap();
+    let out = cosign::verify_simple_signing(&ann, &artifact, &image(), &trust);
+    assert_reason(&out, "SigningTimeNotVerified");
+    // A token over another signature.
+    let mut raw: serde_json::Value = serde_json::from_str(&token).unwrap();
+    let mut der = STANDARD
+        .decode(raw["SignedRFC3161Timestamp"].as_str().unwrap())
+        .unwrap();
+    let n = der.len();
+    der[n - 1] ^= 1;
+    raw["SignedRFC3161Timestamp"] = json!(b64(&der));
+    ann.insert(cosign::ANNOTATION_RFC3161.into(), raw.to_string());
+    let out = cosign::verify_simple_signing(&ann, &artifact, &image(), &trust);
+    assert_reason(&out, "TimestampInvalid");
+    ann.insert(cosign::ANNOTATION_RFC3161.into(), "{\"Signed".into());
+    let out = cosign::verify_simple_signing(&ann, &artifact, &image(), &trust);
+    assert_reason(&out, "CandidateMalformed");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Byte mutations of every input never panic; the unmutated candidates still verify.
+    #[test]
+    fn mutated_candidates_never_panic(pos in proptest::prelude::any::<proptest::sample::Index>(), byte in proptest::prelude::any::<u8>(), which in 0usize..4) {
+        let k = KeyPair::from_pem(FIXED_KEY).unwrap();
+        let trust = key_trust(vec![trusted(&k, "ci-key")], TlogPolicy::IfPresent);
+        let p = payload(IMAGE);
+        let sig = b64(&sign(&k, &p));
+        let (env, _) = envelope(&k, "application/vnd.in-toto+json", &statement(IMAGE, SLSA));
+        let att = serde_json::to_vec(&env).unwrap();
+        let bundle = key_bundle(&k, COSIGN_SIGN_PREDICATE, IMAGE);
+        let mut inputs = [p.clone(), sig.clone().into_bytes(), att.clone(), bundle.clone()];
+        let target = &mut inputs[which];
+        let i = pos.index(target.len());
+        let changed = target[i] != byte;
+        target[i] = byte;
+        let [p2, sig2, att2, bundle2] = inputs;
+        let ann = annotations(&[(ANNOTATION_SIGNATURE, &String::from_utf8_lossy(&sig2))]);
+        let outs = [
+            cosign::verify_simple_signing(&ann, &p2, &image(), &trust),
+            cosign::verify_dsse_attestation(&annotations(&[]), &att2, &image(), &trust),
+            cosign::verify_bundle_layer(&bundle2, &image(), &trust),
+        ];
+        let mutated = match which { 0 | 1 => 0, 2 => 1, _ => 2 };
+        // The payload is signed verbatim and the signature annotation is strict base64:
+        // any change to either must fail. (In the JSON layers a few bytes are not signed,
+        // e.g. a DSSE keyid or a bundle's key hint.)
+        if changed && which < 2 {
+            proptest::prop_assert!(!outs[0].verified, "{:?}", outs[0]);
+        }
+        for (i, o) in outs.iter().enumerate() {
+            if i != mutated {
+                proptest::prop_assert!(o.verified, "{o:?}");
+            }
+        }
+    }
+}
+
+/// A fixed P-256 key for the property test (so that each case does not generate one).
+const FIXED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgT3KDeiphGlEPoou0
+3l95b7REVCSoyPhBfV7A1zrGk0WhRANCAATg0kPhGGTvJCVrtAPZZwJiiV2Mg2aC
+J2dsr0r6r0Nnt3+5k4m6JpzGnGY0qOFbgYZjBmXcG9USoXLOx4bgDaH7
+-----END PRIVATE KEY-----
+";
