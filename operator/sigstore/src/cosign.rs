@@ -32,7 +32,7 @@ use attestor_core::digest::Sha256Digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cert::Cert;
@@ -79,7 +79,7 @@ const STATEMENT_TYPES: [&str; 2] = [
 ];
 
 /// How a candidate is stored, from its layer's media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Format {
     SimpleSigning,
     DsseEnvelope,
@@ -112,7 +112,7 @@ impl Format {
 }
 
 /// What a candidate claims: a signature of the image, or an attestation about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Kind {
     Signature,
     Attestation,
@@ -179,8 +179,9 @@ pub struct Trust {
     pub tlog: TlogPolicy,
 }
 
-/// Who signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who signed. JSON: `{"key": {"id", "name"}}` or `{"identity": {"subject", "issuer"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Signer {
     /// A trusted key: its `sha256:<hex>` SPKI digest and the name it was given.
     Key { id: String, name: String },
@@ -207,8 +208,9 @@ impl std::fmt::Display for Signer {
     }
 }
 
-/// The verdict on one candidate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The verdict on one candidate (serialized in camelCase for `--output json` and status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Outcome {
     /// `None` when the layer's media type is not a cosign layer.
     pub format: Option<Format>,

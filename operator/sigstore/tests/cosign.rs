@@ -327,6 +327,12 @@ fn a_key_signed_simple_signing_payload_verifies_offline() {
         "{}",
         out.message
     );
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["format"], "SimpleSigning");
+    assert_eq!(json["kind"], "Signature");
+    assert_eq!(json["reason"], "Verified");
+    assert_eq!(json["signer"]["key"]["name"], "ci-key");
+    assert_eq!(json["dockerReference"], "registry.test/shop/cart");
 }
 
 #[test]
