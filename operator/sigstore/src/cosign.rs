@@ -88,14 +88,18 @@ pub enum Format {
 
 impl Format {
     /// The format of a layer media type; `None` for anything else (not a cosign layer).
+    /// Compared as media types are (case-insensitive, parameters aside); a Sigstore bundle's
+    /// version is then read from the bundle's own `mediaType`.
     pub fn from_media_type(media_type: &str) -> Option<Self> {
-        match media_type {
+        let lower = media_type.to_ascii_lowercase();
+        let essence = lower.split(';').next().unwrap_or_default().trim();
+        match essence {
             SIMPLE_SIGNING => Some(Format::SimpleSigning),
             DSSE_ENVELOPE => Some(Format::DsseEnvelope),
-            SIGSTORE_BUNDLE_V03
-            | "application/vnd.dev.sigstore.bundle+json;version=0.1"
-            | "application/vnd.dev.sigstore.bundle+json;version=0.2"
-            | "application/vnd.dev.sigstore.bundle+json;version=0.3" => {
+            "application/vnd.dev.sigstore.bundle+json" => Some(Format::SigstoreBundle),
+            e if e.starts_with("application/vnd.dev.sigstore.bundle.v0.")
+                && e.ends_with("+json") =>
+            {
                 Some(Format::SigstoreBundle)
             }
             _ => None,

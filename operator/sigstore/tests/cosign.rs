@@ -476,6 +476,31 @@ fn a_signature_does_not_satisfy_a_required_predicate_type() {
 }
 
 #[test]
+fn layer_media_types_are_compared_as_media_types() {
+    for (mt, format) in [
+        (SIMPLE_SIGNING, Some(Format::SimpleSigning)),
+        (
+            "Application/Vnd.Dev.Cosign.Simplesigning.v1+JSON",
+            Some(Format::SimpleSigning),
+        ),
+        (DSSE_ENVELOPE, Some(Format::DsseEnvelope)),
+        (SIGSTORE_BUNDLE_V03, Some(Format::SigstoreBundle)),
+        (
+            "application/vnd.dev.sigstore.bundle+json; version=0.2",
+            Some(Format::SigstoreBundle),
+        ),
+        (
+            "application/vnd.dev.sigstore.bundle.v0.4+json",
+            Some(Format::SigstoreBundle),
+        ),
+        ("application/vnd.in-toto+json", None),
+        ("application/vnd.oci.image.layer.v1.tar+gzip", None),
+    ] {
+        assert_eq!(Format::from_media_type(mt), format, "{mt}");
+    }
+}
+
+#[test]
 fn an_unknown_layer_media_type_is_unsupported() {
     let out = cosign::verify_layer(
         "application/vnd.oci.image.layer.v1.tar+gzip",
