@@ -801,6 +801,30 @@ fn a_keyless_legacy_attestation_verifies_with_its_dsse_entry() {
     assert!(matches!(&out.signer, Some(Signer::Identity { subject, .. }) if subject == SUBJECT));
     assert_eq!(out.predicate_type.as_deref(), Some(SLSA));
 
+    // cosign v2 logged attestations as intoto 0.0.2 (signature and PEM base64-encoded twice).
+    let intoto = json!({
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {"content": {
+            "envelope": {
+                "payloadType": "application/vnd.in-toto+json",
+                "signatures": [{
+                    "sig": b64(b64(&sig).as_bytes()),
+                    "publicKey": pem_b64("CERTIFICATE", &leaf)
+                }]
+            },
+            "hash": {"algorithm": "sha256", "value": hex::encode(sha256(&layer))},
+            "payloadHash": {"algorithm": "sha256", "value": hex::encode(sha256(&st))}
+        }}
+    });
+    let mut v2 = ann.clone();
+    v2.insert(
+        ANNOTATION_BUNDLE.into(),
+        inst.rekor_bundle(&inst.rekor_key, &intoto),
+    );
+    let out = cosign::verify_dsse_attestation(&v2, &layer, &image(), &trust);
+    assert_reason(&out, "Verified");
+
     // The entry of another attestation (another payload) does not vouch for this one.
     let other = dsse_body(b"{}", &sig, &pem_b64("CERTIFICATE", &leaf));
     let mut ann2 = ann.clone();
