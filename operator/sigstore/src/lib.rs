@@ -2,11 +2,13 @@
 //! trusted root: Fulcio certificate chains and the workload identity they name,
 //! Rekor v1 and v2 entries (body, RFC 6962 inclusion proof, C2SP signed checkpoint,
 //! signed entry timestamp), embedded SCTs, RFC 3161 timestamps, and in-toto
-//! statements in DSSE envelopes.
+//! statements in DSSE envelopes; and what cosign stores in an OCI registry (the
+//! `cosign` module: simple signing, DSSE attestations, bundle referrers).
 //!
 //! Pure like attestor-core: no network, no clock reads, no Kubernetes types.
 //! Every input is size-bounded before it is parsed.
 pub mod cert;
+pub mod cosign;
 pub mod crypto;
 pub mod der;
 pub mod error;
@@ -18,4 +20,7 @@ pub mod verify;
 
 pub use error::SigstoreError;
 pub use root::TrustedRoot;
-pub use verify::{Artifact, IdentityRule, Matcher, Policy, Verified, verify_bundle};
+pub use verify::{
+    Artifact, IdentityRule, Matcher, Options, Policy, TlogPolicy, Verified, verify_bundle,
+    verify_bundle_with,
+};

@@ -8,6 +8,7 @@
 
 use attestor_core::merkle;
 use attestor_core::note::{CheckpointBody, NoteVerifier, SignedNote};
+pub use attestor_core::verify::TlogPolicy;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
@@ -125,7 +126,30 @@ struct Content {
     dsse: Option<(String, Vec<u8>)>,
 }
 
-fn parse_bundle(bytes: &[u8]) -> Result<(Bundle, u8), SigstoreError> {
+/// How a verification treats transparency-log entries and timestamps beyond what
+/// [`verify_bundle`] does (which is `Options::default()`: an entry is required).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options<'a> {
+    /// `Required`: at least one entry, each verified. `IfPresent`: each entry verified, none
+    /// needed (a keyless signature still needs a signing time: an entry or a timestamp).
+    /// `Skip`: entries are not looked at, so they give no signing time.
+    pub tlog: TlogPolicy,
+    /// What else an RFC 3161 timestamp may cover than the signature bytes (cosign's legacy
+    /// attestations timestamp the whole DSSE envelope).
+    pub timestamped_alternative: Option<&'a [u8]>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Self {
+            tlog: TlogPolicy::Required,
+            timestamped_alternative: None,
+        }
+    }
+}
+
+/// The bundle's media type as a version number: 1, 2 or 3.
+pub(crate) fn parse_bundle(bytes: &[u8]) -> Result<(Bundle, u8), SigstoreError> {
     if bytes.len() > MAX_BUNDLE_LEN {
         return Err(SigstoreError::BundleMalformed(format!(
             "{} bytes, more than {MAX_BUNDLE_LEN}",
@@ -163,7 +187,30 @@ pub fn verify_bundle(
     root: &TrustedRoot,
     policy: &Policy,
 ) -> Result<Verified, SigstoreError> {
+    verify_bundle_with(bundle_json, root, policy, &Options::default())
+}
+
+/// [`verify_bundle`] with [`Options`]: e.g. a key-signed bundle made offline (no log entry)
+/// verifies with `TlogPolicy::IfPresent`.
+pub fn verify_bundle_with(
+    bundle_json: &[u8],
+    root: &TrustedRoot,
+    policy: &Policy,
+    options: &Options<'_>,
+) -> Result<Verified, SigstoreError> {
     let (bundle, version) = parse_bundle(bundle_json)?;
+    verify_parsed(&bundle, version, root, policy, options)
+}
+
+/// Verifies a parsed bundle (`version` 1, 2 or 3: what the media type or, for cosign's
+/// legacy registry layout, the caller says).
+pub(crate) fn verify_parsed(
+    bundle: &Bundle,
+    version: u8,
+    root: &TrustedRoot,
+    policy: &Policy,
+    options: &Options<'_>,
+) -> Result<Verified, SigstoreError> {
     let vm = &bundle.verification_material;
 
     // The signer: a Fulcio leaf, or a key the policy names.
@@ -300,11 +347,16 @@ pub fn verify_bundle(
     };
 
     // Transparency log entries.
-    if vm.tlog_entries.is_empty() {
+    if vm.tlog_entries.is_empty() && options.tlog == TlogPolicy::Required {
         return Err(SigstoreError::TlogEntryInvalid(
             "the bundle has no transparency log entry".into(),
         ));
     }
+    let logged: &[TlogEntry] = if options.tlog == TlogPolicy::Skip {
+        &[]
+    } else {
+        &vm.tlog_entries
+    };
     let signer_der: &[u8] = match &leaf {
         Some(l) => &l.der,
         None => &key.spki_der,
@@ -312,7 +364,7 @@ pub fn verify_bundle(
     let mut times = Vec::new();
     let mut entries = Vec::new();
     let mut v2_logs: Vec<&Tlog> = Vec::new();
-    for entry in &vm.tlog_entries {
+    for entry in logged {
         let tlog = root.tlog(&entry.log_id.key_id.0).ok_or_else(|| {
             SigstoreError::TlogEntryInvalid(format!(
                 "the entry is from log {}, which is not in the trusted root",
@@ -340,9 +392,16 @@ pub fn verify_bundle(
         for ts in &tvd.rfc3161_timestamps {
             let token =
                 Token::parse(&ts.signed_timestamp.0).map_err(SigstoreError::TimestampInvalid)?;
-            let t = token
-                .verify(&content.signature, &root.tsas)
-                .map_err(SigstoreError::TimestampInvalid)?;
+            let t = match (
+                token.verify(&content.signature, &root.tsas),
+                options.timestamped_alternative,
+            ) {
+                (Ok(t), _) => t,
+                (Err(e), None) => return Err(SigstoreError::TimestampInvalid(e)),
+                (Err(e), Some(alt)) => token
+                    .verify(alt, &root.tsas)
+                    .map_err(|_| SigstoreError::TimestampInvalid(e))?,
+            };
             // A Rekor v2 entry has no integrated time: the log key must have been valid
             // when the timestamp authority saw the signature.
             if let Some(log) = v2_logs
