@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use attestor_api::{API_VERSION, ProofVerification, TrustAnchor, TrustedIssuer};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::api::{Patch, PatchParams};
@@ -406,12 +406,46 @@ pub async fn run(
         cancel.clone(),
     );
     let replays = replays::controller(&ctx, cancel.clone());
-    tracing::info!("controllers started");
+    // Decide nothing before every cache holds its first full list: a reconcile that ran while
+    // the anchors' store was still empty reported AnchorNotFound, in status and as a Warning
+    // Event, for a moment after every start. Triggers queue in their channels meanwhile.
+    let ready = {
+        let (a, i, v) = (
+            shared.anchors.clone(),
+            shared.issuers.clone(),
+            shared.verifications.clone(),
+        );
+        let cancel = cancel.clone();
+        async move {
+            tokio::select! {
+                _ = cancel.cancelled() => false,
+                synced = async {
+                    a.wait_until_ready().await.is_ok()
+                        && i.wait_until_ready().await.is_ok()
+                        && v.wait_until_ready().await.is_ok()
+                } => synced,
+            }
+        }
+        .shared()
+    };
+    let after_sync = |name: &'static str, controller: futures::future::BoxFuture<'static, ()>| {
+        let ready = ready.clone();
+        async move {
+            if ready.await {
+                tracing::info!(controller = name, "caches synced; controller started");
+                controller.await;
+            }
+        }
+    };
+    tracing::info!("controllers waiting for their caches");
     tokio::join!(
-        anchors.for_each(|_| async {}),
-        issuers.for_each(|_| async {}),
-        verifications.for_each(|_| async {}),
-        replays.for_each(|_| async {}),
+        after_sync("TrustAnchor", anchors.for_each(|_| async {}).boxed()),
+        after_sync("TrustedIssuer", issuers.for_each(|_| async {}).boxed()),
+        after_sync(
+            "ProofVerification",
+            verifications.for_each(|_| async {}).boxed()
+        ),
+        after_sync("ReplayJob", replays.for_each(|_| async {}).boxed()),
         shared.task,
     );
     tracing::info!("controllers stopped");
