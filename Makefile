@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check registry-smoke
+.PHONY: cli docs-check image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check registry-smoke
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -14,6 +14,8 @@ help:
 	@echo "                   (built from Go modules on first use, stopped afterwards) with the e2e"
 	@echo "                   suite against it"
 	@echo "make unit          lints and the tests that need no cluster"
+	@echo "make docs-check    every command of README.md and docs/*.md, pasted in order into one shell on"
+	@echo "                   the local cluster, with the output the docs show compared"
 	@echo "make e2e           the e2e suite against KUBECONFIG or the running local cluster (with no chart"
 	@echo "                   installed it runs target/debug/attestor as a process)"
 	@echo "make e2e-chart     install the chart with the local image on the running node, then the suite"
@@ -38,11 +40,16 @@ help:
 
 demo: demo-offline demo-cluster
 
-demo-offline: release
-	ATTESTOR_BIN=target/release/attestor examples/demo.sh
+# The demo uses the debug build: dependencies are optimised even there (profile.dev.package."*"),
+# and it is the binary `make test` builds anyway, so the demo costs no second full build.
+demo-offline: cli
+	ATTESTOR_BIN=target/debug/attestor examples/demo.sh
 
-demo-cluster: release
-	ATTESTOR_BIN=target/release/attestor e2e/demo-cluster.sh
+demo-cluster: cli
+	ATTESTOR_BIN=target/debug/attestor e2e/demo-cluster.sh
+
+cli:
+	$(CARGO) build --locked -p attestor
 
 release:
 	$(CARGO) build --release --locked -p attestor
@@ -87,6 +94,8 @@ test:
 	@$(MAKE) --no-print-directory -j2 test-images test-go-binaries
 	@echo "[$$(date +%T)] tests, the chart checks, then the chart on the node and the e2e suite"
 	ATTESTOR_E2E_NODE=$(NODE) e2e/with-cluster.sh $(MAKE) --no-print-directory integration chart-check $(if $(filter 1,$(NODE)),e2e-chart,e2e)
+	@echo "[$$(date +%T)] the README and docs/, every command as pasted, on a fresh local cluster"
+	@$(MAKE) --no-print-directory docs-check
 	@echo "[$$(date +%T)] make test passed"
 
 # Run side by side by `make test`: the musl release build and the Go builds each leave the
@@ -108,6 +117,16 @@ integration:
 
 e2e:
 	e2e/run.sh
+
+# Every runnable block of README.md and docs/*.md, in order, in one shell, output compared with
+# what the docs show (e2e/docs-check.py). The README starts the local cluster itself (make
+# cluster-up); what it started is stopped here and checked to have left nothing behind.
+docs-check:
+	@python3 e2e/docs-check.py --self-test
+	@if e2e/cluster.sh status >/dev/null 2>&1; then running=1; else running=; fi; \
+	  python3 e2e/docs-check.py; rc=$$?; \
+	  if [ -z "$$running" ]; then e2e/cluster.sh down && e2e/cluster.sh leftovers || rc=1; fi; \
+	  exit $$rc
 
 # The chart as a user installs it, with the image of `make image`, on the local node; then the
 # same e2e suite as on kind (ATTESTOR_E2E_EXPECT_CHART: a missing operator fails, no fallback).

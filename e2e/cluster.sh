@@ -703,7 +703,7 @@ cmd_leftovers() {
     # (other checkouts' clusters run the same cached binaries).
     for p in /proc/[0-9]*; do
         [[ $p == "/proc/$$" || $p == "/proc/$BASHPID" ]] && continue
-        if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qF "$RUN_DIR/"; then
+        if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$RUN_DIR/"; then
             out+=$'\n'"process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
             if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$RUN_DIR/registry/"; then
                 out+=" (a test registry: e2e/registry.sh down)"

@@ -8,8 +8,8 @@
 # running until Ctrl-C; either way it stops what it started.
 set -Euo pipefail
 cd "$(dirname "$0")/.."
-bin=${ATTESTOR_BIN:-target/release/attestor}
-[[ -x $bin ]] || { echo "demo: $bin not built (make release)" >&2; exit 2; }
+bin=${ATTESTOR_BIN:-target/debug/attestor}
+[[ -x $bin ]] || { echo "demo: $bin not built (make cli)" >&2; exit 2; }
 
 started_cluster= operator_pid=
 stop() {

@@ -222,6 +222,7 @@ def session_script(blocks: list[Block], outdir: Path) -> tuple[str, dict[int, st
         return sum(chunk.count("\n") + 1 for chunk in out)
     for b_index, b in enumerate(blocks):
         if b.skip is not None:
+            out.append(f"printf '%s SKIP {b_index}\\n' \"$__docs_mark\"")
             continue
         out.append(f"printf '%s BLOCK {b_index}\\n' \"$__docs_mark\"")
         if b.lang != "console":
@@ -249,9 +250,6 @@ def session_script(blocks: list[Block], outdir: Path) -> tuple[str, dict[int, st
 def run(blocks: list[Block], timeout: float, verbose: bool, root: Path = ROOT) -> tuple[int, int, int]:
     passed = failed = 0
     skipped = sum(1 for b in blocks if b.skip is not None)
-    for b in blocks:
-        if b.skip is not None:
-            print(f"skip {b.where} (illustrative: {b.skip})")
     with tempfile.TemporaryDirectory(prefix="docs-check.") as tmp:
         outdir = Path(tmp)
         script = outdir / "session.sh"
@@ -326,7 +324,10 @@ def run(blocks: list[Block], timeout: float, verbose: bool, root: Path = ROOT) -
                         print(f"  | {line}", flush=True)
                         continue
                     kind, _, rest = line[len(MARK) + 1:].partition(" ")
-                    if kind == "BLOCK":
+                    if kind == "SKIP":
+                        b = blocks[int(rest)]
+                        print(f"skip {b.where} (illustrative: {b.skip})", flush=True)
+                    elif kind == "BLOCK":
                         current = int(rest)
                         deadline = time.monotonic() + timeout
                         print(f"run  {blocks[current].where} [{blocks[current].lang}]", flush=True)
