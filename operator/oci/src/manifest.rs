@@ -99,7 +99,7 @@ pub struct ImageManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
     pub config: Descriptor,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub layers: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Descriptor>,
@@ -116,7 +116,7 @@ pub struct ImageIndex {
     pub media_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub manifests: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Descriptor>,
@@ -136,6 +136,12 @@ impl ImageIndex {
             annotations: BTreeMap::new(),
         }
     }
+}
+
+/// `null` as an empty list: registries written in Go serialise an empty (nil) slice as `null`,
+/// e.g. a referrers answer with nothing to list.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Descriptor>, D::Error> {
+    Ok(Option::<Vec<Descriptor>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A manifest document of either kind.
@@ -363,6 +369,14 @@ mod tests {
         };
         assert_eq!(i.manifests.len(), 1);
         assert!(parse_index("i", index.as_bytes(), &l).is_ok());
+        // An empty list written as null (Go's nil slice), as some registries answer.
+        let empty = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":null}}"#);
+        assert!(
+            parse_index("i", empty.as_bytes(), &l)
+                .unwrap()
+                .manifests
+                .is_empty()
+        );
         // Header parameters and case do not matter.
         assert!(
             parse_manifest(
