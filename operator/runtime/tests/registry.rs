@@ -835,3 +835,73 @@ async fn mirror_rules_send_requests_to_the_mirror() {
     assert_eq!(found.source, Source::Referrers);
     assert!(fake.requests()[0].starts_with("GET /v2/org/app/referrers/"));
 }
+
+#[tokio::test]
+async fn a_blob_redirect_to_storage_is_followed_without_the_registry_token() {
+    let fake = Fake::start(Options {
+        auth: Auth::Bearer,
+        ..Options::default()
+    })
+    .await;
+    let subject = fake.image_manifest();
+    fake.referrer(&subject, None, SIGSTORE_BUNDLE_V03, b"{\"stored\":1}", &[]);
+    let storage = TestServer::http(|_| Reply::ok("{\"stored\":1}")).await;
+    fake.store.lock().unwrap().script.push((
+        "/v2/org/app/blobs/".into(),
+        Reply::redirect(307, storage.url("/bucket/blob?sig=x")),
+    ));
+    let found = client(&fake)
+        .discover(&fake.image(&subject), &subject, &ALL, &creds(&fake, "pass"))
+        .await
+        .unwrap();
+    assert_eq!(found.candidates[0].layers[0].1, b"{\"stored\":1}");
+    let at_storage = storage.requests();
+    assert_eq!(at_storage.len(), 1);
+    assert_eq!(
+        at_storage[0].header("authorization"),
+        None,
+        "the registry's token must not reach another origin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_per_registry_are_limited_by_a_semaphore() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for (limit, want_parallel) in [(1, false), (4, true)] {
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (i, p) = (in_flight.clone(), peak.clone());
+        // Every request holds its connection for 50 ms.
+        let server = TestServer::http(move |_| {
+            let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(50));
+            i.fetch_sub(1, Ordering::SeqCst);
+            json(404, "{}")
+        })
+        .await;
+        let mut cfg = RegistryConfig {
+            plain_http: vec![server.addr.to_string()],
+            ..RegistryConfig::default()
+        };
+        cfg.max_concurrency = limit;
+        let client = RegistryClient::new(fetcher(test_config(&[])), cfg);
+        let digest = Sha256Digest::of(b"image");
+        let image = ImageRef::parse(&format!("{}/org/app@{digest}", server.addr)).unwrap();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (client, image) = (client.clone(), image.clone());
+                tokio::spawn(async move { client.discover(&image, &digest, &ALL, &[]).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap().candidates.is_empty());
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        if want_parallel {
+            assert!(peak > 1, "limit {limit}: peak {peak}");
+        } else {
+            assert_eq!(peak, 1, "limit {limit}");
+        }
+    }
+}
