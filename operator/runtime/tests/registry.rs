@@ -834,6 +834,36 @@ async fn mirror_rules_send_requests_to_the_mirror() {
         .unwrap();
     assert_eq!(found.source, Source::Referrers);
     assert!(fake.requests()[0].starts_with("GET /v2/org/app/referrers/"));
+
+    // A mirror that wants a password, and only Docker Hub's configured: Hub's are not sent.
+    let mirror = Fake::start(Options {
+        auth: Auth::Basic,
+        ..Options::default()
+    })
+    .await;
+    let mut cfg = config(&mirror);
+    cfg.mirrors = vec![
+        attestor_oci::mirror::MirrorRule::parse(&format!("docker.io={}", mirror.host())).unwrap(),
+    ];
+    let hub = DockerConfig::parse(
+        "hub",
+        br#"{"auths":{"https://index.docker.io/v1/":{"username":"user","password":"pass"}}}"#,
+        1024,
+    )
+    .unwrap();
+    let e = RegistryClient::new(fetcher(test_config(&[])), cfg)
+        .discover(&image, &subject, &ALL, &[hub])
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "RegistryAuthFailed", "{e}");
+    assert!(
+        mirror
+            .server
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization").is_none()),
+        "Docker Hub's credentials went to the mirror"
+    );
 }
 
 #[tokio::test]

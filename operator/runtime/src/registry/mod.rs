@@ -243,11 +243,9 @@ impl RegistryClient {
             .iter()
             .any(|h| h.eq_ignore_ascii_case(&host));
         let scheme = if plain { "http" } else { "https" };
-        // Credentials are looked up by the registry's name, or by the mirror's when mirrored.
+        // Credentials are those of the host actually spoken to: a mirror gets the mirror's,
+        // never the mirrored registry's (which would hand, say, Docker Hub credentials to it).
         let credential = attestor_oci::credentials::lookup(credentials, &host, &image.repository)
-            .or_else(|| {
-                attestor_oci::credentials::lookup(credentials, &image.registry, &image.repository)
-            })
             .map(|(config, entry)| {
                 (
                     format!("{}#{}", config.source_name, entry.key),
