@@ -92,6 +92,22 @@ fn route(store: &Mutex<Store>, options: &Options, r: &Request) -> Reply {
     let (path, query) = r.path.split_once('?').unwrap_or((r.path.as_str(), ""));
     if path == "/token" {
         s.token_requests += 1;
+        // The OAuth2 refresh-token grant of an `identitytoken`.
+        if r.method == "POST" {
+            let form = String::from_utf8_lossy(&r.body).to_string();
+            let fields: Vec<&str> = form.split('&').collect();
+            if fields.contains(&"grant_type=refresh_token")
+                && fields.contains(&"refresh_token=itok")
+                && fields.contains(&"service=fake")
+                && r.header("content-type") == Some("application/x-www-form-urlencoded")
+            {
+                return json(
+                    200,
+                    &format!(r#"{{"access_token":"{TOKEN}","expires_in":300}}"#),
+                );
+            }
+            return json(401, "{}");
+        }
         if !basic_ok(r) {
             return json(
                 401,
@@ -934,4 +950,32 @@ async fn requests_per_registry_are_limited_by_a_semaphore() {
             assert_eq!(peak, 1, "limit {limit}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_identity_token_is_exchanged_with_the_refresh_token_grant() {
+    let fake = Fake::start(Options {
+        auth: Auth::Bearer,
+        ..Options::default()
+    })
+    .await;
+    let subject = fake.image_manifest();
+    let doc = format!(
+        r#"{{"auths":{{"{}":{{"username":"00000000-0000-0000-0000-000000000000","identitytoken":"itok"}}}}}}"#,
+        fake.host()
+    );
+    let creds = vec![DockerConfig::parse("acr", doc.as_bytes(), 1024).unwrap()];
+    client(&fake)
+        .discover(&fake.image(&subject), &subject, &ALL, &creds)
+        .await
+        .unwrap();
+    let token_posts: Vec<_> = fake
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/token")
+        .collect();
+    assert_eq!(token_posts.len(), 1);
+    assert_eq!(token_posts[0].method, "POST");
+    assert_eq!(token_posts[0].header("authorization"), None);
 }
