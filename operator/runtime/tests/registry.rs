@@ -54,6 +54,8 @@ struct Options {
     referrers_api: bool,
     auth: Auth,
     page_size: usize,
+    /// The tokens' `expires_in`.
+    expires_in: u64,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             referrers_api: true,
             auth: Auth::None,
             page_size: 100,
+            expires_in: 300,
         }
     }
 }
@@ -114,7 +117,13 @@ fn route(store: &Mutex<Store>, options: &Options, r: &Request) -> Reply {
                 r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#,
             );
         }
-        return json(200, &format!(r#"{{"token":"{TOKEN}","expires_in":300}}"#));
+        return json(
+            200,
+            &format!(
+                r#"{{"token":"{TOKEN}","expires_in":{}}}"#,
+                options.expires_in
+            ),
+        );
     }
     let authorized = match options.auth {
         Auth::None => true,
@@ -978,4 +987,42 @@ async fn an_identity_token_is_exchanged_with_the_refresh_token_grant() {
     assert_eq!(token_posts.len(), 1);
     assert_eq!(token_posts[0].method, "POST");
     assert_eq!(token_posts[0].header("authorization"), None);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_fetched_again() {
+    let fake = Fake::start(Options {
+        auth: Auth::Bearer,
+        expires_in: 1,
+        ..Options::default()
+    })
+    .await;
+    let subject = fake.image_manifest();
+    let client = client(&fake);
+    let creds = creds(&fake, "pass");
+    let image = fake.image(&subject);
+    client
+        .discover(&image, &subject, &ALL, &creds)
+        .await
+        .unwrap();
+    client
+        .discover(&image, &subject, &ALL, &creds)
+        .await
+        .unwrap();
+    assert_eq!(client.token_requests(), 1, "still valid");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client
+        .discover(&image, &subject, &ALL, &creds)
+        .await
+        .unwrap();
+    assert_eq!(client.token_requests(), 2, "expired: fetched again");
+    // An expired token is not sent: only the first request of the first and of the last
+    // discovery went without one (and met the challenge).
+    let anonymous = fake
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/") && r.header("authorization").is_none())
+        .count();
+    assert_eq!(anonymous, 2);
 }
