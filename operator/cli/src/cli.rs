@@ -53,6 +53,16 @@ not verify)."
     /// ProofVerifications in the cluster.
     #[command(subcommand)]
     Verifications(crate::commands::views::VerificationsCommand),
+    /// Publish a proof bundle to a registry as an OCI artifact referring to an image digest.
+    #[command(
+        after_help = "Exit codes: 0 pushed, 1 the registry refused or failed, 2 bad usage or unreadable input."
+    )]
+    Push(crate::commands::registry::PushArgs),
+    /// Fetch the proof bundle published for an image digest (the newest, if several).
+    #[command(
+        after_help = "Exit codes: 0 written, 1 none found or the registry failed, 2 bad usage or unreadable input."
+    )]
+    Pull(crate::commands::registry::PullArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //!
 //! - [`fetch`]: proof bundles and issuer key directories over HTTP(S), with hard limits on size,
 //!   time, redirects and retries.
+//! - [`registry`]: the OCI registry client (discovery of signatures and attestations for a
+//!   digest, proof bundles pushed and pulled as OCI artifacts), on the same guarded fetcher.
 //! - [`trust`], [`verification`], [`scope`], [`conditions`]: pure decisions (what an anchor or
 //!   issuer amounts to now, what a verification's status and Events should be), tested without
 //!   an API server.
@@ -18,6 +20,7 @@ pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod operator;
+pub mod registry;
 pub mod replay;
 pub mod snapshot_store;
 pub mod source;

@@ -3,6 +3,7 @@ pub mod crd;
 pub mod doctor;
 pub mod inspect;
 pub mod keys;
+pub mod registry;
 pub mod replay;
 pub mod run;
 pub mod score;
@@ -31,6 +32,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Doctor(args) => doctor::run(&args),
         Command::TrustAnchors(command) => views::trust_anchors(&command),
         Command::Verifications(command) => views::verifications(&command),
+        Command::Push(args) => registry::push(&args),
+        Command::Pull(args) => registry::pull(&args),
     }
 }
 

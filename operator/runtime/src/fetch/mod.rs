@@ -126,6 +126,35 @@ pub struct Fetched {
     pub attempts: u32,
 }
 
+/// What [`Fetcher::send`] sends: a method, headers and a body. The default is a plain GET.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSpec {
+    pub method: reqwest::Method,
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// A response of any status, from [`Fetcher::send`].
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// The body, at most `max_bytes` (empty for HEAD).
+    pub bytes: Vec<u8>,
+    pub digest: Sha256Digest,
+    /// The URL the response came from, after redirects.
+    pub final_url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Response {
+    /// A header as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 /// The client could not be built (no usable root certificates, a bad extra root).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
@@ -268,27 +297,82 @@ impl Fetcher {
         }
     }
 
-    /// One attempt: the redirect chain, then the body.
+    /// One attempt of a GET: the redirect chain, then the body (a non-2xx status is an error).
     async fn attempt(
         &self,
         url: &str,
         start: &Url,
         expect: &FetchExpect,
     ) -> Result<Fetched, AttemptError> {
+        let exchanged = self
+            .exchange(url, start, &RequestSpec::default(), expect, true)
+            .await?;
+        Ok(Fetched {
+            bytes: exchanged.bytes,
+            digest: exchanged.digest,
+            final_url: exchanged.final_url,
+            etag: exchanged.etag,
+            last_modified: exchanged.last_modified,
+            attempts: 1,
+        })
+    }
+
+    /// Sends one request (no retries: the caller decides what a status means and how to back
+    /// off) under the same rules as [`Fetcher::fetch`]: the address policy on every connection,
+    /// the redirect rules (followed for GET and HEAD only; `Authorization` is not carried to
+    /// another origin), the attempt timeout, and `expect.max_bytes` on the body of any status.
+    /// `expect.digest` is not checked here; the response's digest is returned.
+    pub async fn send(
+        &self,
+        url: &str,
+        spec: &RequestSpec,
+        expect: FetchExpect,
+    ) -> Result<Response, FetchError> {
+        let start = parse_url(url, expect.field)?;
+        let exchanged = tokio::time::timeout(
+            self.config.timeout,
+            self.exchange(url, &start, spec, &expect, false),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout {
+            url: url.to_string(),
+            after: self.config.timeout,
+            attempts: 1,
+        })?
+        .map_err(|e| e.error)?;
+        Ok(exchanged)
+    }
+
+    /// The redirect chain, then the body. With `fail_on_status`, a final non-2xx status is an
+    /// error (its body unread); otherwise it is returned with its (bounded) body.
+    async fn exchange(
+        &self,
+        url: &str,
+        start: &Url,
+        spec: &RequestSpec,
+        expect: &FetchExpect,
+        fail_on_status: bool,
+    ) -> Result<Response, AttemptError> {
         let field = expect.field;
         let mut current = start.clone();
         let mut chain = vec![start.clone()];
+        let follows = spec.method == reqwest::Method::GET || spec.method == reqwest::Method::HEAD;
         let mut response = loop {
             // Names are checked by the resolver; an address in the URL never reaches it.
             self.check_literal_host(url, &current, field)?;
-            let response = self
-                .client
-                .get(current.clone())
-                .send()
-                .await
-                .map_err(|e| classify(url, &e, field))?;
+            let mut request = self.client.request(spec.method.clone(), current.clone());
+            let same_origin = current.origin() == start.origin();
+            for (name, value) in &spec.headers {
+                if same_origin || *name != reqwest::header::AUTHORIZATION {
+                    request = request.header(name, value);
+                }
+            }
+            if let Some(body) = &spec.body {
+                request = request.body(body.clone());
+            }
+            let response = request.send().await.map_err(|e| classify(url, &e, field))?;
             let status = response.status();
-            if !is_followed_redirect(status) {
+            if !follows || !is_followed_redirect(status) {
                 break response;
             }
             let chain_text = |chain: &[Url]| chain.iter().map(Url::to_string).collect::<Vec<_>>();
@@ -363,7 +447,7 @@ impl Fetcher {
         };
 
         let status = response.status();
-        if !status.is_success() {
+        if fail_on_status && !status.is_success() {
             return Err(AttemptError {
                 retry_after: retry_after(&response),
                 error: FetchError::Http {
@@ -382,6 +466,19 @@ impl Fetcher {
             field,
         };
         let declared = response.content_length();
+        if spec.method == reqwest::Method::HEAD {
+            // A HEAD's Content-Length is that of the GET it stands for; there is no body.
+            let headers = response.headers().clone();
+            return Ok(Response {
+                status: status.as_u16(),
+                etag: None,
+                last_modified: None,
+                headers,
+                digest: Sha256Digest::of(b""),
+                bytes: Vec::new(),
+                final_url: current.to_string(),
+            });
+        }
         if let Some(n) = declared
             && n > expect.max_bytes
         {
@@ -396,6 +493,7 @@ impl Fetcher {
         };
         let etag = header(ETAG);
         let last_modified = header(LAST_MODIFIED);
+        let headers = response.headers().clone();
 
         // Bounded by max_bytes, whatever the server declared.
         let capacity = declared.unwrap_or(0).min(expect.max_bytes).min(1 << 20);
@@ -412,13 +510,14 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk);
         }
         let digest = Sha256Digest::of(&bytes);
-        Ok(Fetched {
+        Ok(Response {
+            status: status.as_u16(),
+            headers,
             bytes,
             digest,
             final_url: current.to_string(),
             etag,
             last_modified,
-            attempts: 1,
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct Request {
     pub base: String,
     /// 0 for the first request this server received.
     pub index: usize,
+    /// The body, when the request declared a `Content-Length`.
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -181,7 +183,7 @@ struct Conn {
 
 impl Conn {
     async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, mut stream: S) {
-        let Some(head) = read_head(&mut stream).await else {
+        let Some((head, mut body)) = read_head(&mut stream).await else {
             return;
         };
         let mut lines = head.split("\r\n");
@@ -191,8 +193,23 @@ impl Conn {
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
+            .collect::<Vec<(String, String)>>();
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(64 << 20);
+        while body.len() < length {
+            let mut chunk = vec![0u8; 64 * 1024];
+            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        }
+        body.truncate(length);
         let request = Request {
+            body,
             method,
             path,
             headers,
@@ -206,8 +223,9 @@ impl Conn {
     }
 }
 
-/// Reads up to the blank line ending the request head (GETs have no body).
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
+/// Reads up to the blank line ending the request head; returns the head and whatever of the
+/// body arrived with it.
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -223,7 +241,10 @@ async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
         }
         buf.extend_from_slice(&byte[..n]);
     }
-    String::from_utf8(buf).ok()
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let rest = buf.split_off(end);
+    buf.truncate(end - 4);
+    String::from_utf8(buf).ok().map(|head| (head, rest))
 }
 
 async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: Reply) -> std::io::Result<()> {
