@@ -183,6 +183,7 @@ expect_describe proofverification/cart-tampered-signature shop "SignatureInvalid
 expect_condition proofverification/cart-expired-key shop Verified False KeyExpired
 expect_describe proofverification/cart-expired-key shop "KeyExpired" "expired at 2025-03-31" "Next: re-sign the proof with a current key"
 expect_condition proofverification/cart-from-url shop Verified False SourceUnavailable
+expect_condition proofverification/cart-from-url shop SourceAvailable False SourceHostReserved
 out=$(kubectl get proofverifications -n shop 2>&1)
 if [[ $(printf '%s\n' "$out" | awk '$1=="cart-tampered-signature"{print $2, $3}') == "False SignatureInvalid" ]]; then
   ok "kubectl get proofverifications shows VERIFIED False, REASON SignatureInvalid"

@@ -300,6 +300,11 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
             ),
             r(
                 "False",
+                "SourceHostReserved",
+                "the host of `source.url` (or of a redirect) is a name reserved for documentation or tests (`.example`, `.test`, `.invalid`, `example.com`, `example.net`, `example.org` and names under them, RFC 2606/6761): refused without a DNS query, and not retried",
+            ),
+            r(
+                "False",
                 "DigestMismatch",
                 "the downloaded bytes do not match `source.url.digest`",
             ),

@@ -125,6 +125,16 @@ async fn doctor_reports_an_expired_anchor_and_a_failing_proof_with_fixes() {
         .expect("write ProofVerification status");
 
     let doctor = attestor(&kubeconfig, &["doctor", "--namespace", &ns]);
+    let no_lease = attestor(
+        &kubeconfig,
+        &[
+            "doctor",
+            "--namespace",
+            &ns,
+            "--lease-name",
+            &format!("{id}-no-lease"),
+        ],
+    );
     let anchors_list = attestor(&kubeconfig, &["trust-anchors", "list"]);
     let failed_list = attestor(
         &kubeconfig,
@@ -188,4 +198,30 @@ async fn doctor_reports_an_expired_anchor_and_a_failing_proof_with_fixes() {
         "no cluster is exit 2: {}",
         String::from_utf8_lossy(&unreachable.stderr)
     );
+    // The missing kubeconfig is named once, as it is, with what to do.
+    let missing = repo_root().join("no-such-kubeconfig");
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot reach the cluster: the kubeconfig {} cannot be read: ",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches(&*missing.to_string_lossy()).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("set KUBECONFIG"), "{stderr}");
+    assert!(!stderr.contains("'\""), "{stderr}");
+
+    // Without a leader-election Lease (as with attestor run --leader-elect=false), the Lease
+    // finding says what the objects show instead of "not found".
+    let no_lease_out = String::from_utf8_lossy(&no_lease.stdout);
+    let lease = no_lease_out
+        .lines()
+        .find(|l| l.contains(&format!("Lease {id}-no-lease: ")))
+        .unwrap_or_else(|| panic!("a finding for the Lease:\n{no_lease_out}"));
+    assert!(lease.contains("no leader-election Lease"), "{lease}");
 }

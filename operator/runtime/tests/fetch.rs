@@ -831,3 +831,69 @@ async fn a_redirect_into_a_denied_network_is_refused() {
     }
     assert_eq!(server.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn reserved_names_are_refused_at_once_and_not_retried() {
+    // The operator's defaults, with retries that would show (3 attempts).
+    let f = defaults();
+    for (url, host) in [
+        (
+            "https://bundles.example/shop/cart/1.4.2/proof.zip",
+            "bundles.example",
+        ),
+        ("http://api.test:8080/b.zip", "api.test"),
+        ("https://nothing.invalid/b.zip", "nothing.invalid"),
+        ("https://ci.example.com/keys.json", "ci.example.com"),
+        ("https://EXAMPLE.org./b.zip", "example.org."),
+        ("https://registry.example./b.zip", "registry.example."),
+    ] {
+        let started = Instant::now();
+        let err = f.fetch(url, expect()).await.unwrap_err();
+        assert!(started.elapsed() < QUICK, "{url}");
+        match &err {
+            FetchError::ReservedHost { host: h, .. } => assert_eq!(h, host, "{url}"),
+            other => panic!("{url}: {other:?}"),
+        }
+        assert_eq!(err.reason(), "SourceHostReserved", "{url}");
+        assert!(!err.is_transient(), "{url}");
+        assert_eq!(err.attempts(), None, "{url}");
+    }
+    let err = f
+        .fetch("https://registry.example/b.zip", expect())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET https://registry.example/b.zip: registry.example is a name reserved for documentation \
+         (RFC 2606/6761): it names no real server, so no DNS query was made; use a real host in source.url"
+    );
+    let err = f.fetch("https://x.invalid/", expect()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("x.invalid is a name reserved to be invalid (RFC 2606/6761)"),
+        "{err}"
+    );
+    let err = f.fetch("https://x.test/", expect()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("x.test is a name reserved for testing (RFC 2606/6761)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_reserved_name_is_refused_without_following_it() {
+    let server = TestServer::http(|_| Reply::redirect(302, "http://mirror.example/b.zip")).await;
+    let f = fetcher(test_config(&[]));
+    let err = f.fetch(&server.url("/b.zip"), expect()).await.unwrap_err();
+    match &err {
+        FetchError::ReservedHost { host, url, .. } => {
+            assert_eq!(host, "mirror.example");
+            assert_eq!(url, &server.url("/b.zip"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.reason(), "SourceHostReserved");
+    // Asked once: a permanent failure is not retried.
+    assert_eq!(server.hits(), 1);
+}

@@ -23,6 +23,7 @@ use attestor_runtime::operator::{OperatorConfig, run_with};
 use attestor_runtime::webhook::{CertMode, WebhookConfig, certs};
 use base64::Engine as _;
 use cluster::{apply, apply_yaml, delete, get, read_example, unique, wait_condition, wait_until};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
@@ -203,6 +204,25 @@ async fn the_operator_works_under_the_charts_rbac_and_cannot_list_secrets() {
             .map(|_| ()),
         "watch every ConfigMap",
     );
+    // The webhook configuration: only the chart's own, listed or watched by name (the field
+    // selector is what lets resourceNames authorise a list or a watch).
+    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(sa.clone());
+    let by_name = format!("metadata.name={fullname}");
+    vwcs.list(&ListParams::default().fields(&by_name))
+        .await
+        .expect("list its webhook configuration by name");
+    vwcs.watch(&WatchParams::default().fields(&by_name).timeout(1), "0")
+        .await
+        .map(|_| ())
+        .expect("watch its webhook configuration by name");
+    forbidden(
+        vwcs.list(&ListParams::default()).await,
+        "list every ValidatingWebhookConfiguration",
+    );
+    forbidden(
+        vwcs.watch(&WatchParams::default(), "0").await.map(|_| ()),
+        "watch every ValidatingWebhookConfiguration",
+    );
 
     // Trust: the example signing, Ed25519 and log keys, an approved issuer.
     let anchors = [
@@ -372,6 +392,44 @@ async fn the_operator_works_under_the_charts_rbac_and_cannot_list_secrets() {
             .is_some()
     })
     .await;
+
+    // Its webhook configuration, registered after the operator started, gets the CA (a
+    // namespaceSelector no namespace matches: nothing is sent to this webhook).
+    let vwc = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": fullname},
+        "webhooks": [{
+            "name": "images.attestor.stellaops.io",
+            "clientConfig": {"url": "https://127.0.0.1:9/validate"},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                       "resources": ["pods"]}],
+            "namespaceSelector": {"matchLabels": {"attestor-rbac-test": &fullname}},
+            "failurePolicy": "Ignore",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+        }],
+    });
+    apply(&admin, vwc.clone()).await;
+    let admin_vwcs: Api<ValidatingWebhookConfiguration> = Api::all(admin.clone());
+    wait_until(
+        WAIT,
+        "the caBundle written under the chart's RBAC",
+        || async {
+            admin_vwcs
+                .get_opt(&fullname)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|v| {
+                    v.webhooks
+                        .unwrap_or_default()
+                        .iter()
+                        .all(|w| w.client_config.ca_bundle.is_some())
+                })
+        },
+    )
+    .await;
+    delete(&admin, &vwc).await;
 
     // Proofs from a ConfigMap and from a Secret verify with get alone.
     wait_condition(&admin, &from_cm, "Verified", "True", Some("Verified"), WAIT).await;

@@ -540,3 +540,120 @@ async fn scenarios(
         assert!(text.contains(needle), "{needle} in\n{text}");
     }
 }
+
+/// The caBundle of a configuration registered after the cert task started is written by the
+/// watch of that configuration, not by the next round: the rounds (and the short retry) here
+/// are a minute apart, and the caBundle must arrive within 10 s, both when the configuration
+/// is created and when someone overwrites it without one.
+#[tokio::test]
+async fn the_ca_bundle_is_written_as_soon_as_the_configuration_appears() {
+    const ROUNDS: Duration = Duration::from_secs(60);
+    const PROMPT: Duration = Duration::from_secs(10);
+    let Some(config) = cluster::config().await else {
+        return;
+    };
+    let client = Client::try_from(config).expect("client");
+    let vwc_name = unique("attestor-cabundle-test");
+    let _guard = VwcGuard(vwc_name.clone());
+    let ns = unique("wh-cabundle");
+    let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    apply(&client, ns_obj.clone()).await;
+
+    let store = Arc::new(certs::CertStore::default());
+    let metrics = Metrics::new();
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(certs::run_self_signed(
+        client.clone(),
+        certs::SelfSigned {
+            namespace: ns.clone(),
+            secret: certs::TLS_SECRET.into(),
+            names: certs::subject_alt_names("attestor-operator-webhook", &ns, &[]),
+            configuration: vwc_name.clone(),
+            retry: ROUNDS,
+        },
+        store.clone(),
+        attestor_runtime::metrics::AdmissionMetrics::new(&metrics),
+        ROUNDS,
+        cancel.clone(),
+    ));
+
+    let outcome = std::panic::AssertUnwindSafe(async {
+        cluster::wait_until(WAIT, "the certificate served", || async {
+            store.is_loaded()
+        })
+        .await;
+        // The first round looks for the configuration right after serving the certificate and
+        // finds none; from then on only the watch can write within the minute.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+            kube::Api::namespaced(client.clone(), &ns);
+        let ca = secrets.get(certs::TLS_SECRET).await.unwrap().data.unwrap()["ca.crt"]
+            .0
+            .clone();
+        let vwcs: kube::Api<
+            k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration,
+        > = kube::Api::all(client.clone());
+        let ca_bundle = || async {
+            vwcs.get_opt(&vwc_name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| v.webhooks?.first()?.client_config.ca_bundle.clone())
+                .map(|b| b.0)
+        };
+        assert_eq!(ca_bundle().await, None, "written before it was created");
+
+        // Registered after the operator: a namespaceSelector no namespace matches.
+        let start = Instant::now();
+        apply(&client, vwc(&vwc_name, free_port(), &unique("nobody"))).await;
+        while ca_bundle().await.as_ref() != Some(&ca) {
+            assert!(
+                start.elapsed() < PROMPT,
+                "no caBundle {PROMPT:?} after the configuration was created"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!("caBundle written {:?} after creation", start.elapsed());
+
+        // Overwritten without a caBundle (a PUT of a manifest that has none).
+        let mut current = vwcs.get(&vwc_name).await.unwrap();
+        for w in current.webhooks.iter_mut().flatten() {
+            w.client_config.ca_bundle = None;
+        }
+        let start = Instant::now();
+        let put = vwcs
+            .replace(&vwc_name, &Default::default(), &current)
+            .await
+            .unwrap();
+        assert!(
+            put.webhooks
+                .iter()
+                .flatten()
+                .all(|w| w.client_config.ca_bundle.is_none()),
+            "the PUT kept the caBundle"
+        );
+        while ca_bundle().await.as_ref() != Some(&ca) {
+            assert!(
+                start.elapsed() < PROMPT,
+                "no caBundle {PROMPT:?} after it was overwritten"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!(
+            "caBundle rewritten {:?} after the overwrite",
+            start.elapsed()
+        );
+    })
+    .catch_unwind()
+    .await;
+
+    cancel.cancel();
+    let _ = task.await;
+    let vwc_obj = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                         "kind": "ValidatingWebhookConfiguration", "metadata": {"name": vwc_name}});
+    delete(&client, &vwc_obj).await;
+    delete(&client, &ns_obj).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -208,8 +208,9 @@ pub fn validate_chain(leaf: &Cert, chain: &[Cert], times: &[Timestamp]) -> Resul
         }
         if !ca.unknown_critical.is_empty() {
             return Err(format!(
-                "\"{}\" has unprocessed critical extensions {:?}",
-                ca.subject, ca.unknown_critical
+                "\"{}\" has unprocessed critical extensions {}",
+                ca.subject,
+                ca.unknown_critical.join(", ")
             ));
         }
         if i == chain.len() - 1 && ca.subject_raw != ca.issuer_raw {

@@ -52,9 +52,11 @@ impl Matcher {
         }
     }
 
+    /// For messages: an exact value as it is (like the certificate's values it is compared
+    /// with), a pattern between slashes.
     pub fn describe(&self) -> String {
         match self {
-            Matcher::Exact(s) => format!("{s:?}"),
+            Matcher::Exact(s) => s.clone(),
             Matcher::Regex(r) => format!("/{}/", r.as_str()),
         }
     }
@@ -497,8 +499,8 @@ fn check_leaf(leaf: &Cert) -> Result<(), SigstoreError> {
     }
     if !leaf.unknown_critical.is_empty() {
         return Err(SigstoreError::CertificateChainInvalid(format!(
-            "the signing certificate has unprocessed critical extensions {:?}",
-            leaf.unknown_critical
+            "the signing certificate has unprocessed critical extensions {}",
+            leaf.unknown_critical.join(", ")
         )));
     }
     Ok(())
@@ -515,8 +517,26 @@ fn check_identity(leaf: &Cert, policy: &Policy) -> Result<(String, Option<String
             return Ok((identity.to_string(), leaf.oidc_issuer.clone()));
         }
     }
-    let wanted: Vec<String> = policy
-        .identities
+    Err(SigstoreError::IdentityMismatch(identity_mismatch(
+        &ids,
+        issuer,
+        &policy.identities,
+    )))
+}
+
+/// What the certificate names and what the policy expected, in plain values: the reader
+/// compares them by eye, so no Rust quoting, and an absent value is said in words.
+fn identity_mismatch(ids: &[&str], issuer: Option<&str>, rules: &[IdentityRule]) -> String {
+    let named = if ids.is_empty() {
+        "no identity (no URI or email SAN)".to_string()
+    } else {
+        ids.join(", ")
+    };
+    let from = match issuer {
+        Some(issuer) => format!("from OIDC issuer {issuer}"),
+        None => "and no OIDC issuer".to_string(),
+    };
+    let wanted: Vec<String> = rules
         .iter()
         .map(|r| {
             format!(
@@ -526,10 +546,10 @@ fn check_identity(leaf: &Cert, policy: &Policy) -> Result<(String, Option<String
             )
         })
         .collect();
-    Err(SigstoreError::IdentityMismatch(format!(
-        "the certificate names {ids:?} from OIDC issuer {issuer:?}, expected {}",
+    format!(
+        "the certificate names {named} {from}, expected {}",
         wanted.join(" or ")
-    )))
+    )
 }
 
 fn check_statement(
@@ -546,7 +566,10 @@ fn check_statement(
     if let Some(want) = predicate_type
         && pt.as_deref() != Some(want)
     {
-        return Err(bad(format!("predicateType is {pt:?}, expected {want:?}")));
+        return Err(bad(match pt {
+            Some(pt) => format!("predicateType is {pt}, expected {want}"),
+            None => format!("the statement has no predicateType, expected {want}"),
+        }));
     }
     if let Some((_, want)) = digests.first() {
         let subjects = v
@@ -833,4 +856,80 @@ fn verify_checkpoint(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn identity_mismatches_print_plain_values() {
+        let exact = |issuer: &str, subject: &str| IdentityRule {
+            issuer: Matcher::Exact(issuer.into()),
+            subject: Matcher::Exact(subject.into()),
+        };
+        let gha = "https://token.actions.githubusercontent.com";
+        let wf = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1";
+        let other = "https://github.com/org/other/.github/workflows/release.yml@refs/tags/v1";
+        // (the certificate's identities, its OIDC issuer, the policy, the message)
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Vec<IdentityRule>, &'a str);
+        let table: &[Case] = &[
+            (
+                &[wf],
+                Some(gha),
+                vec![exact(gha, other)],
+                "the certificate names https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1 from OIDC issuer https://token.actions.githubusercontent.com, expected https://github.com/org/other/.github/workflows/release.yml@refs/tags/v1 from issuer https://token.actions.githubusercontent.com",
+            ),
+            (
+                &[wf, "ci@example.com"],
+                None,
+                vec![
+                    exact(gha, other),
+                    IdentityRule {
+                        issuer: Matcher::Exact(gha.into()),
+                        subject: Matcher::regex("https://github\\.com/org/.*").unwrap(),
+                    },
+                ],
+                "the certificate names https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1, ci@example.com and no OIDC issuer, expected https://github.com/org/other/.github/workflows/release.yml@refs/tags/v1 from issuer https://token.actions.githubusercontent.com or /^(?:https://github\\.com/org/.*)$/ from issuer https://token.actions.githubusercontent.com",
+            ),
+            (
+                &[],
+                Some(gha),
+                vec![exact(gha, wf)],
+                "the certificate names no identity (no URI or email SAN) from OIDC issuer https://token.actions.githubusercontent.com, expected https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1 from issuer https://token.actions.githubusercontent.com",
+            ),
+        ];
+        for (ids, issuer, rules, expected) in table {
+            let message = identity_mismatch(ids, *issuer, rules);
+            assert_eq!(message, *expected);
+            assert!(
+                !message.contains("Some(") && !message.contains('"'),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn predicate_type_mismatches_print_plain_values() {
+        let statement = |pt: Option<&str>| {
+            let mut v = serde_json::json!({"_type": "https://in-toto.io/Statement/v1",
+                                           "subject": [], "predicate": {}});
+            if let Some(pt) = pt {
+                v["predicateType"] = pt.into();
+            }
+            serde_json::to_vec(&v).unwrap()
+        };
+        let want = Some("https://slsa.dev/provenance/v1");
+        let e =
+            check_statement(&statement(Some("https://spdx.dev/Document")), &[], want).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in-toto statement: predicateType is https://spdx.dev/Document, expected https://slsa.dev/provenance/v1"
+        );
+        let e = check_statement(&statement(None), &[], want).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in-toto statement: the statement has no predicateType, expected https://slsa.dev/provenance/v1"
+        );
+    }
 }

@@ -241,6 +241,14 @@ fn identity_policies_exact_and_anchored_regex() {
     )
     .unwrap_err();
     assert_eq!(e.reason(), "IdentityMismatch", "{e}");
+    // Plain values, as a reader compares them (no `Some("…")`, no Rust quoting).
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the signing identity does not match the policy: the certificate names {IDENTITY} \
+             from OIDC issuer {ISSUER}, expected {IDENTITY} from issuer https://accounts.google.com"
+        )
+    );
     // The digest alone verifies a message signature too (prehashed P-256).
     let digest = attestor_sigstore::cert::sha256(&artifact);
     let mut p = policy(

@@ -140,16 +140,34 @@ pub async fn diagnose(
     let mut out = Vec::new();
     let installed = check_crds(client, &mut out).await;
     let has = |plural: &str| installed.iter().any(|c| c.starts_with(plural));
+    // What the objects say about an operator reconciling them: without leader election there
+    // is no Lease, and this is the only evidence.
+    let mut reconciled = Vec::new();
     if has("trustanchors.") {
-        check_anchors(client, now, &mut out).await;
+        reconciled.extend(check_anchors(client, now, &mut out).await);
     }
     if has("trustedissuers.") {
-        check_issuers(client, &mut out).await;
+        reconciled.extend(check_issuers(client, &mut out).await);
     }
     if has("proofverifications.") {
-        check_verifications(client, args.namespace.as_deref(), now, &mut out).await;
+        reconciled
+            .extend(check_verifications(client, args.namespace.as_deref(), now, &mut out).await);
     }
-    check_lease(client, args, now, &mut out).await;
+    // ReplayJobs are reported last, as before, but counted before the Lease is judged.
+    let mut replay_out = Vec::new();
+    if has("replayjobs.") {
+        reconciled.extend(
+            check_replay_jobs(
+                client,
+                args.namespace.as_deref(),
+                now,
+                late,
+                &mut replay_out,
+            )
+            .await,
+        );
+    }
+    check_lease(client, args, now, &reconciled, &mut out).await;
     check_webhook(
         client,
         &args.webhook_configuration,
@@ -158,10 +176,47 @@ pub async fn diagnose(
         &mut out,
     )
     .await;
-    if has("replayjobs.") {
-        check_replay_jobs(client, args.namespace.as_deref(), now, late, &mut out).await;
-    }
+    out.extend(replay_out);
     out
+}
+
+/// How many objects of one kind an operator has reconciled: those whose
+/// `status.observedGeneration` is their `metadata.generation` (every controller writes it with
+/// each status, whatever the outcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The kind, plural: `ProofVerifications`.
+    pub kind: &'static str,
+    pub reconciled: usize,
+    pub total: usize,
+    /// A few of those not reconciled (yet), as `Kind ns/name`, for the message.
+    pub waiting: Vec<String>,
+}
+
+impl Reconciled {
+    fn new(kind: &'static str) -> Self {
+        Self {
+            kind,
+            reconciled: 0,
+            total: 0,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Counts one object; `name` is shown when it is not reconciled.
+    fn count(
+        &mut self,
+        generation: Option<i64>,
+        observed: Option<i64>,
+        name: impl FnOnce() -> String,
+    ) {
+        self.total += 1;
+        if observed.is_some() && observed == generation {
+            self.reconciled += 1;
+        } else if self.waiting.len() < 3 {
+            self.waiting.push(name());
+        }
+    }
 }
 
 /// One block per finding: `ok`, `WARN` or `FAIL`, the subject and message, then `fix:`.
@@ -226,27 +281,38 @@ async fn check_crds(client: &Client, out: &mut Vec<Finding>) -> Vec<String> {
         out.push(Finding::fail(
             "CRDs",
             format!("not installed: {}", missing.join(", ")),
-            "kubectl apply --server-side -f crds/ (or helm install charts/attestor-operator)",
+            "kubectl apply --server-side -f crds/ (make cluster-up and the Helm chart install them too)",
         ));
     }
     installed
 }
 
-async fn check_anchors(client: &Client, now: Timestamp, out: &mut Vec<Finding>) {
+async fn check_anchors(
+    client: &Client,
+    now: Timestamp,
+    out: &mut Vec<Finding>,
+) -> Option<Reconciled> {
     let api: Api<TrustAnchor> = Api::all(client.clone());
     let list = match api.list(&ListParams::default()).await {
         Ok(l) => l.items,
-        Err(e) => return out.push(cannot_list("TrustAnchors", &e)),
+        Err(e) => {
+            out.push(cannot_list("TrustAnchors", &e));
+            return None;
+        }
     };
+    let mut reconciled = Reconciled::new("TrustAnchors");
     let mut healthy = 0;
     for a in &list {
         let subject = format!("TrustAnchor {}", a.name_any());
         let status = a.status.clone().unwrap_or_default();
+        reconciled.count(a.metadata.generation, status.observed_generation, || {
+            subject.clone()
+        });
         match find(&status.conditions, READY) {
             None => out.push(Finding::warn(
                 subject,
                 "no Ready condition yet",
-                "is the operator running and leading? (see the Lease below)",
+                NO_CONDITION_YET,
             )),
             Some(c) if c.status != "True" => out.push(Finding::fail(
                 subject,
@@ -285,6 +351,7 @@ async fn check_anchors(client: &Client, now: Timestamp, out: &mut Vec<Finding>) 
             format!("{healthy} of {} Ready and not expiring soon", list.len()),
         ));
     }
+    Some(reconciled)
 }
 
 fn anchor_fix(reason: &str) -> &'static str {
@@ -302,14 +369,23 @@ fn anchor_fix(reason: &str) -> &'static str {
     }
 }
 
-async fn check_issuers(client: &Client, out: &mut Vec<Finding>) {
+async fn check_issuers(client: &Client, out: &mut Vec<Finding>) -> Option<Reconciled> {
     let api: Api<TrustedIssuer> = Api::all(client.clone());
     let list = match api.list(&ListParams::default()).await {
         Ok(l) => l.items,
-        Err(e) => return out.push(cannot_list("TrustedIssuers", &e)),
+        Err(e) => {
+            out.push(cannot_list("TrustedIssuers", &e));
+            return None;
+        }
     };
+    let mut reconciled = Reconciled::new("TrustedIssuers");
     let mut trusted = 0;
     for i in &list {
+        reconciled.count(
+            i.metadata.generation,
+            i.status.as_ref().and_then(|s| s.observed_generation),
+            || format!("TrustedIssuer {}", i.name_any()),
+        );
         let conditions = i
             .status
             .as_ref()
@@ -325,7 +401,7 @@ async fn check_issuers(client: &Client, out: &mut Vec<Finding>) {
             None => out.push(Finding::warn(
                 format!("TrustedIssuer {}", i.name_any()),
                 "no Trusted condition yet",
-                "is the operator running and leading? (see the Lease below)",
+                NO_CONDITION_YET,
             )),
         }
     }
@@ -335,6 +411,7 @@ async fn check_issuers(client: &Client, out: &mut Vec<Finding>) {
             format!("{trusted} of {} Trusted", list.len()),
         ));
     }
+    Some(reconciled)
 }
 
 fn issuer_fix(reason: &str) -> &'static str {
@@ -357,21 +434,30 @@ async fn check_verifications(
     namespace: Option<&str>,
     now: Timestamp,
     out: &mut Vec<Finding>,
-) {
+) -> Option<Reconciled> {
     let api: Api<ProofVerification> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
     let list = match api.list(&ListParams::default()).await {
         Ok(l) => l.items,
-        Err(e) => return out.push(cannot_list("ProofVerifications", &e)),
+        Err(e) => {
+            out.push(cannot_list("ProofVerifications", &e));
+            return None;
+        }
     };
+    let mut reconciled = Reconciled::new("ProofVerifications");
     // reason -> (names, one message)
     let mut failing: BTreeMap<String, (Vec<String>, String)> = BTreeMap::new();
     let mut pending = Vec::new();
     let mut verified = 0;
     for p in &list {
         let name = format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any());
+        reconciled.count(
+            p.metadata.generation,
+            p.status.as_ref().and_then(|s| s.observed_generation),
+            || format!("ProofVerification {name}"),
+        );
         let conditions = p
             .status
             .as_ref()
@@ -425,7 +511,7 @@ async fn check_verifications(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            "check that the operator has a leader (below) and its logs",
+            "check that an operator runs (the Lease finding below) and its logs",
         ));
     }
     if failing.is_empty() && pending.is_empty() {
@@ -434,16 +520,18 @@ async fn check_verifications(
             format!("{verified} of {} verified in {scope}", list.len()),
         ));
     }
+    Some(reconciled)
 }
 
-/// The fix for a ProofVerification's Verified reason (docs/runbooks.md#proofverification).
+/// The fix for a ProofVerification's Verified reason (docs/runbooks.md#proofverification),
+/// for own proof bundles and Sigstore bundles alike.
 pub fn verification_fix(reason: &str) -> &'static str {
     match reason {
         "SourceUnavailable" => {
-            "fix spec.source (see the SourceAvailable condition: ConfigMap/Secret/key missing, URL unreachable or digest mismatch)"
+            "fix spec.source as its SourceAvailable condition says (ConfigMap, Secret or key missing, URL unreachable or a placeholder host, digest mismatch): kubectl describe proofverification -n NS NAME"
         }
         "InputUnreadable" => {
-            "the source is not a proof bundle or DSSE envelope: check it with attestor inspect --bundle FILE"
+            "the source is not a proof bundle, DSSE envelope or Sigstore bundle: check it with attestor inspect --bundle FILE (attestor verify --bundle FILE for a .sigstore.json)"
         }
         "IssuerNotFound" => {
             "create the TrustedIssuer named in spec.issuerRef, or fix spec.issuerRef"
@@ -463,21 +551,49 @@ pub fn verification_fix(reason: &str) -> &'static str {
         | "CertificateExpired"
         | "CertificateNotYetValid"
         | "SignedOutsideKeyValidity" => "rotate the TrustAnchor and re-sign with a current key",
-        "CertificateChainInvalid" => "include the intermediates, and check the anchor's root",
+        "CertificateChainInvalid" | "SctInvalid" => {
+            "include the intermediates and check the anchor's root; for a Sigstore bundle, use the trusted root of the instance that signed it (public-good and staging differ)"
+        }
+        "AlgorithmNotSupported" => "sign with an ECDSA P-256 or Ed25519 key",
         "ArtifactDigestMismatch" => "attach the proof of this artifact digest",
         "TransparencyLogEntryMissing" => {
             "publish the bundle to the transparency log, or relax spec.checks.transparencyLog"
         }
-        "LogKeyNotTrusted" => "add a TrustAnchor with purpose transparencyLog for the log's key",
+        "LogKeyNotTrusted" => "add a TrustAnchor with purpose TransparencyLog for the log's key",
         "TimestampTooOld" => "re-sign the proof, or raise spec.checks.maxAge",
         "TimestampInFuture" => "fix the signer's clock",
+        "IdentityMismatch" => {
+            "point spec.source at the bundle the expected workflow signed, or, after review, add the signer's issuer and subject to the TrustedIssuer's spec.identities"
+        }
+        "IdentitiesMissing" | "TrustedRootMissing" => {
+            "for keyless Sigstore bundles the TrustedIssuer needs spec.identities and a TrustAnchor with spec.sigstoreTrustedRoot in spec.anchors"
+        }
+        "StatementMismatch" => {
+            "compare spec.checks.predicateType with the attestation's predicateType (the statement must also name spec.artifactDigest)"
+        }
+        "TlogEntryInvalid"
+        | "CheckpointInvalid"
+        | "SignedEntryTimestampInvalid"
+        | "TimestampInvalid"
+        | "SigningTimeNotVerified" => {
+            "check that the TrustAnchor's trusted root lists the log and timestamp authority the bundle names; otherwise treat it as tampered (docs/runbooks.md#sigstore-bundles-sourceformat-sigstorebundle)"
+        }
+        "BundleInvalid" | "KeyMismatch" => {
+            "treat the Sigstore bundle as tampered: fetch it again from its publisher"
+        }
         _ => {
-            "the bundle does not match what was signed: re-create it with attestor bundle create; reproduce with attestor verify -v"
+            "the bundle does not match what was signed: re-create it with attestor bundle create; reproduce with attestor verify --bundle FILE -v"
         }
     }
 }
 
-async fn check_lease(client: &Client, args: &DoctorArgs, now: Timestamp, out: &mut Vec<Finding>) {
+async fn check_lease(
+    client: &Client,
+    args: &DoctorArgs,
+    now: Timestamp,
+    reconciled: &[Reconciled],
+    out: &mut Vec<Finding>,
+) {
     let api: Api<Lease> = match &args.lease_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -488,24 +604,76 @@ async fn check_lease(client: &Client, args: &DoctorArgs, now: Timestamp, out: &m
         Err(e) => return out.push(cannot_list("Leases", &e)),
     };
     if leases.is_empty() {
-        return out.push(Finding::fail(
-            format!("Lease {}", args.lease_name),
-            "not found: no operator has ever led (or it runs with --leader-elect=false)",
-            "kubectl -n attestor-system get pods; install the operator (helm install charts/attestor-operator)",
-        ));
+        return out.push(no_lease_finding(&args.lease_name, reconciled));
     }
     for lease in &leases {
         out.push(lease_finding(lease, now));
     }
 }
 
+/// The two ways to run an operator, as the README shows them.
+const START_OPERATOR: &str = "start an operator: `attestor run --leader-elect=false` (as in the README; with leader election on, the default, it creates this Lease), or install it with the Helm chart: `helm install attestor charts/attestor-operator -n attestor-system --create-namespace`";
+
+/// What a missing leader-election Lease means, judged by the objects: an operator run with
+/// `--leader-elect=false` (the README's way) holds no Lease, so its absence alone is not a
+/// problem; objects that no operator reconciled are.
+pub fn no_lease_finding(lease_name: &str, kinds: &[Reconciled]) -> Finding {
+    let subject = format!("Lease {lease_name}");
+    let total: usize = kinds.iter().map(|k| k.total).sum();
+    let reconciled: usize = kinds.iter().map(|k| k.reconciled).sum();
+    let counts = kinds
+        .iter()
+        .filter(|k| k.total > 0)
+        .map(|k| format!("{} of {} {}", k.reconciled, k.total, k.kind))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if total == 0 {
+        Finding::warn(
+            subject,
+            "no leader-election Lease, and no attestor objects that would show an operator at work",
+            format!(
+                "{START_OPERATOR}; then apply your TrustAnchors, TrustedIssuers and ProofVerifications (see examples/)"
+            ),
+        )
+    } else if reconciled == 0 {
+        Finding::fail(
+            subject,
+            format!(
+                "no leader-election Lease, and no operator has reconciled any attestor object ({counts}; status.observedGeneration is not metadata.generation): no operator is running"
+            ),
+            START_OPERATOR,
+        )
+    } else if reconciled < total {
+        let waiting = kinds
+            .iter()
+            .flat_map(|k| k.waiting.iter().cloned())
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Finding::warn(
+            subject,
+            format!(
+                "no leader-election Lease; an operator without leader election (--leader-elect=false) has reconciled {counts}, not yet {waiting}{}",
+                if total - reconciled > 3 { ", …" } else { "" }
+            ),
+            format!(
+                "run doctor again in a minute: an operator that runs catches up within seconds; if these stay unreconciled, none runs: {START_OPERATOR}"
+            ),
+        )
+    } else {
+        Finding::ok(
+            subject,
+            format!(
+                "no leader-election Lease: an operator without leader election (--leader-elect=false) has reconciled every attestor object ({counts})"
+            ),
+        )
+    }
+}
+
 /// Whether a leader Lease has a holder that renewed it within its duration.
 pub fn lease_finding(lease: &Lease, now: Timestamp) -> Finding {
-    let subject = format!(
-        "Lease {}/{}",
-        lease.namespace().unwrap_or_default(),
-        lease.name_any()
-    );
+    let ns = lease.namespace().unwrap_or_default();
+    let subject = format!("Lease {ns}/{}", lease.name_any());
     let spec = lease.spec.clone().unwrap_or_default();
     let holder = spec.holder_identity.filter(|h| !h.is_empty());
     let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15));
@@ -522,15 +690,23 @@ pub fn lease_finding(lease: &Lease, now: Timestamp) -> Finding {
                 "no leader: {h} last renewed {} ago, longer than the lease duration ({duration}s)",
                 human_secs(age)
             ),
-            "the holder is gone or stuck: kubectl -n NS get pods, their logs; a standby takes over after the lease duration",
+            format!(
+                "the holder is gone or stuck: kubectl -n {ns} get pods, and their logs; a standby takes over after the lease duration; without replicas, start an operator (attestor run, or the Helm chart)"
+            ),
         ),
         _ => Finding::fail(
             subject,
             "no leader: the Lease has no holder",
-            "kubectl -n NS get pods: are operator replicas running? Check their logs and RBAC on leases",
+            format!(
+                "kubectl -n {ns} get pods: are operator replicas running? Check their logs and RBAC on leases"
+            ),
         ),
     }
 }
+
+/// For an object without its condition: nothing has judged it yet.
+const NO_CONDITION_YET: &str =
+    "is an operator running? (see the Lease finding below; `attestor run` or the Helm chart)";
 
 async fn check_webhook(
     client: &Client,
@@ -547,7 +723,7 @@ async fn check_webhook(
             return out.push(Finding::fail(
                 subject,
                 "not found: admission is not enforced anywhere",
-                "helm install charts/attestor-operator with webhook.enabled=true (see docs/admission.md)",
+                "register the webhook: the Helm chart does (webhook.enabled, on by default); with `attestor run`, apply a ValidatingWebhookConfiguration as in the README (see docs/admission.md); if yours has another name: attestor doctor --webhook-configuration NAME",
             ));
         }
         Err(e) => return out.push(cannot_list(&subject, &e)),
@@ -557,7 +733,7 @@ async fn check_webhook(
         return out.push(Finding::fail(
             subject,
             "has no webhooks",
-            "reinstall the chart",
+            "apply it again with its webhook (helm upgrade for the chart's, or the manifest of the README), or delete it",
         ));
     }
     for w in &webhooks {
@@ -571,7 +747,7 @@ async fn check_webhook(
             out.push(Finding::fail(
                 sub,
                 "caBundle is empty: the API server cannot call the webhook",
-                "self-signed mode: start the operator (it writes the caBundle); cert-manager mode: check the cainjector and the Certificate",
+                "self-signed mode: start an operator whose --webhook-configuration names this configuration (the default is attestor-operator): it writes the caBundle as soon as it runs; cert-manager mode: check the cainjector and the Certificate",
             ));
             continue;
         };
@@ -581,7 +757,7 @@ async fn check_webhook(
 
 /// Whether a caBundle is PEM certificates of which one is a CA (or self-signed) and current.
 pub fn check_ca_bundle(subject: String, pem: &[u8], now: Timestamp, warning: i64) -> Finding {
-    let fix_cert = "self-signed mode: delete the Secret attestor-operator-webhook-tls and restart the operator; cert-manager mode: kubectl describe certificate";
+    let fix_cert = "self-signed mode: the operator renews its CA before expiry and rewrites the caBundle at once: check that it runs and its logs (its Secret attestor-operator-webhook-tls, <release>-webhook-tls with the chart, is in its namespace); cert-manager mode: kubectl describe certificate, and the cainjector's logs";
     let Ok(text) = std::str::from_utf8(pem) else {
         return Finding::fail(subject, "caBundle is not PEM text", fix_cert);
     };
@@ -652,17 +828,32 @@ async fn check_replay_jobs(
     now: Timestamp,
     late: i64,
     out: &mut Vec<Finding>,
-) {
+) -> Option<Reconciled> {
     let api: Api<ReplayJob> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
     let list = match api.list(&ListParams::default()).await {
         Ok(l) => l.items,
-        Err(e) => return out.push(cannot_list("ReplayJobs", &e)),
+        Err(e) => {
+            out.push(cannot_list("ReplayJobs", &e));
+            return None;
+        }
     };
+    let mut reconciled = Reconciled::new("ReplayJobs");
     let mut healthy = 0;
     for j in &list {
+        reconciled.count(
+            j.metadata.generation,
+            j.status.as_ref().and_then(|s| s.observed_generation),
+            || {
+                format!(
+                    "ReplayJob {}/{}",
+                    j.namespace().unwrap_or_default(),
+                    j.name_any()
+                )
+            },
+        );
         let findings = replay_job_findings(j, now, late);
         if findings.is_empty() {
             healthy += 1;
@@ -675,6 +866,7 @@ async fn check_replay_jobs(
             format!("{healthy} of {} on time and without drift", list.len()),
         ));
     }
+    Some(reconciled)
 }
 
 /// What is wrong with one ReplayJob: late (nextRunTime more than `late` seconds ago, not
@@ -697,7 +889,7 @@ pub fn replay_job_findings(j: &ReplayJob, now: Timestamp, late: i64) -> Vec<Find
                 "late: nextRunTime {next} passed {} ago",
                 human_secs(now.as_second() - next.as_second())
             ),
-            "check that the operator has a leader and the replay queue (replay_queue_depth); docs/runbooks.md#attestorreplayqueuebacklog",
+            "check that an operator runs (the Lease finding above) and the replay queue (replay_queue_depth); docs/runbooks.md#attestorreplayqueuebacklog",
         ));
     }
     let last = find(&status.conditions, LAST_RUN_SUCCEEDED);
@@ -850,6 +1042,125 @@ mod tests {
         );
         let f = lease_finding(&lease("", "2026-12-01T11:59:59.000000Z"), now);
         assert_eq!(f.level, Level::Fail);
+    }
+
+    #[test]
+    fn a_missing_lease_is_judged_by_what_the_objects_show() {
+        let kind =
+            |kind: &'static str, reconciled: usize, total: usize, waiting: &[&str]| Reconciled {
+                kind,
+                reconciled,
+                total,
+                waiting: waiting.iter().map(|w| w.to_string()).collect(),
+            };
+        // (facts, level, message, whether the fix names both ways to run an operator)
+        let table: Vec<(Vec<Reconciled>, Level, &str, bool)> = vec![
+            // The README's way: attestor run --leader-elect=false reconciled everything.
+            (
+                vec![
+                    kind("TrustAnchors", 4, 4, &[]),
+                    kind("TrustedIssuers", 3, 3, &[]),
+                    kind("ProofVerifications", 7, 7, &[]),
+                    kind("ReplayJobs", 1, 1, &[]),
+                ],
+                Level::Ok,
+                "no leader-election Lease: an operator without leader election (--leader-elect=false) has reconciled every attestor object (4 of 4 TrustAnchors, 3 of 3 TrustedIssuers, 7 of 7 ProofVerifications, 1 of 1 ReplayJobs)",
+                false,
+            ),
+            // Kinds without objects are left out of the counts.
+            (
+                vec![
+                    kind("TrustAnchors", 0, 0, &[]),
+                    kind("ProofVerifications", 2, 2, &[]),
+                ],
+                Level::Ok,
+                "no leader-election Lease: an operator without leader election (--leader-elect=false) has reconciled every attestor object (2 of 2 ProofVerifications)",
+                false,
+            ),
+            // Nothing reconciled: no operator runs.
+            (
+                vec![
+                    kind("TrustAnchors", 0, 2, &["TrustAnchor a"]),
+                    kind("ProofVerifications", 0, 5, &["ProofVerification shop/cart"]),
+                ],
+                Level::Fail,
+                "no leader-election Lease, and no operator has reconciled any attestor object (0 of 2 TrustAnchors, 0 of 5 ProofVerifications; status.observedGeneration is not metadata.generation): no operator is running",
+                true,
+            ),
+            // Some reconciled: an operator catching up, or one that stopped.
+            (
+                vec![
+                    kind("TrustAnchors", 2, 2, &[]),
+                    kind(
+                        "ProofVerifications",
+                        3,
+                        7,
+                        &[
+                            "ProofVerification shop/a",
+                            "ProofVerification shop/b",
+                            "ProofVerification shop/c",
+                        ],
+                    ),
+                ],
+                Level::Warn,
+                "no leader-election Lease; an operator without leader election (--leader-elect=false) has reconciled 2 of 2 TrustAnchors, 3 of 7 ProofVerifications, not yet ProofVerification shop/a, ProofVerification shop/b, ProofVerification shop/c, …",
+                true,
+            ),
+            (
+                vec![kind("ReplayJobs", 1, 2, &["ReplayJob shop/nightly"])],
+                Level::Warn,
+                "no leader-election Lease; an operator without leader election (--leader-elect=false) has reconciled 1 of 2 ReplayJobs, not yet ReplayJob shop/nightly",
+                true,
+            ),
+            // No objects at all: nothing to tell from.
+            (
+                vec![kind("TrustAnchors", 0, 0, &[])],
+                Level::Warn,
+                "no leader-election Lease, and no attestor objects that would show an operator at work",
+                true,
+            ),
+            (
+                vec![],
+                Level::Warn,
+                "no leader-election Lease, and no attestor objects that would show an operator at work",
+                true,
+            ),
+        ];
+        for (facts, level, message, both_ways) in table {
+            let f = no_lease_finding("attestor-operator", &facts);
+            assert_eq!(f.subject, "Lease attestor-operator");
+            assert_eq!((f.level, f.message.as_str()), (level, message), "{facts:?}");
+            if both_ways {
+                for way in [
+                    "`attestor run --leader-elect=false`",
+                    "`helm install attestor charts/attestor-operator -n attestor-system --create-namespace`",
+                ] {
+                    assert!(f.fix.contains(way), "{way} in {}", f.fix);
+                }
+            } else {
+                assert!(f.fix.is_empty(), "{f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn objects_count_as_reconciled_when_the_status_observed_their_generation() {
+        let mut r = Reconciled::new("ProofVerifications");
+        // (metadata.generation, status.observedGeneration)
+        for (i, (generation, observed)) in [
+            (Some(1), Some(1)),
+            (Some(3), Some(3)),
+            (Some(2), Some(1)), // edited since
+            (Some(1), None),    // never reconciled
+            (None, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            r.count(generation, observed, || format!("pv-{i}"));
+        }
+        assert_eq!((r.reconciled, r.total), (2, 5));
+        assert_eq!(r.waiting, ["pv-2", "pv-3", "pv-4"]);
     }
 
     #[test]

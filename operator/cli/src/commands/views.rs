@@ -54,19 +54,73 @@ pub struct Unreachable(pub String);
 pub async fn connect() -> Result<Client, Unreachable> {
     let config = kube::Config::infer()
         .await
-        .map_err(|e| Unreachable(format!("no cluster configuration: {e}; set KUBECONFIG")))?;
+        .map_err(|e| Unreachable(no_configuration(&e)))?;
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config)
         .map_err(|e| Unreachable(format!("cannot build a client for {url}: {e}")))?;
     match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(client),
         Ok(Err(e)) => Err(Unreachable(format!(
-            "the API server at {url} does not answer: {e}"
+            "the API server at {url} does not answer: {}",
+            error_chain(&e)
         ))),
         Err(_) => Err(Unreachable(format!(
             "the API server at {url} does not answer within 10s"
         ))),
     }
+}
+
+/// What to do when there is no usable configuration.
+const SET_KUBECONFIG: &str = "set KUBECONFIG to the cluster's kubeconfig (for the local cluster of make cluster-up: export KUBECONFIG=$PWD/e2e/kubeconfig)";
+
+/// Why no client configuration could be loaded. kube's own message quotes each path twice
+/// (`'"/path"'`) and reports the in-cluster attempt as well, which outside a Pod only adds
+/// noise: the kubeconfig's problem is the one to fix.
+fn no_configuration(error: &kube::config::InferConfigError) -> String {
+    match std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<kube::config::KubeconfigError>())
+    {
+        Some(kubeconfig) => format!("{}; {SET_KUBECONFIG}", kubeconfig_problem(kubeconfig)),
+        None => format!("no cluster configuration: {error}; {SET_KUBECONFIG}"),
+    }
+}
+
+/// A kubeconfig's problem in plain words, each path said once, as it is.
+fn kubeconfig_problem(error: &kube::config::KubeconfigError) -> String {
+    use kube::config::{KubeconfigError as K, LoadDataError as L};
+    let file = |what: &str, e: &L| match e {
+        L::ReadFile(io, path) => format!(
+            "the {what} file {} that the kubeconfig names cannot be read: {io}",
+            path.display()
+        ),
+        other => format!("the kubeconfig's {what} is unusable: {other}"),
+    };
+    match error {
+        K::ReadConfig(io, path) => {
+            format!("the kubeconfig {} cannot be read: {io}", path.display())
+        }
+        K::LoadCertificateAuthority(e) => file("certificate authority", e),
+        K::LoadClientCertificate(e) => file("client certificate", e),
+        K::LoadClientKey(e) => file("client key", e),
+        K::FindPath => "no kubeconfig: KUBECONFIG is not set and there is no home directory to find ~/.kube/config in".to_string(),
+        other => format!("the kubeconfig is unusable: {other}"),
+    }
+}
+
+/// Every distinct message of an error's chain: kube's outer message (`ServiceError: client
+/// error (Connect)`) alone does not say what failed.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
 }
 
 /// Runs an async body on a fresh runtime; an unreachable cluster is exit code 2.
@@ -290,6 +344,44 @@ pub fn table(rows: &[Vec<String>]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn kubeconfig_problems_name_each_path_once_and_plainly() {
+        use kube::config::{KubeconfigError as K, LoadDataError as L};
+        let missing = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let table: Vec<(K, String)> = vec![
+            (
+                K::ReadConfig(missing(), "/home/me/attestor/e2e/kubeconfig".into()),
+                format!(
+                    "the kubeconfig /home/me/attestor/e2e/kubeconfig cannot be read: {}",
+                    missing()
+                ),
+            ),
+            (
+                K::LoadCertificateAuthority(L::ReadFile(missing(), "/etc/k/ca.crt".into())),
+                format!(
+                    "the certificate authority file /etc/k/ca.crt that the kubeconfig names cannot be read: {}",
+                    missing()
+                ),
+            ),
+            (
+                K::LoadClientKey(L::ReadFile(missing(), "/etc/k/admin.key".into())),
+                format!(
+                    "the client key file /etc/k/admin.key that the kubeconfig names cannot be read: {}",
+                    missing()
+                ),
+            ),
+            (
+                K::MissingClusterUrl,
+                "the kubeconfig is unusable: cluster url is missing on selected cluster".into(),
+            ),
+        ];
+        for (error, expected) in table {
+            let text = super::kubeconfig_problem(&error);
+            assert_eq!(text, expected);
+            assert!(!text.contains('"') && !text.contains('\''), "{text}");
+        }
+    }
+
     use super::*;
 
     #[test]

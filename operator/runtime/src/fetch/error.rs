@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use attestor_core::digest::Sha256Digest;
 
+use super::reserved::ReservedName;
+
 /// Stable condition reasons, shared with the controllers' status conditions.
 pub mod reason {
     /// Cannot connect, timed out, 5xx, or any other HTTP or transport failure.
@@ -18,6 +20,9 @@ pub mod reason {
     pub const DIGEST_MISMATCH: &str = "DigestMismatch";
     /// The URL cannot be parsed, or is not `http`/`https`.
     pub const INVALID_SOURCE_URL: &str = "InvalidSourceUrl";
+    /// The host is a name reserved by RFC 2606/6761 (`.example`, `.test`, `.invalid`,
+    /// `example.com`, …): a placeholder, refused without a DNS query.
+    pub const SOURCE_HOST_RESERVED: &str = "SourceHostReserved";
 }
 
 /// How much of an oversized body was seen.
@@ -183,6 +188,18 @@ pub enum FetchError {
         field: &'static str,
     },
 
+    #[error(
+        "GET {url}: {host} is a name reserved {kind} (RFC 2606/6761): it names no real server, \
+         so no DNS query was made; use a real host in {field}"
+    )]
+    ReservedHost {
+        url: String,
+        /// The reserved host, as the URL (or a redirect's Location) names it.
+        host: String,
+        kind: ReservedName,
+        field: &'static str,
+    },
+
     #[error("GET {url}: bad redirect from {from}: {detail}: point {field} at the final location")]
     BadRedirect {
         url: String,
@@ -209,6 +226,7 @@ impl FetchError {
             } => reason::SOURCE_NOT_FOUND,
             FetchError::TooLarge { .. } => reason::SOURCE_TOO_LARGE,
             FetchError::DigestMismatch { .. } => reason::DIGEST_MISMATCH,
+            FetchError::ReservedHost { .. } => reason::SOURCE_HOST_RESERVED,
             FetchError::Http { .. }
             | FetchError::Timeout { .. }
             | FetchError::Connect { .. }
@@ -251,6 +269,7 @@ impl FetchError {
             | FetchError::RedirectLoop { url, .. }
             | FetchError::InsecureRedirect { url, .. }
             | FetchError::DeniedAddress { url, .. }
+            | FetchError::ReservedHost { url, .. }
             | FetchError::BadRedirect { url, .. } => url,
         }
     }

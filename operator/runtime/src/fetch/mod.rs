@@ -3,7 +3,9 @@
 //! One [`Fetcher`] (one connection pool) serves the whole operator. A fetch
 //! is a `GET` with every limit enforced by us, not trusted to the server:
 //!
-//! - only `https` and `http` URLs, without credentials in them;
+//! - only `https` and `http` URLs, without credentials in them, and never to a host name
+//!   reserved for documentation or tests (`.example`, `.test`, `.invalid`, `example.com`, …;
+//!   see [`reserved`]), refused before any DNS query and not retried;
 //! - a connect timeout and a timeout for each whole attempt (connection,
 //!   headers and body), 5 s and 30 s by default;
 //! - at most 3 redirects, never from `https` to `http`, never in a loop;
@@ -24,6 +26,7 @@
 pub mod directory;
 mod error;
 mod network;
+pub mod reserved;
 mod retry;
 
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use reqwest::{StatusCode, Url};
 
 pub use error::{BodySize, FetchError, human_duration, human_size, reason};
 pub use network::{Denial, IpNetwork, IpNetworkParseError, NetworkPolicy, default_denied_networks};
+pub use reserved::{ReservedName, reserved_name};
 pub use retry::RetryPolicy;
 
 /// The `User-Agent` sent with every request.
@@ -216,15 +220,22 @@ impl Fetcher {
         &self.config
     }
 
-    /// Checks an IP literal in `target` (names are checked by the resolver, which the
-    /// connector does not call for literals). The host is as the URL parser normalised it:
+    /// Checks the host of `target` before anything is sent: a reserved name is refused here,
+    /// before the resolver (or a proxy) is ever asked about it, and an IP literal is checked
+    /// against the network policy (names are checked by the resolver, which the connector
+    /// does not call for literals). The host is as the URL parser normalised it:
     /// `2130706433`, `0x7f.1`, `0177.0.0.1` and `127.0.0.1.` are all `127.0.0.1` here.
-    fn check_literal_host(
-        &self,
-        url: &str,
-        target: &Url,
-        field: &'static str,
-    ) -> Result<(), FetchError> {
+    fn check_host(&self, url: &str, target: &Url, field: &'static str) -> Result<(), FetchError> {
+        if let Some(url::Host::Domain(host)) = target.host()
+            && let Some(kind) = reserved_name(host)
+        {
+            return Err(FetchError::ReservedHost {
+                url: url.to_string(),
+                host: host.to_string(),
+                kind,
+                field,
+            });
+        }
         let Some(ip) = literal_ip(target) else {
             return Ok(());
         };
@@ -358,8 +369,9 @@ impl Fetcher {
         let mut chain = vec![start.clone()];
         let follows = spec.method == reqwest::Method::GET || spec.method == reqwest::Method::HEAD;
         let mut response = loop {
-            // Names are checked by the resolver; an address in the URL never reaches it.
-            self.check_literal_host(url, &current, field)?;
+            // Reserved names and IP literals are checked here, before any query or connection;
+            // other names are checked by the resolver.
+            self.check_host(url, &current, field)?;
             let mut request = self.client.request(spec.method.clone(), current.clone());
             let same_origin = current.origin() == start.origin();
             for (name, value) in &spec.headers {

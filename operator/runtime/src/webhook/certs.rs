@@ -19,10 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingWebhook, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ObjectMeta, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -347,6 +351,54 @@ pub async fn ensure_secret(
     }
 }
 
+/// The configuration with `ca_bundle_pem` in the `caBundle` of every webhook, or `None` when
+/// every webhook already carries exactly it (nothing to write). Pure, so that both the periodic
+/// round and the watch decide alike.
+pub fn with_ca_bundle(
+    config: &ValidatingWebhookConfiguration,
+    ca_bundle_pem: &str,
+) -> Option<ValidatingWebhookConfiguration> {
+    let wanted = ca_bundle_pem.as_bytes();
+    let stale = |w: &ValidatingWebhook| {
+        w.client_config.ca_bundle.as_ref().map(|b| b.0.as_slice()) != Some(wanted)
+    };
+    if !config.webhooks.iter().flatten().any(stale) {
+        return None;
+    }
+    let mut fixed = config.clone();
+    for webhook in fixed.webhooks.iter_mut().flatten() {
+        webhook.client_config.ca_bundle = Some(ByteString(wanted.to_vec()));
+    }
+    Some(fixed)
+}
+
+/// Writes `ca_bundle_pem` into every webhook of `config` (as read, with its resourceVersion)
+/// whose `caBundle` differs. A conflict is not an error: someone changed the configuration since
+/// it was read, and the watch (or the next round) brings the newer version.
+async fn write_ca_bundle(
+    api: &Api<ValidatingWebhookConfiguration>,
+    config: &ValidatingWebhookConfiguration,
+    ca_bundle_pem: &str,
+) -> Result<(), CertError> {
+    let Some(fixed) = with_ca_bundle(config, ca_bundle_pem) else {
+        return Ok(());
+    };
+    let name = config.metadata.name.as_deref().unwrap_or_default();
+    // PUT (verb `update`, which the chart grants) with the resourceVersion read: a concurrent
+    // writer conflicts instead of being overwritten.
+    match api.replace(name, &PostParams::default(), &fixed).await {
+        Ok(_) => {
+            tracing::info!(
+                configuration = name,
+                "caBundle of the webhook configuration updated"
+            );
+            Ok(())
+        }
+        Err(e) if is_conflict(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Writes `ca_bundle_pem` into the `caBundle` of every webhook of the configuration. `Ok(false)`
 /// when the configuration does not exist (yet).
 pub async fn ensure_ca_bundle(
@@ -355,44 +407,16 @@ pub async fn ensure_ca_bundle(
     ca_bundle_pem: &str,
 ) -> Result<bool, CertError> {
     let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    let Some(mut config) = api.get_opt(configuration).await? else {
+    let Some(config) = api.get_opt(configuration).await? else {
         return Ok(false);
     };
-    let wanted = ca_bundle_pem.as_bytes();
-    let mut changed = false;
-    for webhook in config.webhooks.iter_mut().flatten() {
-        if webhook
-            .client_config
-            .ca_bundle
-            .as_ref()
-            .map(|b| b.0.as_slice())
-            != Some(wanted)
-        {
-            webhook.client_config.ca_bundle = Some(ByteString(wanted.to_vec()));
-            changed = true;
-        }
-    }
-    if changed {
-        match api
-            .replace(configuration, &PostParams::default(), &config)
-            .await
-        {
-            Ok(_) => tracing::info!(
-                configuration,
-                "caBundle of the webhook configuration updated"
-            ),
-            // Someone changed it since we read it: the next round reads it again.
-            Err(e) if is_conflict(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    write_ca_bundle(&api, &config, ca_bundle_pem).await?;
     Ok(true)
 }
 
-/// Self-signed mode: every `interval`, makes sure the Secret holds a usable certificate, serves
-/// it, and keeps the configuration's `caBundle` equal to its CA bundle.
-/// How soon the self-signed mode tries again while the certificate or the caBundle is not in place.
-const UNSETTLED_RETRY: Duration = Duration::from_secs(3);
+/// How soon the self-signed mode tries again while the certificate or the caBundle is not in
+/// place and the watch of the configuration cannot be relied on to notice it.
+pub const UNSETTLED_RETRY: Duration = Duration::from_secs(3);
 
 /// What the self-signed mode keeps current.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -405,8 +429,15 @@ pub struct SelfSigned {
     pub names: Vec<String>,
     /// The ValidatingWebhookConfiguration whose caBundle is kept current.
     pub configuration: String,
+    /// How soon to try again while unsettled (by default [`UNSETTLED_RETRY`]).
+    pub retry: Duration,
 }
 
+/// Self-signed mode: every `interval`, makes sure the Secret holds a usable certificate, serves
+/// it, and keeps the configuration's `caBundle` equal to its CA bundle. Between rounds, a watch
+/// of the configuration (by name) writes the caBundle as soon as the configuration appears or
+/// someone overwrites it, so a configuration registered after the operator started works at
+/// once rather than at the next round.
 pub async fn run_self_signed(
     client: Client,
     target: SelfSigned,
@@ -420,59 +451,96 @@ pub async fn run_self_signed(
         secret,
         names,
         configuration,
+        retry,
     } = target;
     let provider = rustls::crypto::ring::default_provider();
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    // One watch of one object: the field selector metadata.name=<configuration> is what lets
+    // the chart's ClusterRole (list/watch with resourceNames) authorise it.
+    let mut watch =
+        std::pin::pin!(watcher::watch_object(api.clone(), &configuration).default_backoff());
+    let mut watching = true;
+    // Whether the watch's last word was an answer (not an error): only then can an absent
+    // configuration be left to it instead of to the short retry.
+    let mut watch_ok = false;
     let mut served: Option<String> = None;
+    let mut ca_bundle: Option<String> = None;
     let mut missing_logged = false;
+    let mut next_round = tokio::time::Instant::now();
     loop {
-        // Until the Secret is served and the caBundle written, retry sooner than `interval`: a
-        // configuration installed after the operator should work within seconds.
-        let mut settled = false;
-        match ensure_secret(&client, &namespace, &secret, &names).await {
-            Ok(material) => {
-                if served.as_deref() != Some(material.cert_pem.as_str()) {
-                    match certified_key(
-                        material.cert_pem.as_bytes(),
-                        material.key_pem.as_bytes(),
-                        &provider,
-                    ) {
-                        Ok(key) => {
-                            store.set(key);
-                            if let Ok((validity, _)) = inspect(&material.cert_pem) {
-                                metrics.set_certificate_expiry(validity.not_after);
-                            }
-                            served = Some(material.cert_pem.clone());
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot serve the webhook certificate")
-                        }
-                    }
-                }
-                match ensure_ca_bundle(&client, &configuration, &material.ca_bundle_pem).await {
-                    Ok(true) => {
-                        missing_logged = false;
-                        settled = served.is_some();
-                    }
-                    Ok(false) if !missing_logged => {
-                        missing_logged = true;
-                        tracing::warn!(configuration = %configuration, "the ValidatingWebhookConfiguration does not exist (yet): its caBundle will be set when it does");
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, configuration = %configuration, "cannot update the caBundle; retrying")
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot get the webhook certificate; retrying"),
-        }
-        let pause = if settled {
-            interval
-        } else {
-            interval.min(UNSETTLED_RETRY)
-        };
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+            () = tokio::time::sleep_until(next_round) => {
+                // Until the Secret is served and the caBundle written (or left to a working
+                // watch), retry sooner than `interval`.
+                let mut settled = false;
+                match ensure_secret(&client, &namespace, &secret, &names).await {
+                    Ok(material) => {
+                        if served.as_deref() != Some(material.cert_pem.as_str()) {
+                            match certified_key(
+                                material.cert_pem.as_bytes(),
+                                material.key_pem.as_bytes(),
+                                &provider,
+                            ) {
+                                Ok(key) => {
+                                    store.set(key);
+                                    if let Ok((validity, _)) = inspect(&material.cert_pem) {
+                                        metrics.set_certificate_expiry(validity.not_after);
+                                    }
+                                    served = Some(material.cert_pem.clone());
+                                }
+                                Err(e) => {
+                                    tracing::error!(error = %e, "cannot serve the webhook certificate")
+                                }
+                            }
+                        }
+                        match ensure_ca_bundle(&client, &configuration, &material.ca_bundle_pem).await {
+                            Ok(true) => {
+                                missing_logged = false;
+                                settled = served.is_some();
+                            }
+                            Ok(false) => {
+                                if !missing_logged {
+                                    missing_logged = true;
+                                    tracing::warn!(configuration = %configuration, "the ValidatingWebhookConfiguration does not exist (yet): its caBundle will be set as soon as it does");
+                                }
+                                settled = served.is_some() && watch_ok;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, configuration = %configuration, "cannot update the caBundle; retrying")
+                            }
+                        }
+                        ca_bundle = Some(material.ca_bundle_pem);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot get the webhook certificate; retrying"),
+                }
+                let pause = if settled { interval } else { interval.min(retry) };
+                next_round = tokio::time::Instant::now() + pause;
+            }
+            event = watch.next(), if watching => match event {
+                Some(Ok(Some(config))) => {
+                    watch_ok = true;
+                    missing_logged = false;
+                    // Before the first round there is no CA yet: that round writes it.
+                    if let Some(pem) = &ca_bundle
+                        && let Err(e) = write_ca_bundle(&api, &config, pem).await
+                    {
+                        tracing::warn!(error = %e, configuration = %configuration, "cannot update the caBundle; retrying");
+                        next_round = next_round.min(tokio::time::Instant::now() + interval.min(retry));
+                    }
+                }
+                Some(Ok(None)) => watch_ok = true,
+                Some(Err(e)) => {
+                    watch_ok = false;
+                    tracing::warn!(error = %e, configuration = %configuration, "watch of the webhook configuration failed; retrying with backoff");
+                    next_round = next_round.min(tokio::time::Instant::now() + interval.min(retry));
+                }
+                // A watcher does not end; should it, the rounds alone keep the caBundle.
+                None => {
+                    watching = false;
+                    watch_ok = false;
+                }
+            },
         }
     }
 }
@@ -585,6 +653,66 @@ mod tests {
         // Only the latest previous CA is kept.
         let newer = generate(&names(), now, Some(&new.ca_bundle_pem)).unwrap();
         assert_eq!(newer.ca_bundle_pem.matches("BEGIN CERTIFICATE").count(), 2);
+    }
+
+    #[test]
+    fn the_ca_bundle_is_written_when_any_webhook_lacks_it() {
+        const CA: &str = "-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n";
+        const OLD: &str = "-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n";
+        fn configuration(bundles: Option<&[Option<&str>]>) -> ValidatingWebhookConfiguration {
+            ValidatingWebhookConfiguration {
+                metadata: ObjectMeta {
+                    name: Some("attestor-operator".into()),
+                    resource_version: Some("7".into()),
+                    ..ObjectMeta::default()
+                },
+                webhooks: bundles.map(|bundles| {
+                    bundles
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| ValidatingWebhook {
+                            name: format!("w{i}.attestor.stellaops.io"),
+                            client_config:
+                                k8s_openapi::api::admissionregistration::v1::WebhookClientConfig {
+                                    ca_bundle: b.map(|b| ByteString(b.as_bytes().to_vec())),
+                                    ..Default::default()
+                                },
+                            ..Default::default()
+                        })
+                        .collect()
+                }),
+            }
+        }
+        // (webhooks' caBundles, whether a write is needed)
+        let table: &[(Option<&[Option<&str>]>, bool)] = &[
+            (None, false),
+            (Some(&[]), false),
+            (Some(&[Some(CA)]), false),
+            (Some(&[Some(CA), Some(CA)]), false),
+            (Some(&[None]), true),
+            (Some(&[Some("")]), true),
+            (Some(&[Some(OLD)]), true),
+            (Some(&[Some(CA), None]), true),
+            (Some(&[Some(OLD), Some(CA)]), true),
+            // A bundle that merely contains ours (or has another line ending) is still stale.
+            (Some(&[Some(&format!("{CA}{OLD}"))]), true),
+            (Some(&[Some(CA.trim_end())]), true),
+        ];
+        for (bundles, needed) in table {
+            let config = configuration(*bundles);
+            let fixed = with_ca_bundle(&config, CA);
+            assert_eq!(fixed.is_some(), *needed, "{bundles:?}");
+            if let Some(fixed) = fixed {
+                // Every webhook carries the CA, nothing else changes (the resourceVersion read
+                // is kept, so a concurrent writer conflicts).
+                let mut expected = config.clone();
+                for w in expected.webhooks.iter_mut().flatten() {
+                    w.client_config.ca_bundle = Some(ByteString(CA.as_bytes().to_vec()));
+                }
+                assert_eq!(fixed, expected, "{bundles:?}");
+                assert_eq!(with_ca_bundle(&fixed, CA), None, "{bundles:?}");
+            }
+        }
     }
 
     #[tokio::test]

@@ -118,6 +118,7 @@ pub async fn run(
                         secret,
                         names,
                         configuration,
+                        retry: certs::UNSETTLED_RETRY,
                     };
                     certs::run_self_signed(
                         client,
