@@ -109,8 +109,9 @@ test-go-binaries:
 	e2e/helm.sh >/dev/null
 	e2e/tools.sh build
 
+# The registry tests (cli/tests/registry_e2e.rs) run against the real local registries.
 integration:
-	$(CARGO) test --locked --workspace
+	e2e/with-registries.sh $(CARGO) test --locked --workspace
 	ATTESTOR_BIN=target/debug/attestor DEMO_QUIET=1 examples/demo.sh
 	e2e/sigstore-conformance.sh target/debug/attestor
 	e2e/registry-smoke.sh

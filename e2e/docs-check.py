@@ -247,7 +247,8 @@ def session_script(blocks: list[Block], outdir: Path) -> tuple[str, dict[int, st
     return "\n".join(out) + "\n", lines_of
 
 
-def run(blocks: list[Block], timeout: float, verbose: bool, root: Path = ROOT) -> tuple[int, int, int]:
+def run(blocks: list[Block], timeout: float, verbose: bool, root: Path = ROOT,
+        keep_going: bool = False) -> tuple[int, int, int]:
     passed = failed = 0
     skipped = sum(1 for b in blocks if b.skip is not None)
     with tempfile.TemporaryDirectory(prefix="docs-check.") as tmp:
@@ -298,7 +299,8 @@ def run(blocks: list[Block], timeout: float, verbose: bool, root: Path = ROOT) -
                 print(f"ok   {b.where}")
             else:
                 failed += 1
-                failure = b.where
+                if not keep_going:
+                    failure = b.where
 
         try:
             while True:
@@ -454,6 +456,8 @@ def main() -> int:
     ap.add_argument("--verbose", action="store_true", help="echo every console command")
     ap.add_argument("--root", type=Path, default=ROOT, help="run from this directory (tests)")
     ap.add_argument("--self-test", action="store_true", help="check the checker on its own cases")
+    ap.add_argument("--keep-going", action="store_true",
+                    help="go on after a console block's output differs (to update the docs in one run)")
     args = ap.parse_args()
     if args.self_test:
         return self_test()
@@ -473,7 +477,7 @@ def main() -> int:
             print(f"{b.where}\t{b.lang}\t{what}")
         return 0
     timeout = float(os.environ.get("DOCS_BLOCK_TIMEOUT", "900"))
-    passed, failed, skipped = run(blocks, timeout, args.verbose, root)
+    passed, failed, skipped = run(blocks, timeout, args.verbose, root, args.keep_going)
     print(f"docs: {passed} passed, {failed} failed, {skipped} skipped")
     return 0 if failed == 0 else 1
 

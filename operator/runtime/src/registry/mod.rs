@@ -905,12 +905,13 @@ impl Target<'_> {
         Ok((token.token, token.lifetime))
     }
 
-    /// GETs a manifest by digest, checks its digest; `(bytes, media type)`.
-    async fn get_manifest_by_digest(
+    /// GETs a manifest by tag or digest, bounded; `None` on 404, an error on any other
+    /// non-200. Returns the URL too, for the caller's messages.
+    async fn get_manifest(
         &self,
-        digest: &Sha256Digest,
-    ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
-        let url = self.url(&format!("/v2/{}/manifests/{digest}", self.repository));
+        reference: &str,
+    ) -> Result<(String, Option<crate::fetch::Response>), RegistryError> {
+        let url = self.url(&format!("/v2/{}/manifests/{reference}", self.repository));
         let response = self
             .send(&Ask {
                 method: Method::GET,
@@ -922,16 +923,25 @@ impl Target<'_> {
             })
             .await?;
         match response.status {
-            200 => {}
-            404 => {
-                return Err(RegistryError::NotFound {
-                    registry: self.registry.clone(),
-                    what: format!("manifest {digest} of {}", self.repository),
-                    url,
-                });
-            }
-            s => return Err(self.status("GET", &url, s, &response)),
+            200 => Ok((url, Some(response))),
+            404 => Ok((url, None)),
+            s => Err(self.status("GET", &url, s, &response)),
         }
+    }
+
+    /// GETs a manifest by digest, checks its digest; `(bytes, media type)`.
+    async fn get_manifest_by_digest(
+        &self,
+        digest: &Sha256Digest,
+    ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
+        let (url, response) = self.get_manifest(&digest.to_string()).await?;
+        let Some(response) = response else {
+            return Err(RegistryError::NotFound {
+                registry: self.registry.clone(),
+                what: format!("manifest {digest} of {}", self.repository),
+                url,
+            });
+        };
         if response.digest != *digest {
             return Err(RegistryError::DigestMismatch {
                 registry: self.registry.clone(),
@@ -950,22 +960,10 @@ impl Target<'_> {
         &self,
         tag: &str,
     ) -> Result<Option<(Vec<u8>, Option<String>, String)>, RegistryError> {
-        let url = self.url(&format!("/v2/{}/manifests/{tag}", self.repository));
-        let response = self
-            .send(&Ask {
-                method: Method::GET,
-                url: url.clone(),
-                accept: Some(MANIFEST_ACCEPT),
-                content_type: None,
-                body: None,
-                max_bytes: self.client.config.limits.max_manifest_bytes,
-            })
-            .await?;
-        match response.status {
-            200 => {}
-            404 => return Ok(None),
-            s => return Err(self.status("GET", &url, s, &response)),
-        }
+        let (url, response) = self.get_manifest(tag).await?;
+        let Some(response) = response else {
+            return Ok(None);
+        };
         if let Some(header) = response.header("docker-content-digest")
             && let Ok(declared) = header.trim().parse::<Sha256Digest>()
             && declared != response.digest
