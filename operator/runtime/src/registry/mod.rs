@@ -551,14 +551,20 @@ impl Target<'_> {
 
     /// The Authorization header to send before any challenge (a cached token, or Basic for a
     /// host that asked for it).
-    fn cached_authorization(&self) -> Option<String> {
-        let mut state = self.client.state.lock().expect("registry state");
-        let key = (
+    /// What a cached token is filed under: a token serves only the registry, repository,
+    /// scope and credential it was issued for.
+    fn token_key(&self) -> (String, String, String, String) {
+        (
             self.host.clone(),
             self.repository.clone(),
             self.scope(),
             self.credential_id(),
-        );
+        )
+    }
+
+    fn cached_authorization(&self) -> Option<String> {
+        let mut state = self.client.state.lock().expect("registry state");
+        let key = self.token_key();
         if let Some((token, expiry)) = state.tokens.get(&key) {
             if *expiry > Instant::now() {
                 return Some(format!("Bearer {token}"));
@@ -574,12 +580,7 @@ impl Target<'_> {
     }
 
     fn forget_token(&self) {
-        let key = (
-            self.host.clone(),
-            self.repository.clone(),
-            self.scope(),
-            self.credential_id(),
-        );
+        let key = self.token_key();
         self.client
             .state
             .lock()
@@ -737,12 +738,7 @@ impl Target<'_> {
             }
             let (token, lifetime) = self.fetch_token(&bearer).await?;
             let margin = (lifetime / 4).min(Duration::from_secs(10));
-            let key = (
-                self.host.clone(),
-                self.repository.clone(),
-                self.scope(),
-                self.credential_id(),
-            );
+            let key = self.token_key();
             self.client
                 .state
                 .lock()
