@@ -17,6 +17,7 @@
 //!   in [`RegistryConfig::plain_http`].
 
 mod error;
+pub mod verdict;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
