@@ -82,8 +82,25 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The proof bundle (ZIP) to verify.
-    #[arg(long, value_name = "FILE")]
-    pub bundle: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "image",
+        conflicts_with = "image"
+    )]
+    pub bundle: Option<PathBuf>,
+    /// Instead of a file: find what the registry holds for this image (OCI referrers, the
+    /// fallback tag, cosign's .sig and .att tags) and verify it, as `cosign verify IMAGE`
+    /// does: cosign signatures and attestations, Sigstore bundles and proof bundles. Pin it
+    /// by digest: REGISTRY/REPOSITORY@sha256:...
+    #[arg(long, value_name = "REF@sha256:...")]
+    pub image: Option<String>,
+    /// With --image: consider only candidates of this kind (CosignSignature,
+    /// CosignAttestation, SigstoreBundle, ProofBundle). Repeatable; default all.
+    #[arg(long = "kind", value_name = "KIND", requires = "image")]
+    pub kinds: Vec<String>,
+    #[command(flatten)]
+    pub registry: crate::commands::registry::RegistryArgs,
     /// A trust anchor: a PEM file of public keys and/or root certificates, or
     /// a TrustAnchor YAML manifest (validity window and purposes honoured). Repeatable.
     #[arg(long = "trust-anchor", value_name = "FILE")]

@@ -385,3 +385,201 @@ fn what_real_cosign_stores_is_found_and_classified_on_both_registries() {
         }
     }
 }
+
+/// `cosign verify` (or `verify-attestation`) on `reference` with `key`: did it verify?
+fn cosign_verifies(cosign: &PathBuf, dir: &std::path::Path, host: &str, args: &[&str]) -> bool {
+    let registry_host = host.split(':').next().unwrap();
+    std::process::Command::new(cosign)
+        .args(args)
+        .args(["--insecure-ignore-tlog=true", "--allow-http-registry"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("TUF_ROOT", dir.join("tuf"))
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("https_proxy", "http://127.0.0.1:9")
+        .env("NO_PROXY", registry_host)
+        .env("no_proxy", registry_host)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn verify_image_decides_as_cosign_verify_does_on_both_real_registries() {
+    let test = "verify_image_decides_as_cosign_verify_does_on_both_real_registries";
+    let Some((plain, referrers)) = registries(test) else {
+        return;
+    };
+    let Some(cosign) = cosign(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    run_cosign(&cosign, dir.path(), &plain, &["generate-key-pair"]);
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    run_cosign(
+        &cosign,
+        &dir.path().join("other"),
+        &plain,
+        &["generate-key-pair"],
+    );
+    std::fs::write(
+        dir.path().join("predicate.json"),
+        r#"{"buildDefinition":{"buildType":"https://attestor.local/it/v1","externalParameters":{}},"runDetails":{"builder":{"id":"https://attestor.local/it"}}}"#,
+    )
+    .unwrap();
+    let key = dir.path().join("cosign.pub").display().to_string();
+    let other = dir.path().join("other/cosign.pub").display().to_string();
+    for host in [&plain, &referrers] {
+        let flags = registry_flags(host);
+        // Unsigned: both refuse; ours says why.
+        let unsigned = push_image(host, "unsigned").to_string();
+        assert!(!cosign_verifies(
+            &cosign,
+            dir.path(),
+            host,
+            &["verify", "--key", &key, &unsigned]
+        ));
+        let out = run_with(
+            &[
+                "verify",
+                "--image",
+                &unsigned,
+                "--public-key",
+                &key,
+                "--offline",
+            ],
+            &flags,
+        );
+        assert_eq!(code(&out), 1, "{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("FAILED (NoSignaturesFound)"),
+            "{}",
+            text(&out.stdout)
+        );
+
+        for new_bundle in [true, false] {
+            let image = push_image(host, "signed").to_string();
+            let format = format!("--new-bundle-format={new_bundle}");
+            let common = [
+                "--key",
+                "cosign.key",
+                "--tlog-upload=false",
+                "--use-signing-config=false",
+                "--allow-http-registry",
+                "--allow-insecure-registry",
+                format.as_str(),
+            ];
+            let mut sign = vec!["sign"];
+            sign.extend(common);
+            sign.push(&image);
+            run_cosign(&cosign, dir.path(), host, &sign);
+            let mut attest = vec!["attest"];
+            attest.extend(common);
+            attest.extend(["--type", "slsaprovenance1", "--predicate", "predicate.json"]);
+            attest.push(&image);
+            run_cosign(&cosign, dir.path(), host, &attest);
+
+            for (trusted, expect) in [(&key, true), (&other, false)] {
+                let what = format!("{host} {format} key {trusted}");
+                assert_eq!(
+                    cosign_verifies(
+                        &cosign,
+                        dir.path(),
+                        host,
+                        &["verify", "--key", trusted, &image]
+                    ),
+                    expect,
+                    "cosign: {what}"
+                );
+                let out = run_with(
+                    &[
+                        "verify",
+                        "--image",
+                        &image,
+                        "--public-key",
+                        trusted,
+                        "--offline",
+                    ],
+                    &flags,
+                );
+                let stdout = text(&out.stdout);
+                assert_eq!(
+                    code(&out) == 0,
+                    expect,
+                    "{what}: {stdout}{}",
+                    text(&out.stderr)
+                );
+                if !expect {
+                    assert!(stdout.contains("Next:"), "{what}: {stdout}");
+                }
+                // The attestation alone, by predicate type, as cosign verify-attestation.
+                assert_eq!(
+                    cosign_verifies(
+                        &cosign,
+                        dir.path(),
+                        host,
+                        &[
+                            "verify-attestation",
+                            "--key",
+                            trusted,
+                            "--type",
+                            "slsaprovenance1",
+                            &image
+                        ]
+                    ),
+                    expect,
+                    "cosign verify-attestation: {what}"
+                );
+                let out = run_with(
+                    &[
+                        "verify",
+                        "--image",
+                        &image,
+                        "--public-key",
+                        trusted,
+                        "--offline",
+                        "--predicate-type",
+                        "https://slsa.dev/provenance/v1",
+                        "--output",
+                        "json",
+                    ],
+                    &flags,
+                );
+                let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("{what}: {e}: {}", text(&out.stdout)));
+                assert_eq!(doc["verified"], expect, "{what}: {doc:#}");
+                assert_eq!(code(&out) == 0, expect, "{what}");
+                assert!(doc["candidates"].as_array().unwrap().len() >= 2, "{doc:#}");
+            }
+            // Without --offline a key-signed image with no log entry fails, as cosign does
+            // without --insecure-ignore-tlog.
+            let out = run_with(&["verify", "--image", &image, "--public-key", &key], &flags);
+            assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+        }
+    }
+    // Bad usage: a tag, not a digest; no trust; both --bundle and --image.
+    let tag = format!("{plain}/attestor-it/signed:v1");
+    let out = attestor(&["verify", "--image", &tag, "--public-key", &key]);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pin the image by digest"));
+    let pinned = format!("{plain}/attestor-it/signed@sha256:{}", "0".repeat(64));
+    let out = attestor(&["verify", "--image", &pinned]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("say whom to trust"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = attestor(&[
+        "verify",
+        "--image",
+        &pinned,
+        "--bundle",
+        "x.zip",
+        "--public-key",
+        &key,
+    ]);
+    assert_eq!(code(&out), 2);
+}

@@ -8,6 +8,7 @@ pub mod replay;
 pub mod run;
 pub mod score;
 pub mod verify;
+pub mod verify_image;
 pub mod verify_sigstore;
 pub mod views;
 

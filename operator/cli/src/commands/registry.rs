@@ -14,7 +14,7 @@ use clap::Args;
 use crate::CliError;
 
 /// Registry access, shared by the commands that read or write a registry.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct RegistryArgs {
     /// Registry credentials: a docker config.json or a `.dockerconfigjson` (default
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, when it exists).
@@ -57,7 +57,7 @@ pub struct PullArgs {
     pub registry: RegistryArgs,
 }
 
-fn pinned_image(text: &str) -> Result<ImageRef, CliError> {
+pub(crate) fn pinned_image(text: &str) -> Result<ImageRef, CliError> {
     let image = ImageRef::parse(text).map_err(|e| CliError::Usage(e.to_string()))?;
     if image.digest.is_none() {
         return Err(CliError::Usage(format!(
@@ -69,7 +69,7 @@ fn pinned_image(text: &str) -> Result<ImageRef, CliError> {
 
 /// The docker config to use, if any: the one given (which must exist), else the default one
 /// when it exists.
-fn credentials(args: &RegistryArgs) -> Result<Vec<DockerConfig>, CliError> {
+pub(crate) fn credentials(args: &RegistryArgs) -> Result<Vec<DockerConfig>, CliError> {
     let (path, explicit) = match &args.registry_config {
         Some(path) => (path.clone(), true),
         None => {
@@ -97,7 +97,7 @@ fn credentials(args: &RegistryArgs) -> Result<Vec<DockerConfig>, CliError> {
     Ok(vec![config])
 }
 
-fn client(args: &RegistryArgs) -> Result<RegistryClient, CliError> {
+pub(crate) fn client(args: &RegistryArgs) -> Result<RegistryClient, CliError> {
     let allowed = args
         .fetch_allow_network
         .iter()
@@ -139,14 +139,14 @@ fn client(args: &RegistryArgs) -> Result<RegistryClient, CliError> {
     ))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-fn registry_failure(e: &RegistryError) -> u8 {
+pub(crate) fn registry_failure(e: &RegistryError) -> u8 {
     eprintln!("error: {e}");
     eprintln!("reason: {}", e.reason());
     crate::EXIT_FAILED

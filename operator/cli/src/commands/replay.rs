@@ -189,7 +189,10 @@ fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
 /// `--trust-anchor`: the checks of `attestor verify --offline`, before replaying.
 fn verify_first(args: &ReplayArgs, bundle: &Bundle) -> Result<(), CliError> {
     let verify_args = VerifyArgs {
-        bundle: args.bundle.clone(),
+        bundle: Some(args.bundle.clone()),
+        image: None,
+        kinds: Vec::new(),
+        registry: Default::default(),
         trust_anchors: args.trust_anchors.clone(),
         public_keys: Vec::new(),
         offline: true,

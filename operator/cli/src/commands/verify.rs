@@ -69,7 +69,8 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
             "verified": false,
             "reason": e.reason(),
             "message": e.to_string(),
-            "bundle": args.bundle.display().to_string(),
+            "bundle": args.bundle.as_ref().map(|b| b.display().to_string()),
+            "image": args.image,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
@@ -77,6 +78,9 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
 }
 
 fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
+    let Some(bundle) = &args.bundle else {
+        return super::verify_image::verify(args);
+    };
     if args.trusted_root.is_some() {
         return super::verify_sigstore::verify(args);
     }
@@ -108,19 +112,16 @@ fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     }
     let opts = options(args)?;
     let trust = load_trust_store(&args.trust_anchors, &args.public_keys)?;
-    let bytes = read_bundle(&args.bundle)?;
+    let bytes = read_bundle(bundle)?;
     // Authenticates before the ledger is read: an unsigned bundle costs
     // only its small entries.
     let report = verify_zip(&bytes, &ZipLimits::default(), &trust, &opts)
-        .map_err(|e| CliError::input(&args.bundle, e))?;
+        .map_err(|e| CliError::input(bundle, e))?;
     match args.output {
-        OutputFormat::Json => println!(
-            "{}",
-            render::report_json(&report, &args.bundle, args.verbose)
-        ),
+        OutputFormat::Json => println!("{}", render::report_json(&report, bundle, args.verbose)),
         OutputFormat::Text => print!(
             "{}",
-            render::report_text(&report, &args.bundle, bytes.len() as u64, args.verbose)
+            render::report_text(&report, bundle, bytes.len() as u64, args.verbose)
         ),
     }
     Ok(if report.verified {

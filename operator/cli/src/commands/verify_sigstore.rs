@@ -14,7 +14,7 @@ use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED};
 /// Artifacts are hashed in memory; larger ones can be verified by `--artifact sha256:…`.
 const MAX_ARTIFACT_LEN: u64 = 1 << 30;
 
-fn matcher(
+pub(crate) fn matcher(
     exact: &Option<String>,
     regexp: &Option<String>,
     flag: &str,
@@ -118,6 +118,11 @@ fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
     })
 }
 
+/// The bundle file; this mode is entered only with `--bundle`.
+fn bundle_path(args: &VerifyArgs) -> &std::path::Path {
+    args.bundle.as_deref().unwrap_or(std::path::Path::new("-"))
+}
+
 pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let policy = policy(args)?;
     if matches!(policy.artifact, Artifact::None) && policy.predicate_type.is_none() {
@@ -130,7 +135,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let root_path = args.trusted_root.as_ref().expect("sigstore mode");
     let root = TrustedRoot::from_json(&read_file(root_path)?)
         .map_err(|e| CliError::input(root_path, e))?;
-    let bundle = read_file(&args.bundle)?;
+    let bundle = read_file(bundle_path(args))?;
     match verify_bundle(&bundle, &root, &policy) {
         Ok(v) => {
             match args.output {
@@ -139,7 +144,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
             }
             Ok(EXIT_VERIFIED)
         }
-        Err(e) if e.is_input_error() => Err(CliError::input(&args.bundle, e)),
+        Err(e) if e.is_input_error() => Err(CliError::input(bundle_path(args), e)),
         Err(e) => {
             match args.output {
                 OutputFormat::Json => {
@@ -148,12 +153,12 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
                         "format": "sigstore",
                         "reason": e.reason(),
                         "message": e.to_string(),
-                        "bundle": args.bundle.display().to_string(),
+                        "bundle": bundle_path(args).display().to_string(),
                     });
                     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 }
                 OutputFormat::Text => {
-                    println!("Bundle:      {} (Sigstore)", args.bundle.display());
+                    println!("Bundle:      {} (Sigstore)", bundle_path(args).display());
                     println!("Result:      FAILED ({}): {e}", e.reason());
                 }
             }
@@ -167,7 +172,7 @@ fn json(v: &Verified, args: &VerifyArgs) -> String {
         "verified": true,
         "format": "sigstore",
         "reason": "Verified",
-        "bundle": args.bundle.display().to_string(),
+        "bundle": bundle_path(args).display().to_string(),
         "bundleVersion": v.bundle_version,
         "content": v.content,
         "identity": v.identity,
@@ -186,7 +191,7 @@ fn text(v: &Verified, args: &VerifyArgs) -> String {
     let _ = writeln!(
         out,
         "Bundle:      {} (Sigstore bundle v{}, {})",
-        args.bundle.display(),
+        bundle_path(args).display(),
         v.bundle_version,
         v.content
     );
