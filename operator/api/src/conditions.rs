@@ -219,7 +219,7 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
             r(
                 "True",
                 "Verified",
-                "every check passed or was skipped by `spec.checks`",
+                "every check passed or was skipped by `spec.checks`. With `source.registry`, a verdict also stands, stale, while the registry cannot be read: until `source.registry.staleGracePeriod` has passed since `status.staleSince` (the message says until when)",
             ),
             r(
                 "False",
@@ -230,6 +230,21 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
                 "False",
                 "SourceUnavailable",
                 "the bundle could not be read (see `SourceAvailable`)",
+            ),
+            r(
+                "False",
+                "NoSignaturesFound",
+                "`source.registry`: the registry holds no cosign signature, attestation, Sigstore bundle or proof bundle (of the kinds in `source.registry.kinds`) for the digest. Next: sign the image by digest (`cosign sign`, `cosign attest`, `attestor push`) into the same repository, or set `source.registry.repository` where the signatures are stored; looked at again every 30 s",
+            ),
+            r(
+                "False",
+                "<registry reason>",
+                "`source.registry` could not be read and no verdict stands (see `SourceAvailable`): `RegistryUnavailable`, `RegistryAuthFailed`, `RateLimited`, `RegistryResponseInvalid`, `ImageNotFound`, `RegistryAddressDenied`, `PullSecretNotFound`, `PullSecretInvalid`, `InvalidImageReference`",
+            ),
+            r(
+                "False",
+                "<candidate reason>",
+                "`source.registry`: no candidate verified; the reason of the first that failed (e.g. `SignatureInvalid`, `KeyMismatch`, `ImageDigestMismatch`, `StatementMismatch`, `PayloadInvalid`, `CandidateMalformed`, `IdentityMismatch`); `status.candidates` lists each with its reason",
             ),
             r(
                 "False",
@@ -261,7 +276,7 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
             r(
                 "True",
                 "Fetched",
-                "read, and matching `source.url.digest` when given",
+                "read, and matching `source.url.digest` when given; for `source.registry`, the registry answered (the message says how many candidates it holds; `status.candidates` lists them)",
             ),
             r(
                 "False",
@@ -307,6 +322,51 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
                 "False",
                 "DigestMismatch",
                 "the downloaded bytes do not match `source.url.digest`",
+            ),
+            r(
+                "False",
+                "RegistryUnavailable",
+                "`source.registry`: the registry could not be reached, timed out or kept answering 5xx after the retries. Next: check that it is up and reachable from the operator (and its address allowed: `--fetch-allow-network`); a verdict already reached stands meanwhile",
+            ),
+            r(
+                "False",
+                "RegistryAuthFailed",
+                "`source.registry`: the registry or its token service refused the credentials, or asked for some and none were given. Next: name a `kubernetes.io/dockerconfigjson` Secret that may pull the repository in `source.registry.pullSecrets`",
+            ),
+            r(
+                "False",
+                "RateLimited",
+                "`source.registry`: the registry answered 429 for longer than the operator waits. Next: authenticate (`pullSecrets`) for a higher limit, or read through a mirror (`--registry-mirror`); retried with backoff",
+            ),
+            r(
+                "False",
+                "RegistryResponseInvalid",
+                "`source.registry`: the registry sent a malformed or oversized manifest, index or blob, or one whose bytes do not match its digest. Next: report it to the registry's operators; it is not retried until the next recheck",
+            ),
+            r(
+                "False",
+                "ImageNotFound",
+                "`source.registry`: the repository or the digest does not exist in the registry. Next: check `spec.image` (or `source.registry.repository`) and `spec.artifactDigest`",
+            ),
+            r(
+                "False",
+                "RegistryAddressDenied",
+                "`source.registry`: the registry's address (or a redirect's, e.g. blob storage) is in a denied network. Next: allow it with `--fetch-allow-network` if it is trusted",
+            ),
+            r(
+                "False",
+                "PullSecretNotFound",
+                "a Secret of `source.registry.pullSecrets` does not exist in the namespace",
+            ),
+            r(
+                "False",
+                "PullSecretInvalid",
+                "a Secret of `source.registry.pullSecrets` is not of type `kubernetes.io/dockerconfigjson` with a `.dockerconfigjson` key holding a docker config.json (`kubectl create secret docker-registry`)",
+            ),
+            r(
+                "False",
+                "InvalidImageReference",
+                "`source.registry.repository` (or `spec.image`) is not an image reference",
             ),
         ],
     },

@@ -51,8 +51,10 @@ use crate::common::{DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTE
     )
 )]
 #[x_kube(
-    validation = Rule::new("!has(self.checks) || !has(self.checks.predicateType) || (has(self.source.format) && self.source.format == 'SigstoreBundle')")
-        .message("spec.checks.predicateType applies to Sigstore bundles: set spec.source.format to SigstoreBundle or remove it"),
+    validation = Rule::new("!has(self.checks) || !has(self.checks.predicateType) || has(self.source.registry) || (has(self.source.format) && self.source.format == 'SigstoreBundle')")
+        .message("spec.checks.predicateType applies to Sigstore bundles and registry sources: set spec.source.format to SigstoreBundle, use spec.source.registry, or remove it"),
+    validation = Rule::new("!has(self.source.registry) || has(self.image) || has(self.source.registry.repository)")
+        .message("spec.source.registry needs an image to look in: set spec.image or spec.source.registry.repository"),
     validation = Rule::new("!has(self.source.format) || self.source.format != 'SigstoreBundle' || !has(self.checks) || !has(self.checks.transparencyLog) || self.checks.transparencyLog == 'Required'")
         .message("a Sigstore bundle's transparency-log entries and timestamps are always verified: spec.checks.transparencyLog must be Required (the default) with format SigstoreBundle"),
 )]
@@ -92,8 +94,10 @@ fn default_reverify_interval() -> String {
 /// `envelope`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[x_kube(
-    validation = Rule::new("[has(self.url), has(self.configMapKeyRef), has(self.secretKeyRef), has(self.envelope)].filter(x, x).size() == 1")
-        .message("give exactly one of source.url, source.configMapKeyRef, source.secretKeyRef or source.envelope"),
+    validation = Rule::new("[has(self.url), has(self.configMapKeyRef), has(self.secretKeyRef), has(self.envelope), has(self.registry)].filter(x, x).size() == 1")
+        .message("give exactly one of source.url, source.configMapKeyRef, source.secretKeyRef, source.envelope or source.registry"),
+    validation = Rule::new("!has(self.registry) || !has(self.format)")
+        .message("source.registry finds and classifies what the registry holds itself: remove source.format"),
     validation = Rule::new("!has(self.envelope) || !has(self.format) || self.format == 'Envelope'")
         .message("source.envelope is a DSSE envelope: set source.format to Envelope or leave it out"),
 )]
@@ -109,6 +113,12 @@ pub struct ProofSource {
     /// Read the proof from a Secret key in the same namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_ref: Option<DataKeyRef>,
+    /// Find the proof in the image's OCI registry: cosign signatures and attestations (the
+    /// `.sig`/`.att` tags), Sigstore bundles and proof bundles that refer to
+    /// `spec.artifactDigest` (the referrers API, or its fallback tag). Verified when one of
+    /// them satisfies the issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistrySource>,
     /// A DSSE envelope (JSON) given inline; implies `format: Envelope`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1048576))]
@@ -131,6 +141,54 @@ impl ProofSource {
             ProofFormat::Bundle
         })
     }
+}
+
+/// Where in a registry to look, with which credentials, and how long a verdict outlives an
+/// outage.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrySource {
+    /// The repository to look in, e.g. `registry.example/shop/cart` (no tag or digest: it is
+    /// pinned to `spec.artifactDigest`). Defaults to `spec.image`'s repository. Set it when
+    /// signatures are stored apart from the image (cosign's `COSIGN_REPOSITORY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = Rule::new("!self.contains('@')")
+        .message("source.registry.repository names a repository: drop the digest (spec.artifactDigest pins it)"))]
+    pub repository: Option<String>,
+    /// Which kinds of candidate count: `CosignSignature`, `CosignAttestation`,
+    /// `SigstoreBundle`, `ProofBundle`. Empty: all four.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    pub kinds: Vec<CandidateKindName>,
+    /// `kubernetes.io/dockerconfigjson` Secrets in this namespace whose credentials are used
+    /// for the registry (as a Pod's `imagePullSecrets`). None: anonymous.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub pull_secrets: Vec<ObjectRef>,
+    /// While the registry cannot be read (down, rate limiting, credentials refused), a proof
+    /// already `Verified` stays so, marked stale, for this long from the first failure; then it
+    /// turns False. A duration such as `24h`.
+    #[serde(default = "default_stale_grace")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub stale_grace_period: String,
+}
+
+fn default_stale_grace() -> String {
+    "24h".into()
+}
+
+/// A kind of thing a registry holds about an image digest.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CandidateKindName {
+    /// cosign's simple-signing signature (the `sha256-<hex>.sig` tag).
+    CosignSignature,
+    /// cosign's DSSE in-toto attestation (the `sha256-<hex>.att` tag).
+    CosignAttestation,
+    /// A Sigstore bundle referrer (cosign v3, GitHub artifact attestations).
+    SigstoreBundle,
+    /// This project's proof bundle, published by `attestor push`.
+    ProofBundle,
 }
 
 /// A proof to download.
@@ -278,9 +336,38 @@ pub struct ProofVerificationStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// For `source.registry`: what the registry held for the digest (the first 16), and how
+    /// each fared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<CandidateStatus>,
+    /// For `source.registry`: how many candidates were found in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates_found: Option<i32>,
+    /// Since when the source cannot be read while the last `Verified` verdict stands (stale);
+    /// unset when the source was read at the last verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_since: Option<Time>,
     /// The last time a ReplayJob replayed this proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_replay: Option<LastReplay>,
+}
+
+/// One thing a registry held for the digest.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateStatus {
+    /// The candidate manifest's digest.
+    pub digest: String,
+    /// `CosignSignature`, `CosignAttestation`, `SigstoreBundle`, `ProofBundle` or `Unknown`.
+    pub kind: String,
+    /// How it was found: `referrers`, `fallbackTag`, `legacySignatureTag`,
+    /// `legacyAttestationTag`.
+    pub found_via: String,
+    /// `Verified`, or why not (e.g. `SignatureInvalid`, `ImageDigestMismatch`).
+    pub reason: String,
+    /// Who signed it, when it verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// The outcome of the last replay of a proof.

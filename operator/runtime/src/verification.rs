@@ -51,6 +51,14 @@ pub enum Outcome {
         digest: String,
         /// The certificate identity and OIDC issuer of a verified keyless Sigstore bundle.
         keyless: Option<(String, String)>,
+        /// For `source.registry`: what the registry held (the report is the deciding
+        /// candidate's).
+        found: Option<registry::Found>,
+    },
+    /// `source.registry`: the registry answered, and holds nothing of a wanted kind.
+    NothingFound {
+        message: String,
+        found: registry::Found,
     },
 }
 
@@ -85,6 +93,12 @@ pub struct Timing {
 /// bundle at the same URL is noticed without an edit to the object.
 const FAILED_RECHECK: Duration = Duration::from_secs(3600);
 const MIN_BACKOFF: Duration = Duration::from_secs(5);
+/// A digest with nothing in the registry is looked at again this often: CI usually pushes the
+/// signature moments after the image, and discovery creates the object as soon as it is deployed.
+const NOTHING_FOUND_RECHECK: Duration = Duration::from_secs(30);
+/// `source.registry.staleGracePeriod` when it cannot be read (the API server's pattern
+/// refuses such values, so only hand-built specs have one).
+const DEFAULT_STALE_GRACE: Duration = Duration::from_secs(24 * 3600);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 pub fn decide(
@@ -99,7 +113,12 @@ pub fn decide(
     status.observed_generation = generation;
     let failed_recheck = timing.reverify.min(FAILED_RECHECK);
     let sigstore = spec.source.effective_format()
-        == attestor_api::proof_verification::ProofFormat::SigstoreBundle;
+        == attestor_api::proof_verification::ProofFormat::SigstoreBundle
+        || spec.source.registry.is_some();
+    let from_registry = spec.source.registry.is_some();
+    // What the registry held, when it was read this time; a failed read keeps the last list.
+    let mut listed: Option<Option<registry::Found>> = Some(None);
+    status.stale_since = None;
     let (decided, metric, requeue_after) = match outcome {
         Outcome::SourceFailed {
             reason,
@@ -113,7 +132,14 @@ pub fn decide(
             } else {
                 failed_recheck.max(backoff)
             };
-            if still_holds(previous, generation, now) {
+            listed = None;
+            let stale_since = previous.stale_since.as_ref().map_or(now, |t| t.0);
+            let grace = stale_grace(spec);
+            let within_grace = grace.is_none_or(|g| {
+                now.duration_since(stale_since) <= g.try_into().unwrap_or(jiff::SignedDuration::MAX)
+            });
+            if still_holds(previous, generation, now) && within_grace {
+                status.stale_since = Some(Time(stale_since));
                 // An outage of the source says nothing about the proof verified before: keep the
                 // verdict (until it expires) and report the outage beside it.
                 let verified = conditions::find(&previous.conditions, VERIFIED)
@@ -123,8 +149,15 @@ pub fn decide(
                             Status::True,
                             &c.reason,
                             format!(
-                                "verified at {}; the source cannot be read right now ({reason}), so the last verdict stands: see SourceAvailable",
-                                previous.verified_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
+                                "verified at {}; the source cannot be read right now ({reason}), so the last verdict stands{}: see SourceAvailable",
+                                previous.verified_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
+                                match grace {
+                                    Some(g) => format!(
+                                        ", stale since {stale_since}, until {} (source.registry.staleGracePeriod)",
+                                        stale_since.checked_add(jiff::SignedDuration::try_from(g).unwrap_or(jiff::SignedDuration::MAX)).map(|t| t.to_string()).unwrap_or_default()
+                                    ),
+                                    None => String::new(),
+                                }
                             ),
                         )
                     })
@@ -135,12 +168,24 @@ pub fn decide(
                     requeue,
                 )
             } else {
+                // A registry's own reason (RegistryUnavailable, RateLimited, ...) is what a
+                // denied deployment should name; other sources keep the one summary reason.
+                let verdict_reason = if from_registry {
+                    reason.as_str()
+                } else {
+                    "SourceUnavailable"
+                };
+                let expired = if previous.stale_since.is_some() && !within_grace {
+                    " (the last verdict was stale for longer than source.registry.staleGracePeriod)"
+                } else {
+                    ""
+                };
                 let mut decided = vec![
                     Decided::new(
                         VERIFIED,
                         Status::False,
-                        "SourceUnavailable",
-                        format!("the proof could not be read: {message}"),
+                        verdict_reason,
+                        format!("the proof could not be read{expired}: {message}"),
                     ),
                     source,
                 ];
@@ -248,13 +293,41 @@ pub fn decide(
                 failed_recheck,
             )
         }
+        Outcome::NothingFound { message, found } => {
+            clear_results(&mut status);
+            status.verified_at = Some(Time(now));
+            let mut decided = vec![
+                Decided::new(
+                    VERIFIED,
+                    Status::False,
+                    crate::registry::reason::NO_SIGNATURES_FOUND,
+                    message,
+                ),
+                Decided::new(SOURCE_AVAILABLE, Status::True, "Fetched", found.describe()),
+            ];
+            decided.extend(checks_not_run("nothing to verify was found"));
+            listed = Some(Some(found));
+            (
+                decided,
+                Some((
+                    VerificationResult::Failed,
+                    crate::registry::reason::NO_SIGNATURES_FOUND.to_string(),
+                )),
+                NOTHING_FOUND_RECHECK.min(failed_recheck),
+            )
+        }
         Outcome::Checked {
             report,
             issuer,
             size,
             digest,
             keyless,
+            found,
         } => {
+            let source_message = found
+                .as_ref()
+                .map_or_else(|| format!("read {size} bytes"), registry::Found::describe);
+            listed = Some(found);
             (status.signer_identity, status.signer_oidc_issuer) = keyless.unzip();
             status.manifest_id = non_empty(&report.manifest_id);
             status.proof_root_hash = non_empty(&report.proof_root_hash);
@@ -287,7 +360,10 @@ pub fn decide(
                     with_next_step(&report.message, &report.reason, &issuer, sigstore),
                 )
             };
-            let mut decided = vec![verified, fetched(size)];
+            let mut decided = vec![
+                verified,
+                Decided::new(SOURCE_AVAILABLE, Status::True, "Fetched", source_message),
+            ];
             decided.extend(report.checks.iter().map(|c| {
                 let status = match c.status {
                     CheckStatus::Pass => Status::True,
@@ -312,6 +388,15 @@ pub fn decide(
             (decided, Some((result, report.reason.clone())), requeue)
         }
     };
+    if let Some(found) = listed {
+        (status.candidates, status.candidates_found) = match found {
+            Some(f) => (
+                f.candidates,
+                Some(i32::try_from(f.total).unwrap_or(i32::MAX)),
+            ),
+            None => (Vec::new(), None),
+        };
+    }
     status.conditions = conditions::merge(&previous.conditions, &decided, generation, now);
     let events = transitions(previous, &status);
     Decision {
@@ -332,6 +417,18 @@ fn still_holds(
     conditions::is_true(&previous.conditions, VERIFIED)
         && previous.observed_generation == generation
         && previous.valid_until.as_ref().is_none_or(|t| t.0 > now)
+}
+
+/// `source.registry.staleGracePeriod`; `None` for other sources, whose last verdict stands
+/// until it expires.
+fn stale_grace(spec: &ProofVerificationSpec) -> Option<Duration> {
+    let registry = spec.source.registry.as_ref()?;
+    Some(
+        attestor_api::duration::parse(&registry.stale_grace_period)
+            .ok()
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(DEFAULT_STALE_GRACE),
+    )
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -491,6 +588,7 @@ fn transitions(
     events
 }
 
+pub mod registry;
 pub mod sigstore;
 
 #[cfg(test)]

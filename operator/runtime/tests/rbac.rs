@@ -338,6 +338,7 @@ async fn the_operator_works_under_the_charts_rbac_and_cannot_list_secrets() {
                         replay_feed_poll: Duration::from_secs(1),
                         source_poll: Duration::from_secs(1),
                         allow_file_stores: true,
+                        registry: Default::default(),
                     },
                     fetch: FetchConfig {
                         proxy_from_env: false,

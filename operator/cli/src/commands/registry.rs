@@ -106,37 +106,40 @@ pub(crate) fn client(args: &RegistryArgs) -> Result<RegistryClient, CliError> {
                 .map_err(|e| CliError::Usage(format!("--fetch-allow-network: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mirrors = args
-        .registry_mirror
-        .iter()
-        .map(|m| {
-            MirrorRule::parse(m).map_err(|e| CliError::Usage(format!("--registry-mirror: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for host in &args.plain_http {
-        if !attestor_oci::reference::valid_registry(host) {
-            return Err(CliError::Usage(format!(
-                "--plain-http {host:?}: give a registry HOST:PORT"
-            )));
-        }
-    }
+    let config = registry_config(&args.registry_mirror, &args.plain_http, "--plain-http")?;
     let fetcher = Fetcher::new(FetchConfig {
         allowed_networks: allowed,
         ..FetchConfig::default()
     })
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    Ok(RegistryClient::new(
-        fetcher,
-        RegistryConfig {
-            mirrors,
-            plain_http: args
-                .plain_http
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-            ..RegistryConfig::default()
-        },
-    ))
+    Ok(RegistryClient::new(fetcher, config))
+}
+
+/// `--registry-mirror` rules and plain-HTTP hosts (`plain_flag` names the flag), checked alike
+/// for the commands and for `attestor run`.
+pub(crate) fn registry_config(
+    mirrors: &[String],
+    plain_http: &[String],
+    plain_flag: &str,
+) -> Result<RegistryConfig, CliError> {
+    let mirrors = mirrors
+        .iter()
+        .map(|m| {
+            MirrorRule::parse(m).map_err(|e| CliError::Usage(format!("--registry-mirror: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for host in plain_http {
+        if !attestor_oci::reference::valid_registry(host) {
+            return Err(CliError::Usage(format!(
+                "{plain_flag} {host:?}: give a registry HOST:PORT"
+            )));
+        }
+    }
+    Ok(RegistryConfig {
+        mirrors,
+        plain_http: plain_http.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        ..RegistryConfig::default()
+    })
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

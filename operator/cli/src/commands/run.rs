@@ -80,6 +80,14 @@ pub struct RunArgs {
     /// addresses it holds (not the NAT64 or 6to4 forms of them).
     #[arg(long, value_name = "CIDR")]
     pub fetch_allow_network: Vec<String>,
+    /// Read a registry through a mirror, for ProofVerifications with `source.registry`:
+    /// `docker.io=mirror.example:5000` (air-gapped clusters). Repeatable.
+    #[arg(long, value_name = "FROM=TO")]
+    pub registry_mirror: Vec<String>,
+    /// A registry (HOST:PORT) spoken to over plain HTTP, e.g. an in-cluster test registry.
+    /// Repeatable; every other registry is HTTPS.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry_plain_http: Vec<String>,
     /// How long in-flight reconciles may take to finish on SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "20s")]
     pub shutdown_grace: String,
@@ -272,6 +280,11 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             )?,
             source_poll: duration("--source-poll-interval", &args.source_poll_interval)?,
             allow_file_stores: args.allow_file_stores,
+            registry: super::registry::registry_config(
+                &args.registry_mirror,
+                &args.registry_plain_http,
+                "--registry-plain-http",
+            )?,
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,

@@ -56,6 +56,9 @@ pub struct Settings {
     /// ReplayJob could make the operator read it: off unless the operator is started with
     /// `--allow-file-stores` (a store mounted into the operator, or a local demo).
     pub allow_file_stores: bool,
+    /// How ProofVerifications with `source.registry` talk to registries (mirrors, plain-HTTP
+    /// hosts, limits); the address policy is the fetcher's.
+    pub registry: crate::registry::RegistryConfig,
 }
 
 /// Everything a reconcile needs. One per leadership term.
@@ -65,6 +68,8 @@ pub struct Context {
     pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     pub fetcher: Fetcher,
+    /// Shares the fetcher's address policy; one token cache and backoff state per term.
+    pub registry: crate::registry::RegistryClient,
     pub directories: DirectoryCache,
     pub settings: Settings,
     pub anchors: Store<TrustAnchor>,
@@ -381,6 +386,7 @@ pub async fn run(
         client,
         reporter,
         metrics: metrics.clone(),
+        registry: crate::registry::RegistryClient::new(fetcher.clone(), settings.registry.clone()),
         fetcher,
         directories,
         settings,

@@ -22,9 +22,14 @@ use tokio_util::sync::CancellationToken;
 use super::relations::{Relations, Trigger};
 use super::sources::SourceKey;
 use super::{Context, ReconcileError, log_result, patch_status, timed};
+use crate::registry::verdict::{RegistryTrust, summarize, verify_candidates};
 use crate::scope::Scope;
 use crate::source::{self, SourceObjects};
-use crate::verification::{Outcome, Timing, decide, sigstore};
+use crate::verification::{Outcome, Timing, decide, registry, sigstore};
+use attestor_api::proof_verification::{CandidateKindName, RegistrySource};
+use attestor_core::digest::Sha256Digest;
+use attestor_oci::classify::CandidateKind;
+use attestor_oci::reference::ImageRef;
 
 const NAME: &str = "proofverification";
 const DEFAULT_REVERIFY: Duration = Duration::from_secs(24 * 3600);
@@ -174,6 +179,9 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
             };
         }
     }
+    if let Some(registry) = &spec.source.registry {
+        return gather_registry(pv, ctx, namespace, now, registry, evaluation, issuer_name).await;
+    }
     let read = source::read(
         ctx,
         &ctx.fetcher,
@@ -246,6 +254,7 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
             size: bytes.bytes.len() as u64,
             digest: bytes.digest.to_string(),
             keyless,
+            found: None,
         },
         Ok(Err(_)) if from_secret => Outcome::Unreadable {
             message: source::secret_unreadable(namespace, &spec.source),
@@ -262,6 +271,170 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
             size: None,
             digest: None,
         },
+    }
+}
+
+/// `source.registry`: list what the registry holds for the digest, verify every candidate
+/// with the issuer's trust (the verdict of `attestor verify --image`), report the deciding one.
+async fn gather_registry(
+    pv: &ProofVerification,
+    ctx: &Context,
+    namespace: &str,
+    now: Timestamp,
+    registry: &RegistrySource,
+    evaluation: crate::trust::IssuerEvaluation,
+    issuer: String,
+) -> Outcome {
+    let spec = &pv.spec;
+    let failed = |reason: &str, message: String, transient: bool| Outcome::SourceFailed {
+        reason: reason.to_string(),
+        message,
+        transient,
+    };
+    let Ok(digest) = spec.artifact_digest.parse::<Sha256Digest>() else {
+        return failed(
+            "InvalidImageReference",
+            format!(
+                "spec.artifactDigest {:?} is not a sha256 digest",
+                spec.artifact_digest
+            ),
+            false,
+        );
+    };
+    let Some(repository) = registry.repository.as_deref().or(spec.image.as_deref()) else {
+        return failed(
+            "InvalidImageReference",
+            "set spec.image or spec.source.registry.repository: the registry to look in".into(),
+            false,
+        );
+    };
+    let mut image = match ImageRef::parse(repository) {
+        Ok(image) => image,
+        Err(e) => {
+            return failed(
+                "InvalidImageReference",
+                format!("{repository:?} is not an image reference: {e}"),
+                false,
+            );
+        }
+    };
+    image.tag = None;
+    image.digest = Some(digest);
+    let mut credentials = Vec::new();
+    for secret in &registry.pull_secrets {
+        match ctx.secret(namespace, &secret.name).await {
+            Ok(Some(s)) => match crate::registry::pull_secret_credentials(namespace, &s) {
+                Ok(c) => credentials.push(c),
+                Err(message) => return failed("PullSecretInvalid", message, false),
+            },
+            Ok(None) => {
+                return failed(
+                    "PullSecretNotFound",
+                    format!(
+                        "Secret {namespace}/{} of source.registry.pullSecrets does not exist: create it (kubectl create secret docker-registry) or remove it from the list",
+                        secret.name
+                    ),
+                    false,
+                );
+            }
+            Err(e) => {
+                return failed(
+                    "SourceUnavailable",
+                    format!("cannot read Secret {namespace}/{}: {e}", secret.name),
+                    true,
+                );
+            }
+        }
+    }
+    let mut kinds: Vec<CandidateKind> = if registry.kinds.is_empty() {
+        vec![
+            CandidateKind::CosignSignature,
+            CandidateKind::CosignAttestation,
+            CandidateKind::SigstoreBundle,
+            CandidateKind::ProofBundle,
+        ]
+    } else {
+        registry.kinds.iter().map(|k| kind_of(*k)).collect()
+    };
+    kinds.push(CandidateKind::Unknown);
+    let discovery = match ctx
+        .registry
+        .discover(&image, &digest, &kinds, &credentials)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return failed(e.reason(), e.to_string(), e.is_transient()),
+    };
+    let options = VerifyOptions {
+        at: now,
+        tlog: spec.checks.transparency_log.to_core(),
+        timestamps: Some(spec.checks.timestamp_window().unwrap_or_default()),
+        expected_artifact: Some(digest),
+    };
+    let max_age = options.timestamps.and_then(|t| t.max_age);
+    let cosign_trust = attestor_sigstore::cosign::Trust {
+        keys: Vec::new(),
+        roots: evaluation.roots.iter().map(|r| r.root.clone()).collect(),
+        identities: evaluation.identities.clone(),
+        predicate_type: spec.checks.predicate_type.clone(),
+        tlog: match spec.checks.transparency_log.to_core() {
+            attestor_core::verify::TlogPolicy::Required => attestor_sigstore::TlogPolicy::Required,
+            attestor_core::verify::TlogPolicy::IfPresent => {
+                attestor_sigstore::TlogPolicy::IfPresent
+            }
+            attestor_core::verify::TlogPolicy::Skip => attestor_sigstore::TlogPolicy::Skip,
+        },
+    };
+    let trust = RegistryTrust::new(evaluation.store, cosign_trust, options);
+    let artifact_digest = spec.artifact_digest.clone();
+    // Signature checks are CPU work: keep them off the async workers.
+    let verdicts = tokio::task::spawn_blocking(move || {
+        let verdicts = verify_candidates(&discovery, &digest, &trust);
+        let summary = summarize(&verdicts);
+        let found = registry::Found::new(&discovery, &verdicts);
+        let request = sigstore::Request {
+            artifact_digest: &artifact_digest,
+            predicate_type: None,
+            max_age,
+            now,
+        };
+        let report = registry::decisive_report(&verdicts, &summary, &request);
+        let decisive = summary.decisive.map(|i| verdicts[i].clone());
+        (summary, found, report, decisive)
+    })
+    .await;
+    let (summary, found, report, decisive) = match verdicts {
+        Ok(v) => v,
+        Err(e) => {
+            return Outcome::Unreadable {
+                message: format!("verification aborted: {e}"),
+                size: None,
+                digest: None,
+            };
+        }
+    };
+    match (report, decisive) {
+        (Some(report), Some(decisive)) => Outcome::Checked {
+            report: Box::new(report),
+            issuer,
+            size: decisive.size,
+            digest: decisive.digest,
+            keyless: None,
+            found: Some(found),
+        },
+        _ => Outcome::NothingFound {
+            message: summary.message,
+            found,
+        },
+    }
+}
+
+fn kind_of(name: CandidateKindName) -> CandidateKind {
+    match name {
+        CandidateKindName::CosignSignature => CandidateKind::CosignSignature,
+        CandidateKindName::CosignAttestation => CandidateKind::CosignAttestation,
+        CandidateKindName::SigstoreBundle => CandidateKind::SigstoreBundle,
+        CandidateKindName::ProofBundle => CandidateKind::ProofBundle,
     }
 }
 

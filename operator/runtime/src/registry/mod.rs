@@ -1348,3 +1348,35 @@ fn error_text(response: &Response) -> String {
 fn redact_query(url: &str) -> String {
     url.split('?').next().unwrap_or(url).to_string()
 }
+
+/// A Secret holds at most 1 MiB; a docker config far less.
+const MAX_PULL_SECRET_BYTES: usize = 1 << 20;
+
+/// The key of a `kubernetes.io/dockerconfigjson` Secret.
+pub const DOCKER_CONFIG_JSON_KEY: &str = ".dockerconfigjson";
+
+/// The registry credentials of a pull Secret (`kubernetes.io/dockerconfigjson`, as in a Pod's
+/// `imagePullSecrets`). The error never quotes the Secret's contents: it reaches status and
+/// Events.
+pub fn pull_secret_credentials(
+    namespace: &str,
+    secret: &k8s_openapi::api::core::v1::Secret,
+) -> Result<DockerConfig, String> {
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let invalid = || {
+        format!(
+            "Secret {namespace}/{name} is not a usable pull Secret: it must be of type kubernetes.io/dockerconfigjson with a key {DOCKER_CONFIG_JSON_KEY} holding a docker config.json (kubectl create secret docker-registry)"
+        )
+    };
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(DOCKER_CONFIG_JSON_KEY))
+        .ok_or_else(invalid)?;
+    DockerConfig::parse(
+        &format!("Secret {namespace}/{name}"),
+        &bytes.0,
+        MAX_PULL_SECRET_BYTES,
+    )
+    .map_err(|_| invalid())
+}

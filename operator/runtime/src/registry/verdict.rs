@@ -30,6 +30,12 @@ pub struct CandidateVerdict {
     pub signer: Option<String>,
     /// The in-toto predicate type, when the candidate is a statement.
     pub predicate_type: Option<String>,
+    /// Bytes of the layer that decided (the signature, bundle or proof bundle).
+    pub size: u64,
+    /// The earliest verified signing time (a log's integrated time or an RFC 3161 timestamp).
+    pub signing_time: Option<Timestamp>,
+    /// Verified transparency-log entries: (log, index).
+    pub tlog_entries: Vec<(String, i64)>,
     /// Until when a verified candidate's trust holds (proof bundles: key and certificate expiry).
     pub valid_until: Option<Timestamp>,
     /// A proof bundle's full report (its five checks), for the ProofVerification's conditions.
@@ -125,6 +131,9 @@ pub fn verify_candidate(
         }),
         signer: None,
         predicate_type: None,
+        size: 0,
+        signing_time: None,
+        tlog_entries: Vec::new(),
         valid_until: None,
         report: None,
     };
@@ -142,10 +151,14 @@ pub fn verify_candidate(
     }
     let mut first_failure: Option<CandidateVerdict> = None;
     for (descriptor, bytes) in &candidate.layers {
+        let base = CandidateVerdict {
+            size: bytes.len() as u64,
+            ..verdict.clone()
+        };
         let one = if candidate.kind == CandidateKind::ProofBundle
             || descriptor.media_type == PROOF_BUNDLE_LAYER
         {
-            proof_bundle(&verdict, bytes, image, trust)
+            proof_bundle(&base, bytes, image, trust)
         } else {
             let outcome = cosign::verify_layer(
                 &descriptor.media_type,
@@ -160,7 +173,9 @@ pub fn verify_candidate(
                 message: outcome.message,
                 signer: outcome.signer.map(|s| s.to_string()),
                 predicate_type: outcome.predicate_type,
-                ..verdict.clone()
+                signing_time: outcome.signing_time,
+                tlog_entries: outcome.tlog_entries,
+                ..base
             }
         };
         if one.verified {

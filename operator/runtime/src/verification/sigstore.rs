@@ -123,7 +123,12 @@ pub fn check_of(error: &SigstoreError) -> CheckName {
     }
 }
 
-fn outcome(name: CheckName, status: CheckStatus, reason: &str, message: String) -> CheckOutcome {
+pub(crate) fn outcome(
+    name: CheckName,
+    status: CheckStatus,
+    reason: &str,
+    message: String,
+) -> CheckOutcome {
     CheckOutcome {
         name,
         status,
@@ -133,7 +138,7 @@ fn outcome(name: CheckName, status: CheckStatus, reason: &str, message: String) 
     }
 }
 
-fn report(
+pub(crate) fn report(
     request: &Request<'_>,
     verified: bool,
     reason: &str,
@@ -155,7 +160,7 @@ fn report(
     }
 }
 
-fn failure(
+pub(crate) fn failure(
     request: &Request<'_>,
     failed: CheckName,
     reason: &str,

@@ -74,6 +74,7 @@ fn report(verified: bool, reason: &str, valid_until: Option<&str>) -> Outcome {
         size: 1234,
         digest: format!("sha256:{}", "44".repeat(32)),
         keyless: None,
+        found: None,
     }
 }
 
@@ -284,4 +285,193 @@ fn unreadable_input_and_backoff() {
     assert_eq!(backoff(2), Duration::from_secs(10));
     assert_eq!(backoff(30), MAX_BACKOFF);
     assert_eq!(backoff(0), MIN_BACKOFF);
+}
+
+fn registry_spec(grace: &str) -> ProofVerificationSpec {
+    ProofVerificationSpec {
+        source: ProofSource {
+            registry: Some(attestor_api::proof_verification::RegistrySource {
+                repository: None,
+                kinds: vec![],
+                pull_secrets: vec![],
+                stale_grace_period: grace.into(),
+            }),
+            ..ProofSource::default()
+        },
+        ..spec()
+    }
+}
+
+fn found(reasons: &[&str]) -> registry::Found {
+    registry::Found {
+        candidates: reasons
+            .iter()
+            .enumerate()
+            .map(|(i, r)| attestor_api::proof_verification::CandidateStatus {
+                digest: format!("sha256:{}", format!("{i:02}").repeat(32)),
+                kind: "SigstoreBundle".into(),
+                found_via: "referrers".into(),
+                reason: r.to_string(),
+                signer: None,
+            })
+            .collect(),
+        total: reasons.len(),
+        via: "referrers",
+        requests: 4,
+        truncated: false,
+    }
+}
+
+fn with_found(outcome: Outcome, f: registry::Found) -> Outcome {
+    match outcome {
+        Outcome::Checked {
+            report,
+            issuer,
+            size,
+            digest,
+            keyless,
+            ..
+        } => Outcome::Checked {
+            report,
+            issuer,
+            size,
+            digest,
+            keyless,
+            found: Some(f),
+        },
+        other => other,
+    }
+}
+
+#[test]
+fn a_registry_outage_keeps_a_verdict_stale_for_the_grace_period_only() {
+    let rspec = registry_spec("1h");
+    let now = at("2026-06-01T00:00:00Z");
+    let verified = decide(
+        &rspec,
+        &ProofVerificationStatus::default(),
+        Some(1),
+        with_found(
+            report(true, "Verified", None),
+            found(&["Verified", "SignatureInvalid"]),
+        ),
+        now,
+        timing(),
+    )
+    .status;
+    assert_eq!(verified.candidates.len(), 2);
+    assert_eq!(verified.candidates_found, Some(2));
+    assert!(verified.stale_since.is_none());
+    assert!(
+        cond(&verified, "SourceAvailable")
+            .message
+            .contains("2 candidate(s)")
+    );
+    let outage = || Outcome::SourceFailed {
+        reason: "RegistryUnavailable".into(),
+        message: "registry.example: unavailable: connection refused".into(),
+        transient: true,
+    };
+    // Within the grace period: still Verified, stale since the first failure, list kept.
+    let t1 = at("2026-06-01T00:10:00Z");
+    let d = decide(&rspec, &verified, Some(1), outage(), t1, timing());
+    assert_eq!(cond(&d.status, "Verified").status, "True");
+    assert!(
+        cond(&d.status, "Verified")
+            .message
+            .contains("stale since 2026-06-01T00:10:00Z"),
+        "{}",
+        cond(&d.status, "Verified").message
+    );
+    assert!(
+        cond(&d.status, "Verified")
+            .message
+            .contains("until 2026-06-01T01:10:00Z")
+    );
+    assert_eq!(
+        cond(&d.status, "SourceAvailable").reason,
+        "RegistryUnavailable"
+    );
+    assert_eq!(d.status.stale_since.as_ref().map(|t| t.0), Some(t1));
+    assert_eq!(d.status.candidates.len(), 2);
+    let t2 = at("2026-06-01T01:00:00Z");
+    let d = decide(&rspec, &d.status, Some(1), outage(), t2, timing());
+    assert_eq!(cond(&d.status, "Verified").status, "True");
+    assert_eq!(
+        d.status.stale_since.as_ref().map(|t| t.0),
+        Some(t1),
+        "measured from the first failure"
+    );
+    // Past it: False with the registry's own reason.
+    let t3 = at("2026-06-01T01:10:01Z");
+    let d = decide(&rspec, &d.status, Some(1), outage(), t3, timing());
+    let v = cond(&d.status, "Verified");
+    assert_eq!(
+        (v.status.as_str(), v.reason.as_str()),
+        ("False", "RegistryUnavailable")
+    );
+    assert!(v.message.contains("staleGracePeriod"), "{}", v.message);
+    assert!(d.status.stale_since.is_none());
+    assert_eq!(d.events[0].reason, "VerificationFailed");
+    // Recovery clears the mark.
+    let d = decide(
+        &rspec,
+        &d.status,
+        Some(1),
+        with_found(report(true, "Verified", None), found(&["Verified"])),
+        t3,
+        timing(),
+    );
+    assert_eq!(cond(&d.status, "Verified").status, "True");
+    assert!(d.status.stale_since.is_none());
+    assert_eq!(d.status.candidates.len(), 1);
+
+    // A digest never verified is denied with the registry's reason at once.
+    let d = decide(
+        &rspec,
+        &ProofVerificationStatus::default(),
+        Some(1),
+        outage(),
+        t1,
+        timing(),
+    );
+    assert_eq!(cond(&d.status, "Verified").reason, "RegistryUnavailable");
+    // Other sources keep the one summary reason.
+    let d = decide(
+        &spec(),
+        &ProofVerificationStatus::default(),
+        Some(1),
+        outage(),
+        t1,
+        timing(),
+    );
+    assert_eq!(cond(&d.status, "Verified").reason, "SourceUnavailable");
+}
+
+#[test]
+fn nothing_in_the_registry_is_no_signatures_found_and_is_looked_at_again_soon() {
+    let spec = registry_spec("24h");
+    let now = at("2026-06-01T00:00:00Z");
+    let d = decide(
+        &spec,
+        &ProofVerificationStatus::default(),
+        Some(1),
+        Outcome::NothingFound {
+            message: "the registry holds no signature. Next: sign it".into(),
+            found: found(&["CandidateUnsupported"]),
+        },
+        now,
+        timing(),
+    );
+    let v = cond(&d.status, "Verified");
+    assert_eq!(
+        (v.status.as_str(), v.reason.as_str()),
+        ("False", "NoSignaturesFound")
+    );
+    assert_eq!(cond(&d.status, "SourceAvailable").status, "True");
+    assert_eq!(cond(&d.status, "SignatureValid").reason, "NotRun");
+    assert_eq!(d.status.candidates[0].reason, "CandidateUnsupported");
+    assert_eq!(d.requeue_after, NOTHING_FOUND_RECHECK);
+    assert_eq!(d.metric.as_ref().unwrap().1, "NoSignaturesFound");
+    assert_eq!(d.events[0].reason, "VerificationFailed");
 }

@@ -161,6 +161,7 @@ fn operator(config: Config) {
                         replay_feed_poll: Duration::from_secs(1),
                         source_poll: Duration::from_secs(1),
                         allow_file_stores: true,
+                        registry: Default::default(),
                     },
                     fetch: FetchConfig {
                         connect_timeout: Duration::from_secs(2),
