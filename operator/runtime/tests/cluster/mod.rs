@@ -161,7 +161,7 @@ fn operator(config: Config) {
                         replay_feed_poll: Duration::from_secs(1),
                         source_poll: Duration::from_secs(1),
                         allow_file_stores: true,
-                        registry: Default::default(),
+                        registry: registry_config(),
                     },
                     fetch: FetchConfig {
                         connect_timeout: Duration::from_secs(2),
@@ -189,6 +189,35 @@ fn operator(config: Config) {
         });
         (port, cancel)
     });
+}
+
+/// A loopback port the tests may serve a registry (or a proxy to one) on, spoken to over plain
+/// HTTP by the operator like the local registries of `e2e/registry.sh`.
+pub fn registry_proxy_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(free_port)
+}
+
+/// The operator's registry settings: plain HTTP to the local registries (from
+/// `e2e/registry.sh env`) and to [`registry_proxy_port`], and quick retries so that an outage
+/// is seen in seconds.
+fn registry_config() -> attestor_runtime::registry::RegistryConfig {
+    let mut plain_http: Vec<String> = ["ATTESTOR_REGISTRY_PLAIN", "ATTESTOR_REGISTRY_REFERRERS"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .filter(|v| !v.is_empty())
+        .collect();
+    plain_http.push(format!("127.0.0.1:{}", registry_proxy_port()));
+    attestor_runtime::registry::RegistryConfig {
+        plain_http,
+        retry: RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+        },
+        max_wait: Duration::from_secs(1),
+        ..Default::default()
+    }
 }
 
 pub fn free_port() -> u16 {

@@ -1,0 +1,426 @@
+//! ProofVerifications with `source.registry` against the real API server and a real registry
+//! (the referrers registry of `e2e/registry.sh`), signed by real cosign: verified, unsigned,
+//! signed by another key, and a registry outage that keeps the verdict stale while a new
+//! verification is refused with `RegistryUnavailable`.
+//!
+//! The operator reaches the registry through a TCP proxy in this test (on
+//! [`cluster::registry_proxy_port`]), so the test can take "the registry" down without stopping
+//! the registry the other tests share.
+
+mod cluster;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use attestor_oci::reference::ImageRef;
+use attestor_runtime::fetch::{FetchConfig, Fetcher};
+use attestor_runtime::registry::{RegistryClient, RegistryConfig};
+use cluster::{apply, condition, get, setup, unique, wait_condition, wait_until};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The referrers registry and cosign, or `None` (after saying why) outside CI.
+fn tools(test: &str) -> Option<(String, PathBuf)> {
+    let registry = std::env::var("ATTESTOR_REGISTRY_REFERRERS").ok();
+    let cosign = std::env::var_os("ATTESTOR_TOOLS_BIN")
+        .map(|b| PathBuf::from(b).join("cosign"))
+        .filter(|p| p.exists());
+    match (registry, cosign) {
+        (Some(r), Some(c)) if !r.is_empty() => Some((r, c)),
+        _ => {
+            let why = "ATTESTOR_REGISTRY_REFERRERS or ATTESTOR_TOOLS_BIN/cosign missing (run e2e/registry.sh up and eval \"$(e2e/registry.sh env)\")";
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{test}: {why}, and CI=true forbids skipping");
+            }
+            println!("skipping {test}: {why}");
+            None
+        }
+    }
+}
+
+/// Forwards 127.0.0.1:`port` to `upstream` while `up`; when it goes down, open connections
+/// (the operator's pooled keep-alive ones too) are cut and new ones closed at once: what a
+/// registry that went away looks like to a client.
+async fn proxy(port: u16, upstream: String, up: Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the proxy port");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                continue;
+            };
+            if !up.load(Ordering::SeqCst) {
+                drop(inbound);
+                continue;
+            }
+            let upstream = upstream.clone();
+            let up = up.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let cut = async {
+                    while up.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cut => {}
+                }
+            });
+        }
+    });
+}
+
+fn client() -> RegistryClient {
+    let fetcher = Fetcher::new(FetchConfig {
+        allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        proxy_from_env: false,
+        ..FetchConfig::default()
+    })
+    .unwrap();
+    let mut plain = vec![format!("127.0.0.1:{}", cluster::registry_proxy_port())];
+    plain.extend(std::env::var("ATTESTOR_REGISTRY_REFERRERS").ok());
+    RegistryClient::new(
+        fetcher,
+        RegistryConfig {
+            plain_http: plain,
+            ..RegistryConfig::default()
+        },
+    )
+}
+
+/// A fresh image in `host`'s `attestor-it/<name>`, pinned by digest.
+async fn push_image(host: &str, name: &str) -> ImageRef {
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let image = ImageRef::parse(&format!("{host}/attestor-it/{name}:v1")).unwrap();
+    let digest = client()
+        .push_image(
+            &image,
+            format!("{{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"{unique}\"}}")
+                .as_bytes(),
+            &[unique.as_bytes()],
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("push {image}: {e}"));
+    ImageRef {
+        tag: None,
+        digest: Some(digest),
+        ..image
+    }
+}
+
+/// Runs cosign offline in `dir` (own HOME and TUF root; outgoing HTTPS to a closed port).
+fn cosign(bin: &Path, dir: &Path, args: &[&str]) {
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(dir.join("docker/config.json"), "{}").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("TUF_ROOT", dir.join("tuf"))
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .env("COSIGN_PASSWORD", "")
+        .env("COSIGN_YES", "true")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("https_proxy", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1")
+        .env("no_proxy", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cosign {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sign(bin: &Path, dir: &Path, image: &str) {
+    cosign(
+        bin,
+        dir,
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--use-signing-config=false",
+            "--allow-http-registry",
+            image,
+        ],
+    );
+}
+
+fn verification(ns: &str, name: &str, issuer: &str, image: &ImageRef, extra: Value) -> Value {
+    let mut source = json!({});
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            source[k] = v;
+        }
+    }
+    json!({
+        "apiVersion": "attestor.stellaops.io/v1alpha1",
+        "kind": "ProofVerification",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "artifactDigest": image.digest.unwrap().to_string(),
+            "image": format!("{}/{}", image.registry, image.repository),
+            "source": {"registry": source},
+            "issuerRef": {"name": issuer},
+            "checks": {"transparencyLog": "IfPresent"},
+            "reverifyInterval": "2s",
+        },
+    })
+}
+
+#[tokio::test]
+async fn registry_sources_verify_what_cosign_signed_and_survive_an_outage() {
+    let test = "registry_sources_verify_what_cosign_signed_and_survive_an_outage";
+    let Some((registry, bin)) = tools(test) else {
+        return;
+    };
+    let Some(kube) = setup().await else { return };
+    let port = cluster::registry_proxy_port();
+    let proxied = format!("127.0.0.1:{port}");
+    let up = Arc::new(AtomicBool::new(true));
+    proxy(port, registry.clone(), up.clone()).await;
+
+    let dir = std::env::temp_dir().join(unique("attestor-registry-source"));
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    cosign(&bin, &dir, &["generate-key-pair"]);
+    cosign(&bin, &dir.join("other"), &["generate-key-pair"]);
+
+    let ns = unique("registry-source");
+    apply(
+        &kube,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    let anchor = unique("cosign-key");
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1",
+            "kind": "TrustAnchor",
+            "metadata": {"name": anchor},
+            "spec": {
+                "publicKey": std::fs::read_to_string(dir.join("cosign.pub")).unwrap(),
+                "purposes": ["AttestationSigning"],
+            },
+        }),
+    )
+    .await;
+    let issuer = unique("cosign-ci");
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1",
+            "kind": "TrustedIssuer",
+            "metadata": {"name": issuer},
+            "spec": {
+                "issuer": "https://ci.example/cosign",
+                "anchors": [anchor],
+                "scope": {"images": [format!("{proxied}/attestor-it/*")]},
+                "approval": {"approvedBy": "runtime-tests", "reason": "test fixture"},
+            },
+        }),
+    )
+    .await;
+
+    // Images pushed through the proxy, signed straight at the registry: the same repository.
+    let signed = push_image(&proxied, "signed").await;
+    let direct = |i: &ImageRef| format!("{registry}/{}@{}", i.repository, i.digest.unwrap());
+    sign(&bin, &dir, &direct(&signed));
+    let unsigned = push_image(&proxied, "unsigned").await;
+    let foreign = push_image(&proxied, "foreign").await;
+    cosign(
+        &bin,
+        &dir.join("other"),
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--use-signing-config=false",
+            "--allow-http-registry",
+            &direct(&foreign),
+        ],
+    );
+
+    let pv = verification(&ns, "signed", &issuer, &signed, json!({}));
+    apply(&kube, pv.clone()).await;
+    let verified = wait_condition(&kube, &pv, "Verified", "True", None, WAIT).await;
+    assert!(
+        verified.message.contains("SigstoreBundle"),
+        "{}",
+        verified.message
+    );
+    let obj = get(&kube, &pv).await;
+    let status = &obj.data["status"];
+    assert_eq!(status["candidatesFound"], 1, "{status:#}");
+    assert_eq!(status["candidates"][0]["kind"], "SigstoreBundle");
+    assert_eq!(status["candidates"][0]["foundVia"], "referrers");
+    assert_eq!(status["candidates"][0]["reason"], "Verified");
+    assert!(
+        status["candidates"][0]["signer"]
+            .as_str()
+            .is_some_and(|s| s.contains(&anchor)),
+        "{status:#}"
+    );
+    assert_eq!(
+        condition(&obj, "SignatureValid").unwrap().status,
+        "True",
+        "{status:#}"
+    );
+
+    let none = verification(&ns, "unsigned", &issuer, &unsigned, json!({}));
+    apply(&kube, none.clone()).await;
+    let c = wait_condition(
+        &kube,
+        &none,
+        "Verified",
+        "False",
+        Some("NoSignaturesFound"),
+        WAIT,
+    )
+    .await;
+    assert!(c.message.contains("Next:"), "{}", c.message);
+
+    let other = verification(&ns, "foreign", &issuer, &foreign, json!({}));
+    apply(&kube, other.clone()).await;
+    let c = wait_condition(
+        &kube,
+        &other,
+        "Verified",
+        "False",
+        Some("SignatureInvalid"),
+        WAIT,
+    )
+    .await;
+    assert!(c.message.contains("Next:"), "{}", c.message);
+    let obj = get(&kube, &other).await;
+    assert_eq!(
+        obj.data["status"]["candidates"][0]["reason"],
+        "SignatureInvalid"
+    );
+    assert!(obj.data["status"]["candidates"][0].get("signer").is_none());
+
+    // Only attestations of a kind that is not there: nothing found.
+    let kinds = verification(
+        &ns,
+        "proof-bundles-only",
+        &issuer,
+        &signed,
+        json!({"kinds": ["ProofBundle"]}),
+    );
+    apply(&kube, kinds.clone()).await;
+    wait_condition(
+        &kube,
+        &kinds,
+        "Verified",
+        "False",
+        Some("NoSignaturesFound"),
+        WAIT,
+    )
+    .await;
+
+    // A pull Secret that does not exist is named.
+    let secret = verification(
+        &ns,
+        "missing-secret",
+        &issuer,
+        &signed,
+        json!({"pullSecrets": [{"name": "nope"}]}),
+    );
+    apply(&kube, secret.clone()).await;
+    let c = wait_condition(
+        &kube,
+        &secret,
+        "Verified",
+        "False",
+        Some("PullSecretNotFound"),
+        WAIT,
+    )
+    .await;
+    assert!(c.message.contains("nope"), "{}", c.message);
+
+    // The registry goes away: the verified proof stays Verified, stale; a new one is refused.
+    up.store(false, Ordering::SeqCst);
+    let down = wait_condition(
+        &kube,
+        &pv,
+        "SourceAvailable",
+        "False",
+        Some("RegistryUnavailable"),
+        WAIT,
+    )
+    .await;
+    assert!(down.message.contains(&proxied), "{}", down.message);
+    let obj = get(&kube, &pv).await;
+    let kept = condition(&obj, "Verified").unwrap();
+    assert_eq!(kept.status, "True", "{}", kept.message);
+    assert!(kept.message.contains("stale since"), "{}", kept.message);
+    assert!(obj.data["status"]["staleSince"].is_string());
+    assert_eq!(
+        obj.data["status"]["candidatesFound"], 1,
+        "the last list is kept"
+    );
+
+    let late_image = push_image(&registry, "late").await;
+    let late_image = ImageRef {
+        registry: proxied.clone(),
+        ..late_image
+    };
+    let late = verification(&ns, "late", &issuer, &late_image, json!({}));
+    apply(&kube, late.clone()).await;
+    wait_condition(
+        &kube,
+        &late,
+        "Verified",
+        "False",
+        Some("RegistryUnavailable"),
+        WAIT,
+    )
+    .await;
+
+    // Back: the stale mark goes.
+    up.store(true, Ordering::SeqCst);
+    wait_condition(&kube, &pv, "SourceAvailable", "True", Some("Fetched"), WAIT).await;
+    wait_until(WAIT, "staleSince cleared", || async {
+        get(&kube, &pv).await.data["status"]["staleSince"].is_null()
+    })
+    .await;
+    wait_condition(
+        &kube,
+        &late,
+        "Verified",
+        "False",
+        Some("NoSignaturesFound"),
+        WAIT,
+    )
+    .await;
+
+    let _ = std::fs::remove_dir_all(&dir);
+    for obj in [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer", "metadata": {"name": issuer}}),
+        json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustAnchor", "metadata": {"name": anchor}}),
+    ] {
+        cluster::delete(&kube, &obj).await;
+    }
+}
