@@ -31,6 +31,7 @@ fn index() -> Index {
             trusted: true,
             reason: "Approved".into(),
             scope_images: vec![format!("registry.example/team-{team}/*")],
+            discovers: false,
         });
     }
     for n in 0..DIGESTS {

@@ -4,7 +4,7 @@
 mod message;
 mod verdict;
 
-pub use verdict::{ImageOutcome, ImageVerdict, ProofRef};
+pub use verdict::{Discovery, ImageOutcome, ImageVerdict, ProofRef, discovered_proof_name};
 
 use std::fmt;
 
@@ -179,6 +179,17 @@ impl Decision {
     /// Whether deciding again after the index changed may give another answer.
     pub fn is_final(&self) -> bool {
         self.waiting_on.is_none()
+    }
+
+    /// What discovery should look for: each image that has no proof and that a discovering
+    /// issuer covers, with the ProofVerification to create. Empty unless enforcing or warning.
+    pub fn discoveries(&self) -> impl Iterator<Item = (&ImageVerdict, &Discovery)> {
+        self.images.iter().filter_map(|v| match &v.outcome {
+            ImageOutcome::ProofMissing {
+                discovery: Some(d), ..
+            } => Some((v, d)),
+            _ => None,
+        })
     }
 }
 
@@ -396,7 +407,13 @@ fn pending_digests(failures: &[&ImageVerdict]) -> Vec<Digest> {
     let mut digests = Vec::new();
     for verdict in failures {
         match &verdict.outcome {
-            ImageOutcome::Pending { digest, .. } => digests.push(*digest),
+            // A proof discovery is about to create may verify within the wait, too.
+            ImageOutcome::Pending { digest, .. }
+            | ImageOutcome::ProofMissing {
+                digest,
+                discovery: Some(_),
+                ..
+            } => digests.push(*digest),
             _ => return Vec::new(),
         }
     }

@@ -67,6 +67,9 @@ pub struct IssuerFacts {
     pub reason: String,
     /// `spec.scope.images`.
     pub scope_images: Vec<String>,
+    /// `spec.discovery.enabled`: the operator finds this issuer's proofs in the registry for
+    /// digests that have none.
+    pub discovers: bool,
 }
 
 /// How a namespace is gated, from its [`ENFORCEMENT_LABEL`].
@@ -120,6 +123,7 @@ pub struct Issuer {
     trusted: bool,
     reason: String,
     scope: Scope,
+    discovers: bool,
 }
 
 impl Issuer {
@@ -133,6 +137,10 @@ impl Issuer {
 
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    pub fn discovers(&self) -> bool {
+        self.discovers
     }
 }
 
@@ -241,6 +249,16 @@ impl Index {
     }
 
     /// `None` for a namespace the index has not seen (yet).
+    /// The trusted issuer with discovery on whose scope covers `image`, the first by name (so
+    /// that every replica names the same one).
+    pub fn discovering_issuer(&self, image: &crate::scope::ImageName) -> Option<&str> {
+        self.issuers
+            .iter()
+            .filter(|(_, i)| i.trusted && i.discovers && i.scope.covers_name(image))
+            .map(|(name, _)| name.as_str())
+            .min()
+    }
+
     pub fn enforcement(&self, namespace: &str) -> Option<&Enforcement> {
         self.namespaces.get(namespace)
     }
@@ -311,6 +329,7 @@ impl Index {
             trusted: facts.trusted,
             reason: facts.reason,
             scope: Scope::new(&facts.scope_images),
+            discovers: facts.discovers,
         };
         self.issuers.insert(facts.name, issuer);
     }

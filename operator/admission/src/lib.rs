@@ -41,8 +41,8 @@ mod text;
 
 pub use config::{ALWAYS_EXEMPT, Config};
 pub use decide::{
-    BREAK_GLASS_ANNOTATION, BreakGlassUse, Decision, ImageOutcome, ImageVerdict, Mode, ProofRef,
-    Reason, WaitingOn, decide,
+    BREAK_GLASS_ANNOTATION, BreakGlassUse, Decision, Discovery, ImageOutcome, ImageVerdict, Mode,
+    ProofRef, Reason, WaitingOn, decide, discovered_proof_name,
 };
 pub use digest::{Digest, DigestError};
 pub use index::{

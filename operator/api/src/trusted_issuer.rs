@@ -77,6 +77,41 @@ pub struct TrustedIssuerSpec {
     pub approval: Option<Approval>,
     /// Which images this issuer may vouch for.
     pub scope: IssuerScope,
+    /// Find this issuer's proofs in the registry by itself: in namespaces that opt in to
+    /// admission, every image digest of a workload that is in `scope` and has no
+    /// ProofVerification gets one (labelled `attestor.stellaops.io/discovered`, with
+    /// `source.registry`), removed again some time after no workload uses the digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<Discovery>,
+}
+
+/// How an issuer's proofs are discovered in registries.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Discovery {
+    /// Whether discovery is on.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Which kinds of candidate count (`CosignSignature`, `CosignAttestation`,
+    /// `SigstoreBundle`, `ProofBundle`); empty: all four. Copied to the discovered
+    /// ProofVerifications' `source.registry.kinds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    pub kinds: Vec<crate::proof_verification::CandidateKindName>,
+    /// The discovered ProofVerifications' `spec.checks.transparencyLog`: `Required` (the
+    /// default: signatures must be in a transparency log), `IfPresent` (signatures made with
+    /// `--tlog-upload=false`, air-gapped sites) or `Skip`.
+    #[serde(default)]
+    pub transparency_log: crate::proof_verification::TransparencyLogPolicy,
+    /// The discovered ProofVerifications' `spec.checks.predicateType`: only in-toto
+    /// attestations of this type count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub predicate_type: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// A keyless signer: an OIDC issuer and the certificate subject it vouches for.

@@ -31,6 +31,7 @@ fn index() -> Index {
         trusted: true,
         reason: "Trusted".into(),
         scope_images: vec!["registry.example/shop/*".into()],
+        discovers: false,
     });
     index.apply_namespace(NamespaceFacts::new("shop", Some("enforce")));
     for i in 0..DIGESTS {

@@ -718,6 +718,7 @@ mod tests {
             scope: IssuerScope {
                 images: vec!["*".into()],
             },
+            discovery: None,
         }
     }
 

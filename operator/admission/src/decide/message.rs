@@ -34,9 +34,21 @@ pub(crate) fn problem(outcome: &ImageOutcome) -> Option<String> {
             repository,
             bad_digest: Some(error),
         } => format!("not pinned by digest ({error}): use {repository}@sha256:…"),
-        ImageOutcome::ProofMissing { digest, namespaces } => format!(
+        ImageOutcome::ProofMissing {
+            digest,
+            namespaces,
+            discovery: None,
+        } => format!(
             "no ProofVerification for {digest} in namespace(s) {}: create one",
             namespaces.join(", ")
+        ),
+        ImageOutcome::ProofMissing {
+            digest,
+            discovery: Some(discovery),
+            ..
+        } => format!(
+            "no proof yet: ProofVerification {} is being created by discovery to verify what the registry holds for {digest} (TrustedIssuer {}): retry in a few seconds",
+            discovery.proof, discovery.issuer
         ),
         ImageOutcome::ProofFailed {
             proof,

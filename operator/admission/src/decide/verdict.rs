@@ -62,6 +62,9 @@ pub enum ImageOutcome {
         digest: Digest,
         /// Where proofs were looked for.
         namespaces: Vec<String>,
+        /// A trusted issuer with discovery on covers the image: the operator creates this
+        /// ProofVerification (in the workload's namespace) and verifies what the registry holds.
+        discovery: Option<Discovery>,
     },
     ProofFailed {
         proof: ProofRef,
@@ -127,9 +130,29 @@ impl ImageOutcome {
             | Self::OutOfScope { proof, .. }
             | Self::ProofExpired { proof, .. }
             | Self::Pending { proof, .. } => Some(proof),
+            // The proof discovery is creating: describing it shows how it fares.
+            Self::ProofMissing {
+                discovery: Some(discovery),
+                ..
+            } => Some(&discovery.proof),
             Self::NotPinned { .. } | Self::ProofMissing { .. } => None,
         }
     }
+}
+
+/// The ProofVerification discovery makes for a digest, and the issuer it is verified against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    pub proof: ProofRef,
+    pub issuer: String,
+}
+
+/// The name of the ProofVerification discovery creates for `digest`: the same on every replica
+/// and for every workload, so that creating it is idempotent and a denial can name it.
+pub fn discovered_proof_name(digest: &Digest) -> String {
+    let text = digest.to_string();
+    let hex = text.strip_prefix("sha256:").unwrap_or(&text);
+    format!("discovered-{}", &hex[..32.min(hex.len())])
 }
 
 /// One container's image and what was found for it.
@@ -215,6 +238,16 @@ pub(super) fn judge(
                 .proof_namespaces(namespace)
                 .map(str::to_string)
                 .collect(),
+            discovery: name
+                .as_ref()
+                .and_then(|name| index.discovering_issuer(name))
+                .map(|issuer| Discovery {
+                    proof: ProofRef {
+                        namespace: namespace.to_string(),
+                        name: discovered_proof_name(&digest),
+                    },
+                    issuer: bounded_line(issuer, MAX_QUOTED_BYTES),
+                }),
         },
     }
 }

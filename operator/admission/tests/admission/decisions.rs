@@ -2,7 +2,7 @@
 
 use attestor_admission::{
     BREAK_GLASS_ANNOTATION, Config, Decision, Digest, ImageOutcome, Index, IssuerFacts, Mode,
-    NamespaceFacts, Reason, Verified, review_response,
+    NamespaceFacts, Reason, VerificationFacts, Verified, review_response,
 };
 
 use crate::fixtures::*;
@@ -822,4 +822,107 @@ fn the_denial_lists_every_offending_image_in_a_stable_form() {
 break-glass is disabled in this cluster: the attestor.stellaops.io/break-glass annotation has no effect"
         )
     );
+}
+
+#[test]
+fn a_digest_without_a_proof_is_handed_to_a_discovering_issuer_and_waited_for() {
+    let mut index = cluster();
+    index.apply_issuer(IssuerFacts {
+        discovers: true,
+        ..issuer("ci-discovers", &["registry.example/shop/*"])
+    });
+    let decision = decide_in(
+        &index,
+        review("Deployment").container("cart", &pinned("cart", 9)),
+    );
+    let name = attestor_admission::discovered_proof_name(&digest(9).parse().unwrap());
+    assert_eq!(name.len(), "discovered-".len() + 32);
+    assert_denied(
+        &decision,
+        Reason::ProofMissing,
+        &format!("ProofVerification shop/{name} is being created by discovery"),
+    );
+    assert!(message(&decision).contains("(TrustedIssuer ci-discovers): retry in a few seconds"));
+    assert!(message(&decision).contains(&format!(
+        "; see kubectl describe proofverification -n shop {name}"
+    )));
+    // The server waits (bounded) for the proof discovery creates.
+    assert_eq!(
+        decision.pending_digests(),
+        &[digest(9).parse::<Digest>().unwrap()]
+    );
+    let found: Vec<_> = decision.discoveries().collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].1.issuer, "ci-discovers");
+    assert_eq!(found[0].1.proof.name, name);
+    assert_eq!(found[0].0.container.image, pinned("cart", 9));
+
+    // The proof appears, pending: still waited for; then verified: allowed.
+    let mut pending = verification("shop", &name, 9);
+    pending.issuer = "ci-discovers".into();
+    pending.verified = Verified::Unknown;
+    index.apply_verification(pending.clone());
+    let decision = decide_in(
+        &index,
+        review("Deployment").container("cart", &pinned("cart", 9)),
+    );
+    assert_eq!(decision.reason, Reason::Pending);
+    assert!(!decision.is_final());
+    index.apply_verification(VerificationFacts {
+        verified: Verified::True,
+        ..pending
+    });
+    let decision = decide_in(
+        &index,
+        review("Deployment").container("cart", &pinned("cart", 9)),
+    );
+    assert!(decision.allowed, "{decision:#?}");
+    assert_eq!(decision.discoveries().count(), 0);
+}
+
+#[test]
+fn discovery_needs_a_trusted_issuer_whose_scope_covers_the_image() {
+    for facts in [
+        IssuerFacts {
+            discovers: true,
+            trusted: false,
+            ..issuer("untrusted", &["registry.example/shop/*"])
+        },
+        IssuerFacts {
+            discovers: true,
+            ..issuer("elsewhere", &["registry.example/other/*"])
+        },
+        issuer("no-discovery", &["registry.example/shop/*"]),
+    ] {
+        let mut index = cluster();
+        index.apply_issuer(facts.clone());
+        let decision = decide_in(&index, review("Pod").container("cart", &pinned("cart", 9)));
+        assert_denied(&decision, Reason::ProofMissing, "create one");
+        assert_eq!(decision.discoveries().count(), 0, "{}", facts.name);
+        assert!(decision.is_final(), "nothing to wait for: {}", facts.name);
+    }
+    // Two discovering issuers: every replica picks the same, the first by name.
+    let mut index = cluster();
+    for name in ["b-ci", "a-ci"] {
+        index.apply_issuer(IssuerFacts {
+            discovers: true,
+            ..issuer(name, &["registry.example/shop/*"])
+        });
+    }
+    let decision = decide_in(&index, review("Pod").container("cart", &pinned("cart", 9)));
+    assert_eq!(decision.discoveries().next().unwrap().1.issuer, "a-ci");
+}
+
+#[test]
+fn a_warn_namespace_hands_digests_to_discovery_too() {
+    let mut index = cluster();
+    index.apply_namespace(NamespaceFacts::new("shop", Some("warn")));
+    index.apply_issuer(IssuerFacts {
+        discovers: true,
+        ..issuer("ci-discovers", &["registry.example/shop/*"])
+    });
+    let decision = decide_in(&index, review("Pod").container("cart", &pinned("cart", 9)));
+    assert_warned(&decision, Reason::ProofMissing, "is being created");
+    assert_eq!(decision.discoveries().count(), 1);
+    assert!(decision.is_final(), "warn mode never waits");
 }

@@ -192,6 +192,7 @@ pub fn issuer(name: &str, patterns: &[&str]) -> IssuerFacts {
         trusted: true,
         reason: "Approved".into(),
         scope_images: patterns.iter().map(|p| p.to_string()).collect(),
+        discovers: false,
     }
 }
 

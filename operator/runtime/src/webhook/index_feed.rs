@@ -130,6 +130,7 @@ pub fn issuer_facts(issuer: &TrustedIssuer) -> IssuerFacts {
         trusted: trusted.is_some_and(|c| c.status == "True"),
         reason: trusted.map_or_else(|| "NotEvaluated".to_string(), |c| c.reason.clone()),
         scope_images: issuer.spec.scope.images.clone(),
+        discovers: issuer.spec.discovery.as_ref().is_some_and(|d| d.enabled),
     }
 }
 

@@ -309,6 +309,7 @@ mod tests {
             trusted: true,
             reason: "Trusted".into(),
             scope_images: vec!["registry.example/shop/*".into()],
+            discovers: false,
         });
         index.apply_namespace(NamespaceFacts::new("shop", Some("enforce")));
         index.apply_verification(facts(Verified::Unknown));
