@@ -10,6 +10,9 @@
 #   e2e/cluster.sh env        print `export KUBECONFIG=...`
 #   e2e/cluster.sh build      only build/cache the binaries (e.g. a CI warm-up step)
 #   e2e/cluster.sh load F...  import image archives (e2e/image.sh) into the node
+#   e2e/cluster.sh trust-registries [HOST:PORT...]
+#                             the node's containerd pulls from exactly these registries over plain
+#                             HTTP (e2e/registry.sh up/down --host node call it); no argument: none
 #   e2e/cluster.sh leftovers  list what of this checkout's cluster is on the machine; exit 1 if any
 set -Eeuo pipefail
 
@@ -35,7 +38,7 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -476,7 +479,9 @@ all_running() {
 }
 
 # The cluster's run state: e2e/.run minus registry/, which e2e/registry.sh owns (its
-# registries may run with or without the cluster).
+# registries may run with or without the cluster). registry-node/ (the registries on the
+# node's HOST_IP) is e2e/registry.sh's too, but lives only as long as the node: `down`
+# stops them first.
 cluster_state() {
     [[ -d $RUN_DIR ]] || return 0
     find "$RUN_DIR" -mindepth 1 -maxdepth 1 ! -name registry
@@ -648,6 +653,10 @@ cmd_down() {
         return 0
     fi
     load_ports || true
+    # The registries listening on the node's HOST_IP, which goes away with the node.
+    if [[ -e $RUN_DIR/registry-node ]]; then
+        "$E2E_DIR/registry.sh" down --host node || log "warning: e2e/registry.sh down --host node failed"
+    fi
     stop_all
     local f
     while IFS= read -r f; do rm -rf -- "$f"; done < <(cluster_state)
@@ -694,8 +703,9 @@ cmd_env() {
 
 # What `up` may have left on the machine (nothing after a `down`): processes of the cached
 # binaries, the run state, and everything of the node (see node_leftovers). Exit 1 if any.
-# The test registries of e2e/registry.sh (state in e2e/.run/registry/) count too: a test
-# that started them must have stopped them (`e2e/registry.sh down`).
+# The test registries of e2e/registry.sh (state in e2e/.run/registry/ and, on the node's
+# address, e2e/.run/registry-node/) count too: a test that started them must have stopped
+# them (`e2e/registry.sh down [--host node]`).
 cmd_leftovers() {
     local out p
     out=$(node_leftovers)
@@ -707,6 +717,8 @@ cmd_leftovers() {
             out+=$'\n'"process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
             if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$RUN_DIR/registry/"; then
                 out+=" (a test registry: e2e/registry.sh down)"
+            elif { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$RUN_DIR/registry-node/"; then
+                out+=" (a test registry on the node's address: e2e/registry.sh down --host node)"
             fi
         fi
     done
@@ -731,7 +743,7 @@ lock_run_state() {
 
 main() {
     [[ $# -ge 1 ]] || usage
-    [[ $1 == load || $# -eq 1 ]] || usage
+    [[ $1 == load || $1 == trust-registries || $# -eq 1 ]] || usage
     case $1 in
         up) lock_run_state; cmd_up ;;
         down) lock_run_state; cmd_down ;;
@@ -739,6 +751,8 @@ main() {
         env) cmd_env ;;
         build) build ;;
         load) shift; load_ports || true; [[ -n ${NODE:-} ]] || die "the node is not up"; node_load_images "$@" ;;
+        trust-registries)
+            shift; load_ports || true; [[ -n ${NODE:-} ]] || die "the node is not up"; node_trust_registries "$@" ;;
         leftovers) cmd_leftovers ;;
         -h|--help|help) usage ;;
         *) usage ;;

@@ -10,7 +10,8 @@
 #   kube-apiserver listens on HOST_IP       DNAT 10.0.0.1:443 (the kubernetes Service) -> HOST_IP
 #
 # The node netns has no default route: a Pod reaches the API server and the other Pods,
-# nothing else (an image pull to a registry fails at once, no packet leaves the machine).
+# nothing else (an image pull fails at once, no packet leaves the machine), except the test
+# registries on HOST_IP that `e2e/cluster.sh trust-registries` names (e2e/registry.sh).
 # The API server calls the webhook at its Pod IP (--enable-aggregator-routing: Services
 # resolve to their endpoints), so no kube-proxy is needed. `down` stops everything and
 # removes what it made: Pods, shims, cgroups, mounts, the netns (veths, bridge, iptables
@@ -141,7 +142,8 @@ node_write_config() {
         "$d/containerd/root" "$d/containerd/state" "$d/containerd/opt" "$d/containerd/certs.d/_default" \
         "${CONTAINERD_SOCK%/*}"
     # Pulls: every registry's only host is a closed loopback port, so a Pod whose image was
-    # not imported fails with ErrImagePull at once (the netns has no route out anyway).
+    # neither imported nor in a registry the node trusts (node_trust_registries) fails with
+    # ErrImagePull at once (the netns has no route out anyway).
     printf 'server = "http://127.0.0.1:9"\n' >"$d/containerd/certs.d/_default/hosts.toml"
     cat >"$d/containerd.toml" <<EOF
 version = 3
@@ -305,6 +307,40 @@ node_load_images() { # <archive>...
         ctr_node images rm "$ref" >/dev/null 2>&1 || true
         ctr_node images tag "$name" "$ref" >>"$LOG_DIR/ctr.log" 2>&1 || die "ctr images tag $name $ref failed"
         log "image $name ($digest) imported into the node"
+    done
+}
+
+# The registries the node's containerd pulls from, over plain HTTP: exactly the given
+# HOST:PORTs (none: no registry), one certs.d/HOST:PORT/hosts.toml each; every other registry
+# still goes to the closed port of _default. containerd reads config_path at each pull, so a
+# change applies to the next pull, with no restart. e2e/registry.sh up/down --host node call
+# this (through `e2e/cluster.sh trust-registries`) for the registries on HOST_IP.
+node_trust_registries() { # [HOST:PORT]...
+    local dir=$NODE_DIR/containerd/certs.d d hp
+    [[ -d $dir/_default ]] || die "the node is not up (no $dir)"
+    for hp in "$@"; do
+        [[ $hp =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+$ ]] || die "$hp: want IPv4:PORT"
+        [[ $hp != 127.* ]] || die "$hp: loopback in the node netns is the node's own, not the host's (e2e/registry.sh up --host node)"
+    done
+    for d in "$dir"/*/; do
+        d=${d%/}
+        hp=${d##*/}
+        [[ $hp == _default || " $* " == *" $hp "* ]] && continue
+        rm -rf -- "$d"
+        log "node: containerd no longer pulls from http://$hp"
+    done
+    for hp in "$@"; do
+        mkdir -p "$dir/$hp"
+        # containerd's docs/hosts.md: an http:// host is spoken to in plain HTTP.
+        cat >"$dir/$hp/hosts.toml.tmp" <<EOF
+# written by e2e/cluster.sh trust-registries (e2e/registry.sh up --host node)
+server = "http://$hp"
+
+[host."http://$hp"]
+  capabilities = ["pull", "resolve"]
+EOF
+        mv -f "$dir/$hp/hosts.toml.tmp" "$dir/$hp/hosts.toml"
+        log "node: containerd pulls from http://$hp (plain HTTP)"
     done
 }
 

@@ -8,14 +8,18 @@
 # Both speak plain HTTP, anonymous, read-write.
 #
 #   e2e/registry.sh up [--host IP|node]   start both on free ports, wait for /v2/, write the env file
-#   e2e/registry.sh env                   print `export ATTESTOR_REGISTRY_PLAIN=HOST:PORT` etc.
-#   e2e/registry.sh status                what runs; exit 1 unless both answer /v2/
-#   e2e/registry.sh down                  stop both, remove their state (e2e/.run/registry/)
-#   e2e/registry.sh leftovers             list anything of them still here; exit 1 if any
+#   e2e/registry.sh env [--host node]     print `export ATTESTOR_REGISTRY_PLAIN=HOST:PORT` etc.
+#   e2e/registry.sh status [--host node]  what runs; exit 1 unless both answer /v2/
+#   e2e/registry.sh down [--host node]    stop both, remove their state (e2e/.run/registry/)
+#   e2e/registry.sh leftovers             list anything of either set still here; exit 1 if any
 #
 # --host (or ATTESTOR_REGISTRY_HOST): the address both listen on, default 127.0.0.1.
 # `node` means the local node's HOST_IP (e2e/node.sh), the host end of its veth pair, which
 # the node's containerd and Pods reach; that address exists only while the node is up.
+# The set on HOST_IP is a second one, beside the loopback set (state e2e/.run/registry-node/):
+# `up --host node` also makes the node's containerd pull from both over plain HTTP
+# (e2e/cluster.sh trust-registries), `down --host node` undoes it, and `e2e/cluster.sh down`
+# stops that set with the node.
 # ATTESTOR_REGISTRY_PLAIN_PORT / ATTESTOR_REGISTRY_REFERRERS_PORT: fixed ports (else random
 # free ones); ATTESTOR_REFREG_ARGS: extra refreg flags (e.g. "-latency 50ms", see refreg -h).
 # The env file (e2e/.run/registry/env) holds KEY=VALUE lines: ATTESTOR_REGISTRY_PLAIN,
@@ -24,15 +28,17 @@ set -Eeuo pipefail
 
 E2E_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 readonly E2E_DIR
-readonly REG_DIR=$E2E_DIR/.run/registry
-readonly PID_DIR=$REG_DIR/pids LOG_DIR=$REG_DIR/logs ENV_FILE=$REG_DIR/env
+readonly SET_DIRS=("$E2E_DIR/.run/registry" "$E2E_DIR/.run/registry-node")
+# The set a command acts on (use_set): the loopback (or any other address's) one, or the
+# one on the node's HOST_IP.
+SET= REG_DIR= PID_DIR= LOG_DIR= ENV_FILE=
 readonly COMPONENTS=(registry refreg)
 READY_TIMEOUT=${ATTESTOR_E2E_READY_TIMEOUT:-60}
 STOP_TIMEOUT=${ATTESTOR_E2E_STOP_TIMEOUT:-15}
 
 log() { printf '[%(%H:%M:%S)T] registry: %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 # The node's HOST_IP, computed as e2e/node.sh does (one /24 per checkout).
 node_host_ip() {
@@ -40,6 +46,25 @@ node_host_ip() {
     id=$(printf '%s' "$E2E_DIR" | sha256sum | cut -c1-8)
     net=${ATTESTOR_E2E_NODE_NET:-10.213.$((16#${id:0:2} % 254 + 1))}
     printf '%s.1\n' "$net"
+}
+
+# Resolves --host (node, or an address) and selects its set: the node set when it is HOST_IP.
+use_set() { # <host>: sets HOST, SET and the set's paths
+    HOST=$1
+    [[ $HOST == node ]] && HOST=$(node_host_ip)
+    if [[ $HOST == "$(node_host_ip)" ]]; then
+        SET=node REG_DIR=${SET_DIRS[1]}
+    else
+        SET=default REG_DIR=${SET_DIRS[0]}
+    fi
+    PID_DIR=$REG_DIR/pids LOG_DIR=$REG_DIR/logs ENV_FILE=$REG_DIR/env
+}
+
+set_note() { [[ $SET == node ]] && printf ' (the set on the node'"'"'s address)'; true; }
+
+# The node's containerd pulls from exactly these (HOST:PORT...; none: no registry).
+trust_on_node() {
+    "$E2E_DIR/cluster.sh" trust-registries "$@"
 }
 
 # --- ports and processes (as e2e/cluster.sh) ------------------------------------
@@ -166,15 +191,7 @@ load_env() {
 # --- commands ------------------------------------------------------------------
 
 cmd_up() {
-    local host=${ATTESTOR_REGISTRY_HOST:-127.0.0.1} t0=$SECONDS
-    while (( $# )); do
-        case $1 in
-            --host) [[ $# -ge 2 ]] || usage; host=$2; shift 2 ;;
-            --host=*) host=${1#--host=}; shift ;;
-            *) usage ;;
-        esac
-    done
-    [[ $host == node ]] && host=$(node_host_ip)
+    local host=$HOST t0=$SECONDS
     [[ $host =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--host $host: want an IPv4 address or node"
     if [[ $host != 127.* ]] && ! ip -o -4 addr show 2>/dev/null | grep -qF " $host/"; then
         die "no interface has $host (for --host node the local node must be up: ATTESTOR_E2E_NODE=1 e2e/cluster.sh up)"
@@ -189,6 +206,7 @@ cmd_up() {
         log "running on ${ATTESTOR_REGISTRY_PLAIN%:*}, wanted on $host: restarting (their content is lost)"
     fi
     [[ -e $REG_DIR ]] && cmd_down
+    [[ $SET == node && ! -d $E2E_DIR/.run/node ]] && die "the local node is not up (e2e/.run/node): ATTESTOR_E2E_NODE=1 e2e/cluster.sh up"
     local bin
     bin=$("$E2E_DIR/tools.sh" path) || die "building the test tools failed"
     trap 'rc=$?; if (( rc != 0 )); then log "up failed; stopping what it started"; stop_all; fi' EXIT
@@ -243,8 +261,11 @@ EOF
     printf 'ATTESTOR_REGISTRY_PLAIN=%s\nATTESTOR_REGISTRY_REFERRERS=%s\nATTESTOR_TOOLS_BIN=%s\n' \
         "$host:$plain_port" "$refreg_addr" "$bin" >"$ENV_FILE.tmp"
     mv "$ENV_FILE.tmp" "$ENV_FILE"
+    if [[ $SET == node ]]; then
+        trust_on_node "$host:$plain_port" "$refreg_addr" || die "the node's containerd was not told to trust them"
+    fi
     trap - EXIT
-    log "up in $((SECONDS - t0))s; env file $ENV_FILE (eval \"\$(e2e/registry.sh env)\")"
+    log "up in $((SECONDS - t0))s; env file $ENV_FILE (eval \"\$(e2e/registry.sh env$([[ $SET == node ]] && echo ' --host node'))\")"
 }
 
 stop_all() {
@@ -260,7 +281,11 @@ cmd_down() {
     stop_all
     rm -rf "$REG_DIR"
     rmdir "$E2E_DIR/.run" 2>/dev/null || true    # unless the cluster's state is there too
-    log "registries stopped; state removed"
+    # The node (if still up) no longer pulls from them.
+    if [[ $SET == node && -d $E2E_DIR/.run/node ]]; then
+        trust_on_node || log "warning: could not remove the node's hosts.toml for them"
+    fi
+    log "registries stopped$(set_note); state removed"
 }
 
 cmd_status() {
@@ -291,24 +316,28 @@ cmd_status() {
 
 cmd_env() {
     load_env && live_pid registry >/dev/null && live_pid refreg >/dev/null ||
-        die "the registries are not running (run: $0 up)"
+        die "the registries$(set_note) are not running (run: $0 up$([[ $SET == node ]] && echo ' --host node'))"
     sed 's/^/export /' "$ENV_FILE"
 }
 
-# Anything of this checkout's registries on the machine: processes naming their state
-# directory (both get a path under it on their command line), and the directory.
+# Anything of this checkout's registries (either set) on the machine: processes naming their
+# state directory (both get a path under it on their command line), and the directory.
 cmd_leftovers() {
-    local out="" p
+    local out="" p d
     for p in /proc/[0-9]*; do
         [[ $p == "/proc/$$" || $p == "/proc/$BASHPID" ]] && continue
-        if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$REG_DIR/"; then
-            out+=$'\n'"process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
-        fi
+        for d in "${SET_DIRS[@]}"; do
+            if { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF "$d/"; then
+                out+=$'\n'"process ${p#/proc/} $(readlink "$p/exe" 2>/dev/null)"
+            fi
+        done
     done
-    [[ -e $REG_DIR ]] && out+=$'\n'"directory $REG_DIR"
+    for d in "${SET_DIRS[@]}"; do
+        [[ -e $d ]] && out+=$'\n'"directory $d"
+    done
     out=$(sed '/^$/d' <<<"$out")
     if [[ -n $out ]]; then
-        printf 'left behind (e2e/registry.sh down removes it):\n%s\n' "$out"
+        printf 'left behind (e2e/registry.sh down [--host node] removes it):\n%s\n' "$out"
         return 1
     fi
     log "nothing of the registries is left on this machine"
@@ -319,11 +348,22 @@ lock() {
     flock 9
 }
 
-case ${1:-} in
-    up) shift; lock; cmd_up "$@" ;;
-    down) [[ $# -eq 1 ]] || usage; lock; cmd_down ;;
-    status) [[ $# -eq 1 ]] || usage; cmd_status ;;
-    env) [[ $# -eq 1 ]] || usage; cmd_env ;;
-    leftovers) [[ $# -eq 1 ]] || usage; cmd_leftovers ;;
+cmd=${1:-}
+(( $# )) && shift
+host=${ATTESTOR_REGISTRY_HOST:-127.0.0.1}
+while (( $# )); do
+    case $1 in
+        --host) [[ $# -ge 2 ]] || usage; host=$2; shift 2 ;;
+        --host=*) host=${1#--host=}; shift ;;
+        *) usage ;;
+    esac
+done
+use_set "$host"
+case $cmd in
+    up) lock; cmd_up ;;
+    down) lock; cmd_down ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    leftovers) cmd_leftovers ;;
     *) usage ;;
 esac
