@@ -6,6 +6,8 @@
 #                             target/images/attestor.tar (OCI layout + docker manifest)
 #   e2e/image.sh node         the node's pause image and the e2e workload image ->
 #                             target/images/{pause,app}.tar
+#   e2e/image.sh app FILE NAME [K=V...]  the workload image with K=V in its config's Env, so
+#                             with a digest of its own (after `node`); prints its digest
 #   e2e/image.sh check FILE   FILE (an archive of ours, or `docker save` of the
 #                             Dockerfile's image) holds exactly operator.rootfs
 #   e2e/image.sh ls FILE      the flattened filesystem of an image archive
@@ -106,6 +108,20 @@ cmd_node() {
     assemble app "$APP_NAME" "$SPEC_DIR/app.rootfs" -set pause="$pause" -entrypoint /bin/sleeper
 }
 
+# A variant of the workload image (e2e/run.sh signs some and not others): the same files,
+# K=V in the config's Env, so a digest of its own. Writes FILE, prints the digest.
+cmd_app() { # <file> <name> [K=V]...
+    local file=${1:?usage: e2e/image.sh app FILE NAME [K=V...]} name=${2:?usage: e2e/image.sh app FILE NAME [K=V...]} kv envs=()
+    shift 2
+    [[ -x $OUT/pause.bin ]] || die "$OUT/pause.bin not found: run e2e/image.sh node first"
+    for kv in "$@"; do
+        [[ $kv == ?*=* ]] || die "$kv: want K=V"
+        envs+=(-env "$kv")
+    done
+    "$(tool)" build -spec "$SPEC_DIR/app.rootfs" -name "$name" -out "$file" -set pause="$OUT/pause.bin" \
+        -entrypoint /bin/sleeper "${envs[@]}" || die "assembling $name failed"
+}
+
 # What operator.rootfs says the filesystem is, in `ociimage ls` form minus size and
 # hash for the files that come from the build machine ({key} sources).
 expected_listing() {
@@ -145,9 +161,10 @@ cmd_check() { # <archive>
 case ${1:-} in
     operator) cmd_operator ;;
     node) cmd_node ;;
+    app) shift; cmd_app "$@" ;;
     check) shift; cmd_check "$@" ;;
     ls) shift; [[ $# -eq 1 ]] || die "usage: e2e/image.sh ls FILE"; exec "$(tool)" ls "$1" ;;
     push) shift; [[ $# -eq 2 ]] || die "usage: e2e/image.sh push FILE REF"; exec "$(tool)" push "$1" "$2" ;;
     tool) tool ;;
-    *) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+    *) sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac

@@ -14,6 +14,11 @@
 #
 # ATTESTOR_RELEASE (attestor) and ATTESTOR_NAMESPACE (attestor-system) name the release;
 # ATTESTOR_CHART_TIMEOUT (180s) bounds each wait. helm: HELM, else e2e/helm.sh builds it.
+# With ATTESTOR_REGISTRY_PLAIN / ATTESTOR_REGISTRY_REFERRERS (HOST:PORT, e.g. from
+# `e2e/registry.sh env --host node`) on an address the Pods reach (not loopback), `install`
+# lets the operator read them: --set operator.fetchAllowNetworks={HOST/32} (private
+# addresses are denied by default) and --registry-plain-http=HOST:PORT for each in
+# operator.extraArgs (both plain HTTP). HELM ARGS given after the image come later and win.
 set -Eeuo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -78,14 +83,33 @@ deployment() {
     kubectl get deployments -n "$NS" -l "$SELECTOR" -o jsonpath='{.items[0].metadata.name}'
 }
 
+# The helm values that let the operator read the test registries of the environment
+# (see the header); none when there are none, or only on loopback (no Pod reaches it).
+REGISTRY_VALUES=()
+registry_values() {
+    local r hosts=() args=() nets
+    for r in ${ATTESTOR_REGISTRY_PLAIN:-} ${ATTESTOR_REGISTRY_REFERRERS:-}; do
+        [[ $r =~ ^([0-9.]+):[0-9]+$ ]] || die "registry $r: want IPv4:PORT"
+        [[ $r == 127.* ]] && { log "registry $r is on loopback: the operator's Pods cannot reach it, not configured"; continue; }
+        [[ " ${hosts[*]} " == *" ${BASH_REMATCH[1]}/32 "* ]] || hosts+=("${BASH_REMATCH[1]}/32")
+        args+=("\"--registry-plain-http=$r\"")
+    done
+    (( ${#args[@]} )) || return 0
+    nets=$(IFS=,; printf '%s' "${hosts[*]}")
+    REGISTRY_VALUES=(--set "operator.fetchAllowNetworks={$nets}"
+        --set-json "operator.extraArgs=[$(IFS=,; printf '%s' "${args[*]}")]")
+    log "the operator reads the test registries: ${REGISTRY_VALUES[*]}"
+}
+
 cmd_install() {
     local image=${1:?usage: e2e/install-chart.sh install REPOSITORY:TAG [HELM ARGS...]}
     shift
     [[ $image == *:* && ${image##*:} != */* ]] || die "$image: want REPOSITORY:TAG"
+    registry_values
     log "helm upgrade --install $RELEASE (namespace $NS, image $image)"
     helm upgrade --install "$RELEASE" "$CHART" --namespace "$NS" --create-namespace \
         --set image.repository="${image%:*}" --set image.tag="${image##*:}" --set image.pullPolicy=Never \
-        --wait --timeout "$TIMEOUT" "$@" >&2 || die "helm install failed"
+        "${REGISTRY_VALUES[@]}" --wait --timeout "$TIMEOUT" "$@" >&2 || die "helm install failed"
     wait_rolled_out "$image"
 }
 
@@ -102,5 +126,5 @@ case ${1:-} in
     install) shift; cmd_install "$@" ;;
     upgrade) shift; cmd_upgrade "$@" ;;
     diagnose) diagnose ;;
-    *) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+    *) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 esac
