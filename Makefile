@@ -18,7 +18,8 @@ help:
 	@echo "                   the local cluster, with the output the docs show compared"
 	@echo "make e2e           the e2e suite against KUBECONFIG or the running local cluster (with no chart"
 	@echo "                   installed it runs target/debug/attestor as a process)"
-	@echo "make e2e-chart     install the chart with the local image on the running node, then the suite"
+	@echo "make e2e-chart     install the chart with the local image on the running node, then the suite,"
+	@echo "                   with the test registries on the node's address (images pulled from them)"
 	@echo "make cluster-up    start the local cluster with its node (e2e/kubeconfig; ATTESTOR_E2E_NODE=0:"
 	@echo "                   control plane only); cluster-down stops it and checks nothing is left"
 	@echo "make bench         verification throughput next to openssl speed ecdsap256, and peak RSS and"
@@ -131,10 +132,14 @@ docs-check:
 
 # The chart as a user installs it, with the image of `make image`, on the local node; then the
 # same e2e suite as on kind (ATTESTOR_E2E_EXPECT_CHART: a missing operator fails, no fallback).
+# The test registries run on the node's address (started and stopped here unless already
+# running): the workload images are pushed there and pulled by the node's containerd, the
+# chart's operator reads them (e2e/install-chart.sh), and the suite's registry section must
+# run (ATTESTOR_E2E_EXPECT_REGISTRY).
 e2e-chart:
 	e2e/cluster.sh load target/images/attestor.tar
-	e2e/install-chart.sh install attestor.local/attestor:dev
-	ATTESTOR_E2E_EXPECT_CHART=1 e2e/run.sh
+	ATTESTOR_E2E_EXPECT_CHART=1 ATTESTOR_E2E_EXPECT_REGISTRY=1 e2e/with-registries.sh --host node \
+	  bash -c 'e2e/install-chart.sh install attestor.local/attestor:dev && e2e/run.sh'
 
 # The local control plane comes up with the CRDs installed, as envtest does,
 # so `kubectl apply --server-side -f crds/ -f examples/` works at once.

@@ -274,7 +274,9 @@ node_start() {
         --config "$NODE_DIR/containerd.toml" --log-level warn
     wait_for containerd "the CRI socket $CONTAINERD_SOCK" containerd_ready
     log "containerd $CONTAINERD_VERSION is up in the node netns"
-    node_load_images "$ROOT_DIR/target/images/pause.tar" "$ROOT_DIR/target/images/app.tar"
+    # Only the pause image: workload images are pulled from a registry (e2e/registry.sh up
+    # --host node), or imported on demand (e2e/cluster.sh load).
+    node_load_images "$ROOT_DIR/target/images/pause.tar"
 
     WRAP="nsenter --net=$NODE_NETNS" start_component kubelet \
         --config="$NODE_DIR/kubelet.yaml" \

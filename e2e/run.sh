@@ -15,6 +15,15 @@
 # chart. With no chart installed it runs `attestor run` ($ATTESTOR_BIN) as a
 # process for the length of the suite; ATTESTOR_E2E_EXPECT_CHART=1 makes a
 # missing chart a failure instead.
+#
+# With the test registries (ATTESTOR_REGISTRY_PLAIN, ATTESTOR_REGISTRY_REFERRERS and
+# ATTESTOR_TOOLS_BIN from `e2e/registry.sh env`; `make test` runs the chart's suite under
+# `e2e/with-registries.sh --host node`, on the node's address): the workload image is pushed
+# to the registry and its Pod pulls it from there (the Pod's events say so), and the section
+# "proofs found in the registry" signs images with cosign and verifies them with
+# ProofVerifications of `source.registry`. Without them that section is skipped with one line;
+# ATTESTOR_E2E_EXPECT_REGISTRY=1 makes that a failure instead. The chart's operator runs in
+# Pods, which reach no registry on the test machine's loopback: then the same applies.
 set -Euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +43,8 @@ ok() { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
 bad() { fail=$((fail + 1)); printf '  FAIL  %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/        /'; }
 section() { printf '\n== %s\n' "$1"; }
 
-operator_pid= webhook_config= workload_issuer=
+operator_pid= webhook_config= workload_issuer= registry_anchor= registry_issuer= registry_work=
+reg_plain=${ATTESTOR_REGISTRY_PLAIN:-} reg_referrers=${ATTESTOR_REGISTRY_REFERRERS:-}
 run_id=$$-$RANDOM
 admission_ns=(e2e-enforce-$run_id e2e-warn-$run_id e2e-open-$run_id)
 cleanup() {
@@ -43,6 +53,9 @@ cleanup() {
   if [[ -n $operator_pid ]]; then kill -TERM "$operator_pid" 2>/dev/null; wait "$operator_pid" 2>/dev/null; fi
   kubectl delete --ignore-not-found --wait=false namespace "${admission_ns[@]}" >/dev/null 2>&1 || true
   if [[ -n $workload_issuer ]]; then kubectl delete --ignore-not-found trustedissuer "$workload_issuer" >/dev/null 2>&1; fi
+  if [[ -n $registry_issuer ]]; then kubectl delete --ignore-not-found trustedissuer "$registry_issuer" >/dev/null 2>&1; fi
+  if [[ -n $registry_anchor ]]; then kubectl delete --ignore-not-found trustanchor "$registry_anchor" >/dev/null 2>&1; fi
+  if [[ -n $registry_work ]]; then rm -rf "$registry_work"; fi
   kubectl delete --ignore-not-found --wait=false -f examples/ >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -113,10 +126,17 @@ else
     # elsewhere runs the operator with the Helm chart, see above).
     webhook_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     webhook_config=attestor-e2e-$run_id
+    # The test registries, as the chart's values do it (e2e/install-chart.sh): plain HTTP, and
+    # their address allowed (loopback and private ones are denied by default).
+    registry_flags=()
+    for r in $reg_plain $reg_referrers; do
+      registry_flags+=(--registry-plain-http "$r")
+      [[ " ${registry_flags[*]} " == *" ${r%:*}/32 "* ]] || registry_flags+=(--fetch-allow-network "${r%:*}/32")
+    done
     "$bin" run --leader-elect=false --probe-address "127.0.0.1:$port" \
       --webhook-address "127.0.0.1:$webhook_port" --webhook-dns-name 127.0.0.1 \
       --webhook-configuration "$webhook_config" --lease-namespace default --admission-wait 2s \
-      --allow-file-stores=true \
+      --allow-file-stores=true "${registry_flags[@]}" \
       >"$oplog" 2>&1 &
     operator_pid=$!
     metrics_url=http://127.0.0.1:$port/metrics
@@ -237,6 +257,27 @@ YAML
   fi
 fi
 
+# expect_pulled <namespace> <app label> <image>: the Pod's events say the kubelet pulled the image,
+# as `kubectl get events` shows them (an image already on the node says "already present").
+expect_pulled() {
+  local ns=$1 app=$2 image=$3 pod out=
+  pod=$(kubectl get pods -n "$ns" -l "app=$app" -o jsonpath='{.items[0].metadata.name}' 2>&1)
+  for _ in $(seq 20); do
+    out=$(kubectl get events -n "$ns" --field-selector "involvedObject.name=$pod" 2>&1)
+    [[ $out == *"Successfully pulled image \"$image\""* ]] && break
+    sleep 0.5
+  done
+  if [[ $out == *"Successfully pulled image \"$image\""* ]]; then
+    ok "kubectl get events --field-selector involvedObject.name=$pod: $(grep -o 'Pulled .*Successfully pulled image.* in [^ ]*' <<<"$out" | head -n1 | sed 's/  */ /g')"
+  else
+    bad "the events of Pod $pod say the image was pulled: Successfully pulled image \"$image\"" "$out"
+  fi
+}
+
+# A registry the cluster's Pods (and nodes) reach: not the test machine's loopback, unless the
+# operator is the process this suite started on this machine.
+registry_reachable() { [[ -n $1 && ( -z $installed || ( $1 != 127.* && $1 != localhost:* ) ) ]]; }
+
 # expect_create_fails <namespace> <phrase>... -- kubectl create args
 expect_refused() {
   local ns=$1; shift
@@ -297,7 +338,21 @@ elif [[ ! -r target/images/app.ref ]]; then
   bad "target/images/app.ref exists (e2e/image.sh node builds the workload image)"
 else
   read -r app_name app_digest <target/images/app.ref
-  app_image=${app_name%:*}@$app_digest
+  app_repo=${app_name%:*}
+  app_image=$app_repo@$app_digest
+  pulled=
+  # With a registry the node pulls from, the image goes there (unchanged: same digest) and the
+  # Pod pulls it; the repository is this run's, so no node has it under that name already.
+  # Without one, the image must be on the node already (kind load, e2e/cluster.sh load).
+  if registry_reachable "$reg_plain"; then
+    if out=$(e2e/image.sh push target/images/app.tar "$reg_plain/attestor-e2e/app-$run_id:1" 2>&1) &&
+       [[ $(tail -n1 <<<"$out") == *"@$app_digest" ]]; then
+      app_image=$(tail -n1 <<<"$out") app_repo=${app_image%@*} pulled=1
+      ok "e2e/image.sh push target/images/app.tar: $app_image"
+    else
+      bad "e2e/image.sh push target/images/app.tar to $reg_plain keeps its digest $app_digest" "$out"
+    fi
+  fi
   workload_issuer=e2e-workloads-$run_id
   bin=${ATTESTOR_BIN:-target/debug/attestor}
   # An issuer for the local images, signing with the example CI key and log (TEST ONLY).
@@ -314,15 +369,15 @@ spec:
     reason: "e2e/run.sh: the workload image it builds and signs"
     approvedAt: "2026-01-15T10:00:00Z"
   scope:
-    images: ["${app_name%%/*}/*"]
+    images: ["${app_repo%/*}/*"]
 YAML
   expect_condition "trustedissuer/$workload_issuer" - Trusted True Approved
-  expect_refused "$enforce" "denied the request" "${app_name%:*}" "no ProofVerification for $app_digest" \
+  expect_refused "$enforce" "denied the request" "$app_repo" "no ProofVerification for $app_digest" \
     -- deployment app --image "$app_image"
   work=$(mktemp -d -t attestor-e2e-work.XXXXXX)
   if "$bin" score --sbom examples/inputs/sbom.cdx.json --feed examples/inputs/feed.json \
       --vex examples/inputs/vex.json --policy examples/inputs/policy.json --artifact "$app_digest" \
-      --artifact-name "${app_name%:*}" --key examples/keys/test-only-signing.pem \
+      --artifact-name "$app_repo" --key examples/keys/test-only-signing.pem \
       --tlog "$work/tlog.json" --tlog-key examples/keys/test-only-log.pem \
       --tlog-origin transparency.example/attestations --output "$work/app.zip" >"$work/score.log" 2>&1 &&
      kubectl create configmap -n "$enforce" app-proof --from-file=bundle.zip="$work/app.zip" >/dev/null; then
@@ -339,7 +394,7 @@ metadata:
   namespace: $enforce
 spec:
   artifactDigest: $app_digest
-  image: $app_name
+  image: $app_repo
   source:
     configMapKeyRef: {name: app-proof, key: bundle.zip}
   issuerRef:
@@ -361,7 +416,178 @@ YAML
 $(kubectl get pods -n "$enforce" -l app=app -o wide 2>&1)
 $(kubectl describe pods -n "$enforce" -l app=app 2>&1 | tail -n 15)"
   fi
+  [[ -z $pulled ]] || expect_pulled "$enforce" app "$app_image"
 fi
+
+section "proofs found in the registry: signed with cosign, verified by the operator, admitted"
+# cosign, offline: its own HOME, TUF root and docker config in <dir>, no password on the key,
+# every proxied connection to a closed port and the registry reached directly.
+cosign_in() { # <dir> <cosign args>...
+  local dir=$1 host=${reg_referrers%:*}
+  shift
+  mkdir -p "$dir/docker"
+  [[ -e $dir/docker/config.json ]] || echo '{}' >"$dir/docker/config.json"
+  (cd "$dir" && env -u SIGSTORE_ID_TOKEN -u ACTIONS_ID_TOKEN_REQUEST_URL -u ACTIONS_ID_TOKEN_REQUEST_TOKEN \
+    HOME="$dir" TUF_ROOT="$dir/tuf" DOCKER_CONFIG="$dir/docker" COSIGN_PASSWORD= COSIGN_YES=true \
+    HTTPS_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+    http_proxy=http://127.0.0.1:9 NO_PROXY="$host" no_proxy="$host" \
+    "$ATTESTOR_TOOLS_BIN/cosign" "$@")
+}
+cosign_sign() { # <dir with cosign.key> <REF@sha256:...>
+  cosign_in "$1" sign --key cosign.key --tlog-upload=false --use-signing-config=false --allow-http-registry "$2"
+}
+# registry_image <name>: a workload image of this run's own (its own digest), pushed to the
+# referrers registry as attestor-e2e/<name>; prints REF@sha256:...
+registry_image() {
+  local out
+  e2e/image.sh app "$registry_work/$1.tar" "attestor.local/e2e-$1:1" "E2E_RUN=$run_id" "E2E_IMAGE=$1" >/dev/null &&
+    out=$(e2e/image.sh push "$registry_work/$1.tar" "$reg_referrers/attestor-e2e/$1:1") &&
+    printf '%s\n' "$(tail -n1 <<<"$out")"
+}
+# proof_from_registry <name> <REF@sha256:...>: a ProofVerification in the enforce namespace
+# that finds the image's proofs in its registry.
+proof_from_registry() {
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: ProofVerification
+metadata:
+  name: $1
+  namespace: $enforce
+spec:
+  artifactDigest: ${2#*@}
+  image: ${2%@*}
+  source:
+    registry: {}
+  issuerRef:
+    name: $registry_issuer
+  checks:
+    transparencyLog: IfPresent
+YAML
+}
+
+# Discovery (to come): a TrustedIssuer that discovers proofs in the registry, and no
+# ProofVerification written by hand: the first kubectl create is denied with the discovery
+# message, the ProofVerification appears, the retry is admitted. It may use what
+# registry_section made: registry_image, cosign_sign "$registry_work/cosign", the TrustAnchor
+# $registry_anchor, the issuer's scope "$reg_referrers/attestor-e2e/*", the namespace $enforce.
+registry_discovery() {
+  :
+}
+
+registry_section() {
+  local why=
+  if [[ -z $reg_referrers || -z $reg_plain ]]; then
+    why="no test registry (ATTESTOR_REGISTRY_PLAIN/ATTESTOR_REGISTRY_REFERRERS unset: e2e/with-registries.sh sets them)"
+  elif ! registry_reachable "$reg_referrers"; then
+    why="the registry $reg_referrers is on this machine's loopback, which the chart's Pods cannot reach (e2e/registry.sh up --host node)"
+  fi
+  if [[ -n $why ]]; then
+    if [[ ${ATTESTOR_E2E_EXPECT_REGISTRY:-} == 1 ]]; then bad "a test registry (ATTESTOR_E2E_EXPECT_REGISTRY=1): $why"; else ok "skipped: $why"; fi
+    return
+  fi
+  if [[ ! -x ${ATTESTOR_TOOLS_BIN:-}/cosign ]]; then
+    bad "cosign in ATTESTOR_TOOLS_BIN (${ATTESTOR_TOOLS_BIN:-unset}; e2e/registry.sh env sets it)"
+    return
+  fi
+  registry_work=$(mktemp -d -t attestor-e2e-registry.XXXXXX)
+  local signed unsigned out
+  if signed=$(registry_image signed 2>&1) && unsigned=$(registry_image unsigned 2>&1); then
+    ok "two images of this run pushed: $signed, $unsigned"
+  else
+    bad "two images of this run pushed to $reg_referrers" "$signed
+$unsigned"
+    return
+  fi
+  mkdir -p "$registry_work/cosign"
+  if out=$(cosign_in "$registry_work/cosign" generate-key-pair 2>&1 && cosign_sign "$registry_work/cosign" "$signed" 2>&1); then
+    ok "cosign generate-key-pair; cosign sign --key cosign.key $signed"
+  else
+    bad "cosign signs $signed" "$out"
+    return
+  fi
+
+  # The key as a TrustAnchor, an approved issuer for the registry's attestor-e2e/* images.
+  registry_anchor=e2e-cosign-$run_id registry_issuer=e2e-registry-$run_id
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: TrustAnchor
+metadata:
+  name: $registry_anchor
+spec:
+  publicKey: |
+$(sed 's/^/    /' "$registry_work/cosign/cosign.pub")
+  purposes: [AttestationSigning]
+---
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: TrustedIssuer
+metadata:
+  name: $registry_issuer
+spec:
+  issuer: https://ci.example/e2e-cosign
+  anchors: [$registry_anchor]
+  approval:
+    approvedBy: e2e@attestor.local
+    reason: "e2e/run.sh: the images it signs with cosign in the test registry"
+  scope:
+    images: ["$reg_referrers/attestor-e2e/*"]
+YAML
+  expect_condition "trustanchor/$registry_anchor" - Ready True Valid
+  expect_condition "trustedissuer/$registry_issuer" - Trusted True Approved
+
+  # The signed image: Verified from what the registry holds, listed as the candidate.
+  proof_from_registry signed "$signed"
+  expect_condition proofverification/signed "$enforce" Verified True Verified
+  out=$(kubectl get pvf -n "$enforce" signed 2>&1)
+  if [[ $(awk '$1=="signed"{print $2, $3}' <<<"$out") == "True Verified" ]]; then
+    ok "kubectl get pvf -n $enforce signed shows VERIFIED True, REASON Verified"
+  else
+    bad "kubectl get pvf -n $enforce signed shows VERIFIED True, REASON Verified" "$out"
+  fi
+  expect_describe proofverification/signed "$enforce" "Candidates Found" "SigstoreBundle" "referrers" "$registry_anchor"
+  out=$(kubectl get pvf -n "$enforce" signed -o jsonpath='{.status.candidatesFound} {.status.candidates[0].kind} {.status.candidates[0].foundVia} {.status.candidates[0].reason}' 2>&1)
+  if [[ $out == "1 SigstoreBundle referrers Verified" ]]; then
+    ok "status: 1 candidate, a SigstoreBundle found via referrers, Verified"
+  else
+    bad "status: 1 candidate, a SigstoreBundle found via referrers, Verified" "$out"
+  fi
+  local created=
+  for _ in $(seq 20); do
+    if out=$(kubectl create -n "$enforce" deployment signed --image "$signed" 2>&1); then created=1; break; fi
+    sleep 0.5
+  done
+  if [[ -n $created ]]; then ok "kubectl create deployment signed --image $signed is admitted"; else bad "kubectl create deployment signed --image $signed is admitted" "$out"; fi
+  if [[ -n $created && -n $installed ]]; then
+    local phase
+    if out=$(kubectl rollout status -n "$enforce" deployment/signed --timeout=90s 2>&1) &&
+       phase=$(kubectl get pods -n "$enforce" -l app=signed -o jsonpath='{.items[0].status.phase} {.items[0].status.containerStatuses[0].imageID}') &&
+       [[ $phase == Running* && $phase == *"${signed#*@}"* ]]; then
+      ok "its Pod is Running ${signed#*@}"
+    else
+      bad "its Pod is Running" "$out
+$(kubectl get pods -n "$enforce" -l app=signed -o wide 2>&1)
+$(kubectl describe pods -n "$enforce" -l app=signed 2>&1 | tail -n 15)"
+    fi
+    expect_pulled "$enforce" signed "$signed"
+  fi
+
+  # The unsigned image: nothing found, and its Deployment is denied saying so.
+  proof_from_registry unsigned "$unsigned"
+  expect_condition proofverification/unsigned "$enforce" Verified False NoSignaturesFound
+  expect_describe proofverification/unsigned "$enforce" "NoSignaturesFound" "Next:"
+  for _ in $(seq 20); do
+    out=$(kubectl create -n "$enforce" deployment unsigned --image "$unsigned" 2>&1) && break
+    [[ $out == *NoSignaturesFound* ]] && break
+    sleep 0.5
+  done
+  if [[ $out == *"denied the request"*"ProofVerification $enforce/unsigned failed: NoSignaturesFound"* ]]; then
+    ok "kubectl create deployment unsigned is refused: ProofVerification $enforce/unsigned failed: NoSignaturesFound"
+  else
+    bad "kubectl create deployment unsigned is refused: ProofVerification $enforce/unsigned failed: NoSignaturesFound" "$out"
+  fi
+
+  registry_discovery
+}
+registry_section
 
 section "ReplayJob: scores are replayed and drift is reported"
 if [[ -n $installed ]]; then
