@@ -215,6 +215,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         wait: Duration::from_secs(3),
         metrics: AdmissionMetrics::new(&metrics),
         break_glass: None,
+        hand_off: None,
     });
 
     // The server: the webhook's own accept loop, TLS and handler, on one thread.

@@ -14,6 +14,7 @@
 //! Verification itself stays in `attestor-core`, which never touches the network.
 pub mod conditions;
 pub mod controllers;
+pub mod discovery;
 pub mod fetch;
 pub mod http;
 pub mod kube_client;

@@ -224,6 +224,25 @@ async fn the_operator_works_under_the_charts_rbac_and_cannot_list_secrets() {
         "watch every ValidatingWebhookConfiguration",
     );
 
+    // Discovery: the Pods' images and the webhook's hand-off Events, read cluster-wide.
+    Api::<k8s_openapi::api::core::v1::Pod>::all(sa.clone())
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("list Pods (discovery)");
+    Api::<Event>::all(sa.clone())
+        .watch(
+            &WatchParams::default()
+                .fields(&format!(
+                    "reason={}",
+                    attestor_runtime::discovery::HAND_OFF_REASON
+                ))
+                .timeout(1),
+            "0",
+        )
+        .await
+        .map(|_| ())
+        .expect("watch DiscoveryRequested Events (discovery)");
+
     // Trust: the example signing, Ed25519 and log keys, an approved issuer.
     let anchors = [
         anchor(
@@ -339,6 +358,7 @@ async fn the_operator_works_under_the_charts_rbac_and_cannot_list_secrets() {
                         source_poll: Duration::from_secs(1),
                         allow_file_stores: true,
                         registry: Default::default(),
+                        discovery: Some(Default::default()),
                     },
                     fetch: FetchConfig {
                         proxy_from_env: false,

@@ -18,6 +18,7 @@ use attestor_oci::reference::ImageRef;
 use attestor_runtime::fetch::{FetchConfig, Fetcher};
 use attestor_runtime::registry::{RegistryClient, RegistryConfig};
 use cluster::{apply, condition, get, setup, unique, wait_condition, wait_until};
+use kube::Api;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -418,6 +419,211 @@ async fn registry_sources_verify_what_cosign_signed_and_survive_an_outage() {
     let _ = std::fs::remove_dir_all(&dir);
     for obj in [
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer", "metadata": {"name": issuer}}),
+        json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustAnchor", "metadata": {"name": anchor}}),
+    ] {
+        cluster::delete(&kube, &obj).await;
+    }
+}
+
+/// A bare Pod (no node schedules it here: the object is what discovery reads).
+fn pod(ns: &str, name: &str, image: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "containers": [{"name": "app", "image": image}],
+            "imagePullSecrets": [{"name": "regcred"}],
+        },
+    })
+}
+
+#[tokio::test]
+async fn discovery_creates_proofs_for_digests_in_use_and_removes_them_after() {
+    let test = "discovery_creates_proofs_for_digests_in_use_and_removes_them_after";
+    let Some((registry, bin)) = tools(test) else {
+        return;
+    };
+    let Some(kube) = setup().await else { return };
+    let dir = std::env::temp_dir().join(unique("attestor-discovery"));
+    std::fs::create_dir_all(&dir).unwrap();
+    cosign(&bin, &dir, &["generate-key-pair"]);
+    let gated = unique("discovery-gated");
+    let plain = unique("discovery-plain");
+    for (ns, label) in [(&gated, Some("enforce")), (&plain, None)] {
+        let mut obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        if let Some(l) = label {
+            obj["metadata"]["labels"] = json!({"attestor.stellaops.io/enforcement": l});
+        }
+        apply(&kube, obj).await;
+    }
+    let anchor = unique("discovery-key");
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustAnchor",
+            "metadata": {"name": anchor},
+            "spec": {
+                "publicKey": std::fs::read_to_string(dir.join("cosign.pub")).unwrap(),
+                "purposes": ["AttestationSigning"],
+            },
+        }),
+    )
+    .await;
+    let issuer = unique("discovering-ci");
+    let repo = format!("attestor-it/discovery-{}", std::process::id());
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer",
+            "metadata": {"name": issuer},
+            "spec": {
+                "issuer": "https://ci.example/discovery",
+                "anchors": [anchor],
+                "scope": {"images": [format!("{registry}/{repo}-*")]},
+                "approval": {"approvedBy": "runtime-tests", "reason": "test fixture"},
+                "discovery": {"transparencyLog": "IfPresent"},
+            },
+        }),
+    )
+    .await;
+    wait_until(WAIT, "the issuer trusted", || async {
+        let obj = get(
+            &kube,
+            &json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer", "metadata": {"name": issuer}}),
+        )
+        .await;
+        condition(&obj, "Trusted").is_some_and(|c| c.status == "True")
+    })
+    .await;
+
+    let signed = push_image(
+        &registry,
+        &format!("{}-signed", repo.rsplit('/').next().unwrap()),
+    )
+    .await;
+    sign(&bin, &dir, &signed.to_string());
+    let unsigned = push_image(
+        &registry,
+        &format!("{}-unsigned", repo.rsplit('/').next().unwrap()),
+    )
+    .await;
+    let digest_of = |i: &ImageRef| i.digest.unwrap().to_string();
+    let proof = |ns: &str, i: &ImageRef| {
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "ProofVerification",
+            "metadata": {"namespace": ns, "name": attestor_admission::discovered_proof_name(&digest_of(i).parse().unwrap())},
+        })
+    };
+
+    // The Pods' pull Secret: credentials for another registry, so reads here stay anonymous.
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "regcred", "namespace": gated},
+            "stringData": {".dockerconfigjson": r#"{"auths":{"elsewhere.example":{"auth":"dTpw"}}}"#},
+        }),
+    )
+    .await;
+
+    // A Pod in a gated namespace: its digest gets a proof, labelled, verified from the registry.
+    apply(&kube, pod(&gated, "signed", &signed.to_string())).await;
+    let found = wait_condition(
+        &kube,
+        &proof(&gated, &signed),
+        "Verified",
+        "True",
+        None,
+        WAIT,
+    )
+    .await;
+    assert!(
+        found.message.contains("SigstoreBundle"),
+        "{}",
+        found.message
+    );
+    let obj = get(&kube, &proof(&gated, &signed)).await;
+    assert_eq!(
+        obj.metadata.labels.as_ref().unwrap()["attestor.stellaops.io/discovered"],
+        "true"
+    );
+    assert_eq!(obj.data["spec"]["issuerRef"]["name"], issuer);
+    assert_eq!(
+        obj.data["spec"]["image"],
+        format!("{}/{}", signed.registry, signed.repository)
+    );
+    assert_eq!(
+        obj.data["spec"]["source"]["registry"]["pullSecrets"][0]["name"],
+        "regcred"
+    );
+    assert_eq!(obj.data["spec"]["checks"]["transparencyLog"], "IfPresent");
+
+    // The same image in a namespace that does not opt in: nothing.
+    apply(&kube, pod(&plain, "signed", &signed.to_string())).await;
+
+    // The webhook's hand-off (what a denial sends), published as every replica publishes it.
+    let (sender, publisher) = attestor_runtime::webhook::break_glass::start(
+        kube.clone(),
+        "runtime-tests".into(),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    tokio::spawn(publisher);
+    let name = attestor_admission::discovered_proof_name(&digest_of(&unsigned).parse().unwrap());
+    sender.send(attestor_runtime::webhook::break_glass::BreakGlassRecord {
+        reference: k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("attestor.stellaops.io/v1alpha1".into()),
+            kind: Some("ProofVerification".into()),
+            namespace: Some(gated.clone()),
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        note: attestor_runtime::discovery::hand_off_note(&unsigned.to_string(), &issuer, &[]),
+        warning: false,
+        reason: attestor_runtime::discovery::HAND_OFF_REASON,
+        action: "Discover",
+    });
+    wait_condition(
+        &kube,
+        &proof(&gated, &unsigned),
+        "Verified",
+        "False",
+        Some("NoSignaturesFound"),
+        WAIT,
+    )
+    .await;
+    let plain_proofs: Api<attestor_api::ProofVerification> = Api::namespaced(kube.clone(), &plain);
+    assert!(
+        plain_proofs
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "a namespace that does not opt in gets no discovered proofs"
+    );
+
+    // Nothing uses the digests any more: both discovered proofs go after the GC period.
+    cluster::delete(&kube, &pod(&gated, "signed", "")).await;
+    for p in [proof(&gated, &signed), proof(&gated, &unsigned)] {
+        wait_until(WAIT, "the discovered ProofVerification removed", || async {
+            let (api, name) = (
+                Api::<attestor_api::ProofVerification>::namespaced(
+                    kube.clone(),
+                    p["metadata"]["namespace"].as_str().unwrap(),
+                ),
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+            );
+            api.get_opt(&name).await.unwrap().is_none()
+        })
+        .await;
+    }
+    assert!(cluster::DISCOVERY_GC_AFTER < WAIT);
+
+    let _ = std::fs::remove_dir_all(&dir);
+    for obj in [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": gated}}),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": plain}}),
         json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer", "metadata": {"name": issuer}}),
         json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustAnchor", "metadata": {"name": anchor}}),
     ] {

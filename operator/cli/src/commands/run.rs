@@ -80,6 +80,16 @@ pub struct RunArgs {
     /// addresses it holds (not the NAT64 or 6to4 forms of them).
     #[arg(long, value_name = "CIDR")]
     pub fetch_allow_network: Vec<String>,
+    /// Create ProofVerifications for image digests in use that have none, where a trusted
+    /// TrustedIssuer with `spec.discovery` covers the image (only the leader creates them; every
+    /// replica's webhook hands digests over). `--discovery=false` turns it off (and the
+    /// operator then needs no access to Pods).
+    #[arg(long, action = ArgAction::Set, default_value_t = true, value_name = "BOOL")]
+    pub discovery: bool,
+    /// A discovered ProofVerification is removed this long after no Pod or admission request
+    /// used its digest.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub discovery_gc_after: String,
     /// Read a registry through a mirror, for ProofVerifications with `source.registry`:
     /// `docker.io=mirror.example:5000` (air-gapped clusters). Repeatable.
     #[arg(long, value_name = "FROM=TO")]
@@ -285,6 +295,16 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
                 &args.registry_plain_http,
                 "--registry-plain-http",
             )?,
+            discovery: if args.discovery {
+                Some(
+                    attestor_runtime::controllers::discovery::DiscoverySettings {
+                        gc_after: duration("--discovery-gc-after", &args.discovery_gc_after)?,
+                        ..Default::default()
+                    },
+                )
+            } else {
+                None
+            },
         },
         fetch,
         shutdown_grace: duration("--shutdown-grace", &args.shutdown_grace)?,

@@ -6,6 +6,7 @@
 //! deleted, the ProofVerifications re-verified because of it already see it gone.
 
 mod anchors;
+pub mod discovery;
 mod issuers;
 mod relations;
 pub mod replays;
@@ -59,6 +60,8 @@ pub struct Settings {
     /// How ProofVerifications with `source.registry` talk to registries (mirrors, plain-HTTP
     /// hosts, limits); the address policy is the fetcher's.
     pub registry: crate::registry::RegistryConfig,
+    /// Discovery of ProofVerifications for digests in use (`None`: off).
+    pub discovery: Option<discovery::DiscoverySettings>,
 }
 
 /// Everything a reconcile needs. One per leadership term.
@@ -452,6 +455,13 @@ pub async fn run(
             verifications.for_each(|_| async {}).boxed()
         ),
         after_sync("ReplayJob", replays.for_each(|_| async {}).boxed()),
+        after_sync(
+            "Discovery",
+            match ctx.settings.discovery.clone() {
+                Some(settings) => discovery::run(ctx.clone(), settings, cancel.clone()).boxed(),
+                None => futures::future::ready(()).boxed(),
+            }
+        ),
         shared.task,
     );
     tracing::info!("controllers stopped");

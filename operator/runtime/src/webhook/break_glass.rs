@@ -15,10 +15,16 @@ use crate::controllers::FIELD_MANAGER;
 /// Events queued at most; beyond, uses are still counted and logged, but not published.
 const QUEUE: usize = 256;
 
+/// An Event the webhook publishes: a break-glass use (Warning `BreakGlass` on the workload) or a
+/// discovery hand-off (Normal `DiscoveryRequested` on the ProofVerification to be created,
+/// read by the leader: see [`super::hand_off`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreakGlassRecord {
     pub reference: ObjectReference,
     pub note: String,
+    pub warning: bool,
+    pub reason: &'static str,
+    pub action: &'static str,
 }
 
 /// What to record for a break-glass use in `request`; `body` is read again only for
@@ -71,6 +77,9 @@ pub fn record_of(request: &ReviewRequest, used: &BreakGlassUse, body: &[u8]) -> 
             used.overridden,
             used.reason
         ),
+        warning: true,
+        reason: "BreakGlass",
+        action: "Admit",
     }
 }
 
@@ -80,7 +89,7 @@ pub struct BreakGlassSender(mpsc::Sender<BreakGlassRecord>);
 impl BreakGlassSender {
     pub fn send(&self, record: BreakGlassRecord) {
         if let Err(e) = self.0.try_send(record) {
-            tracing::warn!(error = %e, "break-glass Event queue full: Event not published");
+            tracing::warn!(error = %e, "webhook Event queue full: Event not published");
         }
     }
 }
@@ -106,14 +115,18 @@ pub fn start(
                 record = rx.recv() => match record { Some(r) => r, None => return },
             };
             let event = Event {
-                type_: EventType::Warning,
-                reason: "BreakGlass".into(),
+                type_: if record.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: record.reason.into(),
                 note: Some(record.note.chars().take(1000).collect()),
-                action: "Admit".into(),
+                action: record.action.into(),
                 secondary: None,
             };
             if let Err(e) = recorder.publish(&event, &record.reference).await {
-                tracing::warn!(error = %e, object = ?record.reference.name, "cannot publish the BreakGlass Event");
+                tracing::warn!(error = %e, object = ?record.reference.name, reason = record.reason, "cannot publish the webhook's Event");
             }
         }
     };

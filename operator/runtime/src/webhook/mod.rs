@@ -5,6 +5,7 @@
 
 pub mod break_glass;
 pub mod certs;
+pub mod hand_off;
 pub mod index_feed;
 pub mod server;
 
@@ -143,6 +144,7 @@ pub async fn run(
         limits: Limits::default(),
         wait: config.admission_wait,
         metrics: admission_metrics,
+        hand_off: Some(hand_off::HandOff::new(sender.clone())),
         break_glass: Some(sender),
     });
     let readiness = {

@@ -43,6 +43,8 @@ pub struct Reviewer {
     pub wait: Duration,
     pub metrics: AdmissionMetrics,
     pub break_glass: Option<BreakGlassSender>,
+    /// Where digests for discovery go (an Event the leader reads); `None`: not handed over.
+    pub hand_off: Option<super::hand_off::HandOff>,
 }
 
 /// The `decision` label of `admission_requests_total`.
@@ -71,10 +73,16 @@ impl Reviewer {
         };
         let deadline = start + self.wait.min(MAX_ADMISSION_WAIT);
         let mut changes = self.index.subscribe();
+        let mut handed_off = false;
         let decision = loop {
             changes.borrow_and_update();
             let now = jiff::Timestamp::now().as_second();
             let decision = decide(&request, &self.index.read(), &self.config, now);
+            // Handed over before any wait, so that discovery runs while this request waits.
+            if !handed_off && let Some(hand_off) = &self.hand_off {
+                hand_off.request(&decision, body, request.dry_run);
+                handed_off = true;
+            }
             if decision.is_final() {
                 break decision;
             }
@@ -321,6 +329,7 @@ mod tests {
             wait,
             metrics: AdmissionMetrics::new(&metrics),
             break_glass: None,
+            hand_off: None,
         };
         (reviewer, metrics)
     }

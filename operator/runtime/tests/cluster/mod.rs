@@ -162,6 +162,13 @@ fn operator(config: Config) {
                         source_poll: Duration::from_secs(1),
                         allow_file_stores: true,
                         registry: registry_config(),
+                        // Quick, so the discovery test sees removals within its wait.
+                        discovery: Some(
+                            attestor_runtime::controllers::discovery::DiscoverySettings {
+                                gc_after: DISCOVERY_GC_AFTER,
+                                resync: Duration::from_secs(1),
+                            },
+                        ),
                     },
                     fetch: FetchConfig {
                         connect_timeout: Duration::from_secs(2),
@@ -190,6 +197,9 @@ fn operator(config: Config) {
         (port, cancel)
     });
 }
+
+/// How long the in-process operator keeps a discovered ProofVerification nothing uses.
+pub const DISCOVERY_GC_AFTER: Duration = Duration::from_secs(5);
 
 /// A loopback port the tests may serve a registry (or a proxy to one) on, spoken to over plain
 /// HTTP by the operator like the local registries of `e2e/registry.sh`.
