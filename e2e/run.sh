@@ -43,7 +43,7 @@ ok() { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
 bad() { fail=$((fail + 1)); printf '  FAIL  %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/        /'; }
 section() { printf '\n== %s\n' "$1"; }
 
-operator_pid= webhook_config= workload_issuer= registry_anchor= registry_issuer= registry_work=
+operator_pid= webhook_config= workload_issuer= registry_anchor= registry_issuer= registry_work= discovery_issuer=
 reg_plain=${ATTESTOR_REGISTRY_PLAIN:-} reg_referrers=${ATTESTOR_REGISTRY_REFERRERS:-}
 run_id=$$-$RANDOM
 admission_ns=(e2e-enforce-$run_id e2e-warn-$run_id e2e-open-$run_id)
@@ -54,6 +54,7 @@ cleanup() {
   kubectl delete --ignore-not-found --wait=false namespace "${admission_ns[@]}" >/dev/null 2>&1 || true
   if [[ -n $workload_issuer ]]; then kubectl delete --ignore-not-found trustedissuer "$workload_issuer" >/dev/null 2>&1; fi
   if [[ -n $registry_issuer ]]; then kubectl delete --ignore-not-found trustedissuer "$registry_issuer" >/dev/null 2>&1; fi
+  if [[ -n $discovery_issuer ]]; then kubectl delete --ignore-not-found trustedissuer "$discovery_issuer" >/dev/null 2>&1; fi
   if [[ -n $registry_anchor ]]; then kubectl delete --ignore-not-found trustanchor "$registry_anchor" >/dev/null 2>&1; fi
   if [[ -n $registry_work ]]; then rm -rf "$registry_work"; fi
   kubectl delete --ignore-not-found --wait=false -f examples/ >/dev/null 2>&1 || true
@@ -465,13 +466,145 @@ spec:
 YAML
 }
 
-# Discovery (to come): a TrustedIssuer that discovers proofs in the registry, and no
-# ProofVerification written by hand: the first kubectl create is denied with the discovery
-# message, the ProofVerification appears, the retry is admitted. It may use what
-# registry_section made: registry_image, cosign_sign "$registry_work/cosign", the TrustAnchor
-# $registry_anchor, the issuer's scope "$reg_referrers/attestor-e2e/*", the namespace $enforce.
+# expect_denied_with <namespace> <what> <phrase>... -- kubectl create args: the create is
+# refused and the message has every phrase (retried briefly while the webhook's index catches up).
+expect_denied_with() {
+  local ns=$1 what=$2 out= phrase missing
+  shift 2
+  local phrases=()
+  while [[ $1 != -- ]]; do phrases+=("$1"); shift; done; shift
+  for _ in $(seq 20); do
+    if out=$(kubectl create -n "$ns" "$@" 2>&1); then
+      kubectl delete -n "$ns" "$1" "$2" --wait=false >/dev/null 2>&1
+    else
+      missing=
+      for phrase in "${phrases[@]}"; do [[ $out == *"$phrase"* ]] || missing=1; done
+      [[ -z $missing ]] && { ok "$what"; return 0; }
+    fi
+    sleep 0.5
+  done
+  bad "$what" "$out"
+  return 1
+}
+
+# Discovery: a TrustedIssuer that discovers proofs in the registry, and no ProofVerification
+# written by hand. The first kubectl create is denied naming the ProofVerification discovery
+# creates; it appears and turns Verified (or says why not); the retry is admitted (or denied
+# with that reason). Last, the registry stops: a digest already verified stays admitted, a new
+# one is denied with RegistryUnavailable.
 registry_discovery() {
-  :
+  discovery_issuer=e2e-discovery-$run_id
+  local issuer=$discovery_issuer signed unsigned foreign late out name
+  if signed=$(registry_image disc-signed 2>&1) && unsigned=$(registry_image disc-unsigned 2>&1) &&
+     foreign=$(registry_image disc-foreign 2>&1) && late=$(registry_image disc-late 2>&1); then
+    ok "four more images of this run pushed for discovery"
+  else
+    bad "four more images of this run pushed for discovery" "$signed $unsigned $foreign $late"
+    return
+  fi
+  mkdir -p "$registry_work/other"
+  if out=$(cosign_sign "$registry_work/cosign" "$signed" 2>&1 &&
+           cosign_in "$registry_work/other" generate-key-pair 2>&1 &&
+           cosign_sign "$registry_work/other" "$foreign" 2>&1); then
+    ok "cosign signs disc-signed with the trusted key, disc-foreign with another"
+  else
+    bad "cosign signs the discovery images" "$out"
+    return
+  fi
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: attestor.stellaops.io/v1alpha1
+kind: TrustedIssuer
+metadata:
+  name: $issuer
+spec:
+  issuer: https://ci.example/e2e-discovery
+  anchors: [$registry_anchor]
+  approval:
+    approvedBy: e2e@attestor.local
+    reason: "e2e/run.sh: discovery of the images it signs in the test registry"
+  scope:
+    images: ["$reg_referrers/attestor-e2e/disc-*"]
+  discovery:
+    transparencyLog: IfPresent
+YAML
+  expect_condition "trustedissuer/$issuer" - Trusted True Approved
+  discovered() { local hex=${1#*@sha256:}; printf 'discovered-%s' "${hex:0:32}"; }
+
+  # Signed: denied first, naming the proof discovery creates; then Verified; then admitted.
+  name=$(discovered "$signed")
+  out=$(kubectl create -n "$enforce" deployment disc-signed --image "$signed" 2>&1)
+  if [[ $out == *"denied the request"*"ProofVerification $enforce/$name is being created by discovery"*"retry in a few seconds"* ]]; then
+    ok "the first kubectl create deployment disc-signed is denied: ProofVerification $enforce/$name is being created by discovery"
+  else
+    bad "the first kubectl create deployment disc-signed is denied naming ProofVerification $enforce/$name" "$out"
+    kubectl delete -n "$enforce" deployment disc-signed --wait=false >/dev/null 2>&1
+  fi
+  expect_condition "proofverification/$name" "$enforce" Verified True Verified
+  out=$(kubectl get pvf -n "$enforce" -l attestor.stellaops.io/discovered=true -o name 2>&1)
+  if [[ $out == *"proofverification.attestor.stellaops.io/$name"* ]]; then
+    ok "kubectl get pvf -l attestor.stellaops.io/discovered=true lists it"
+  else
+    bad "kubectl get pvf -l attestor.stellaops.io/discovered=true lists $name" "$out"
+  fi
+  expect_describe "proofverification/$name" "$enforce" "Discovered" "SigstoreBundle"
+  out=$(kubectl get events -n "$enforce" --field-selector reason=DiscoveryRequested 2>&1)
+  if [[ $out == *"discover $signed for TrustedIssuer $issuer"* ]]; then
+    ok "kubectl get events --field-selector reason=DiscoveryRequested shows the webhook's hand-off"
+  else
+    bad "kubectl get events --field-selector reason=DiscoveryRequested shows the webhook's hand-off" "$out"
+  fi
+  local created=
+  for _ in $(seq 20); do
+    if out=$(kubectl create -n "$enforce" deployment disc-signed --image "$signed" 2>&1); then created=1; break; fi
+    sleep 0.5
+  done
+  if [[ -n $created ]]; then ok "the retry is admitted"; else bad "the retry of kubectl create deployment disc-signed is admitted" "$out"; fi
+  if [[ -n $created && -n $installed ]]; then
+    if out=$(kubectl rollout status -n "$enforce" deployment/disc-signed --timeout=90s 2>&1); then
+      ok "its Pod is Running"
+    else
+      bad "its Pod is Running" "$out
+$(kubectl describe pods -n "$enforce" -l app=disc-signed 2>&1 | tail -n 15)"
+    fi
+    expect_pulled "$enforce" disc-signed "$signed"
+  fi
+
+  # Unsigned, and signed by an untrusted key: the proof appears and the create stays denied.
+  local image reason app
+  for image in "$unsigned NoSignaturesFound disc-unsigned" "$foreign SignatureInvalid disc-foreign"; do
+    read -r image reason app <<<"$image"
+    name=$(discovered "$image")
+    kubectl create -n "$enforce" deployment "$app" --image "$image" >/dev/null 2>&1 &&
+      kubectl delete -n "$enforce" deployment "$app" --wait=false >/dev/null 2>&1
+    expect_condition "proofverification/$name" "$enforce" Verified False "$reason"
+    expect_denied_with "$enforce" "kubectl create deployment $app stays denied: $reason" \
+      "ProofVerification $enforce/$name failed: $reason" -- deployment "$app" --image "$image"
+  done
+
+  # The registry stops (only where this machine runs it).
+  local pidfile=e2e/.run/registry-node/pids/refreg pid
+  if [[ ! -r $pidfile ]]; then
+    ok "skipped: the registry outage (the referrers registry is not run by this machine)"
+    return
+  fi
+  read -r pid _ <"$pidfile"
+  kill -TERM "$pid" 2>/dev/null; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ok "the referrers registry is stopped"
+  for _ in $(seq 20); do
+    if out=$(kubectl create -n "$enforce" deployment disc-signed-again --image "$signed" 2>&1); then break; fi
+    sleep 0.5
+  done
+  if [[ $out == *created* ]]; then
+    ok "a digest already verified is still admitted with the registry down"
+  else
+    bad "a digest already verified is still admitted with the registry down" "$out"
+  fi
+  name=$(discovered "$late")
+  kubectl create -n "$enforce" deployment disc-late --image "$late" >/dev/null 2>&1 &&
+    kubectl delete -n "$enforce" deployment disc-late --wait=false >/dev/null 2>&1
+  expect_condition "proofverification/$name" "$enforce" Verified False RegistryUnavailable
+  expect_denied_with "$enforce" "a new digest is denied with RegistryUnavailable while the registry is down" \
+    "ProofVerification $enforce/$name failed: RegistryUnavailable" -- deployment disc-late --image "$late"
 }
 
 registry_section() {

@@ -407,13 +407,10 @@ fn pending_digests(failures: &[&ImageVerdict]) -> Vec<Digest> {
     let mut digests = Vec::new();
     for verdict in failures {
         match &verdict.outcome {
-            // A proof discovery is about to create may verify within the wait, too.
-            ImageOutcome::Pending { digest, .. }
-            | ImageOutcome::ProofMissing {
-                digest,
-                discovery: Some(_),
-                ..
-            } => digests.push(*digest),
+            // Not a digest discovery is only now asked for: the request that starts discovery
+            // is answered at once (it names the proof to wait for); the proof, once created,
+            // is Pending, and requests then wait for it (`--admission-wait`).
+            ImageOutcome::Pending { digest, .. } => digests.push(*digest),
             _ => return Vec::new(),
         }
     }

@@ -1,8 +1,8 @@
 //! The webhook's hand-off to discovery. Every replica serves admission, but only the leader
 //! creates ProofVerifications, and the leader may be another Pod. So a replica that denies (or
 //! warns about) a digest a discovering issuer covers publishes a Normal Event
-//! `DiscoveryRequested` on the ProofVerification to be created (`regarding` names it, so
-//! `kubectl describe` of it shows the request once it exists); the leader watches those Events
+//! `DiscoveryRequested` about the ProofVerification to be created (`regarding` names it; `kubectl
+//! get events --field-selector reason=DiscoveryRequested` lists them); the leader watches those Events
 //! (`controllers/discovery.rs`) and creates the object. An Event is what a replica may already
 //! write, needs no address of the leader, survives a change of leader, and shows in `kubectl
 //! get events`. Publishing is off the request path (the Event queue of [`super::break_glass`]),
