@@ -529,6 +529,10 @@ spec:
 YAML
   expect_condition "trustedissuer/$issuer" - Trusted True Approved
   discovered() { local hex=${1#*@sha256:}; printf 'discovered-%s' "${hex:0:32}"; }
+  # The leader creates it a moment after the denial: kubectl wait needs the object to exist.
+  appears() { # <name>
+    for _ in $(seq 60); do kubectl get -n "$enforce" proofverification "$1" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  }
 
   # Signed: denied first, naming the proof discovery creates; then Verified; then admitted.
   name=$(discovered "$signed")
@@ -539,6 +543,7 @@ YAML
     bad "the first kubectl create deployment disc-signed is denied naming ProofVerification $enforce/$name" "$out"
     kubectl delete -n "$enforce" deployment disc-signed --wait=false >/dev/null 2>&1
   fi
+  appears "$name"
   expect_condition "proofverification/$name" "$enforce" Verified True Verified
   out=$(kubectl get pvf -n "$enforce" -l attestor.stellaops.io/discovered=true -o name 2>&1)
   if [[ $out == *"proofverification.attestor.stellaops.io/$name"* ]]; then
@@ -576,6 +581,7 @@ $(kubectl describe pods -n "$enforce" -l app=disc-signed 2>&1 | tail -n 15)"
     name=$(discovered "$image")
     kubectl create -n "$enforce" deployment "$app" --image "$image" >/dev/null 2>&1 &&
       kubectl delete -n "$enforce" deployment "$app" --wait=false >/dev/null 2>&1
+    appears "$name"
     expect_condition "proofverification/$name" "$enforce" Verified False "$reason"
     expect_denied_with "$enforce" "kubectl create deployment $app stays denied: $reason" \
       "ProofVerification $enforce/$name failed: $reason" -- deployment "$app" --image "$image"
@@ -602,6 +608,7 @@ $(kubectl describe pods -n "$enforce" -l app=disc-signed 2>&1 | tail -n 15)"
   name=$(discovered "$late")
   kubectl create -n "$enforce" deployment disc-late --image "$late" >/dev/null 2>&1 &&
     kubectl delete -n "$enforce" deployment disc-late --wait=false >/dev/null 2>&1
+  appears "$name"
   expect_condition "proofverification/$name" "$enforce" Verified False RegistryUnavailable
   expect_denied_with "$enforce" "a new digest is denied with RegistryUnavailable while the registry is down" \
     "ProofVerification $enforce/$name failed: RegistryUnavailable" -- deployment disc-late --image "$late"
