@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: cli docs-check image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook cluster-up cluster-down chart-test chart-check registry-smoke
+.PHONY: cli docs-check image e2e-chart test-images test-go-binaries help demo demo-offline demo-cluster test unit integration e2e lint fmt build release examples sigstore-conformance crds docs bench bench-operator bench-webhook bench-registry cluster-up cluster-down chart-test chart-check registry-smoke
 
 help:
 	@echo "make demo          the offline verification demo over examples/, then the operator against"
@@ -28,6 +28,8 @@ help:
 	@echo "                   Verified, API requests, operator peak RSS (COUNT=N to change)"
 	@echo "make bench-webhook  admission reviews over HTTPS at 1,000 req/s and at saturation, one server"
 	@echo "                   thread, 10,000 verified digests: p50/p99/p999 and req/s"
+	@echo "make bench-registry  discovery against a local registry with 50 ms per request: digests/s,"
+	@echo "                   requests per digest, admission p99 with and without discovery running"
 	@echo "make examples      regenerate examples/ (keys and certificates are kept)"
 	@echo "make crds          regenerate crds/ from the types in operator/api (CI fails when stale)"
 	@echo "make docs          regenerate docs/crds.md from the types in operator/api"
@@ -192,3 +194,8 @@ bench-operator:
 
 bench-webhook:
 	$(CARGO) run --release --locked -p attestor-runtime --example bench_webhook
+
+# Discovery against a local registry with 50 ms per request: digests/s, requests per digest,
+# and admission p99 with and without discovery running (e2e/bench-registry.sh).
+bench-registry:
+	e2e/bench-registry.sh
