@@ -31,6 +31,17 @@ pub struct DataKeyRef {
     pub key: String,
 }
 
+/// A namespaced object by namespace and name (from a cluster-scoped object).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NamespacedRef {
+    /// The object's namespace.
+    #[schemars(length(min = 1, max = 63), regex(pattern = NAME_PATTERN))]
+    pub namespace: String,
+    /// The object's name.
+    #[schemars(length(min = 1, max = 253), regex(pattern = NAME_PATTERN))]
+    pub name: String,
+}
+
 /// A reference to a cluster-scoped object by name.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct ObjectRef {

@@ -83,6 +83,13 @@ pub struct TrustedIssuerSpec {
     /// `source.registry`), removed again some time after no workload uses the digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<Discovery>,
+    /// `kubernetes.io/dockerconfigjson` Secrets (by namespace and name, e.g. in the operator's
+    /// namespace) whose credentials read this issuer's signatures from registries, for every
+    /// ProofVerification with `source.registry` naming this issuer, discovered ones included;
+    /// a ProofVerification's own `pullSecrets` (or its workload's) are tried first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub registry_pull_secrets: Vec<crate::common::NamespacedRef>,
 }
 
 /// How an issuer's proofs are discovered in registries.

@@ -719,6 +719,7 @@ mod tests {
                 images: vec!["*".into()],
             },
             discovery: None,
+            registry_pull_secrets: Vec::new(),
         }
     }
 

@@ -360,6 +360,53 @@ async fn registry_sources_verify_what_cosign_signed_and_survive_an_outage() {
     .await;
     assert!(c.message.contains("nope"), "{}", c.message);
 
+    // The issuer's own pull Secret: named in the message while missing, used once it exists.
+    let issuer2 = unique("cosign-ci-creds");
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "attestor.stellaops.io/v1alpha1",
+            "kind": "TrustedIssuer",
+            "metadata": {"name": issuer2},
+            "spec": {
+                "issuer": "https://ci.example/cosign-creds",
+                "anchors": [anchor],
+                "scope": {"images": [format!("{proxied}/attestor-it/*")]},
+                "approval": {"approvedBy": "runtime-tests", "reason": "test fixture"},
+                "registryPullSecrets": [{"namespace": ns, "name": "issuer-cred"}],
+            },
+        }),
+    )
+    .await;
+    let with_creds = verification(&ns, "issuer-creds", &issuer2, &signed, json!({}));
+    apply(&kube, with_creds.clone()).await;
+    let c = wait_condition(
+        &kube,
+        &with_creds,
+        "Verified",
+        "False",
+        Some("PullSecretNotFound"),
+        WAIT,
+    )
+    .await;
+    assert!(
+        c.message.contains(&format!(
+            "TrustedIssuer {issuer2}'s spec.registryPullSecrets"
+        )),
+        "{}",
+        c.message
+    );
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "issuer-cred", "namespace": ns},
+            "stringData": {".dockerconfigjson": r#"{"auths":{"elsewhere.example":{"auth":"dTpw"}}}"#},
+        }),
+    )
+    .await;
+    wait_condition(&kube, &with_creds, "Verified", "True", None, WAIT).await;
+
     // The registry goes away: the verified proof stays Verified, stale; a new one is refused.
     up.store(false, Ordering::SeqCst);
     let down = wait_condition(
@@ -420,6 +467,7 @@ async fn registry_sources_verify_what_cosign_signed_and_survive_an_outage() {
     for obj in [
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer", "metadata": {"name": issuer}}),
+        json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustedIssuer", "metadata": {"name": issuer2}}),
         json!({"apiVersion": "attestor.stellaops.io/v1alpha1", "kind": "TrustAnchor", "metadata": {"name": anchor}}),
     ] {
         cluster::delete(&kube, &obj).await;

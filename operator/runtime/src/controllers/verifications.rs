@@ -180,7 +180,18 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
         }
     }
     if let Some(registry) = &spec.source.registry {
-        return gather_registry(pv, ctx, namespace, now, registry, evaluation, issuer_name).await;
+        let issuer_secrets = issuer.spec.registry_pull_secrets.clone();
+        return gather_registry(
+            pv,
+            ctx,
+            namespace,
+            now,
+            registry,
+            &issuer_secrets,
+            evaluation,
+            issuer_name,
+        )
+        .await;
     }
     let read = source::read(
         ctx,
@@ -282,6 +293,7 @@ async fn gather_registry(
     namespace: &str,
     now: Timestamp,
     registry: &RegistrySource,
+    issuer_secrets: &[attestor_api::common::NamespacedRef],
     evaluation: crate::trust::IssuerEvaluation,
     issuer: String,
 ) -> Outcome {
@@ -320,10 +332,29 @@ async fn gather_registry(
     };
     image.tag = None;
     image.digest = Some(digest);
+    // The ProofVerification's own Secrets first, then the issuer's: a credential is looked up
+    // in that order for the registry.
+    let named = registry
+        .pull_secrets
+        .iter()
+        .map(|s| {
+            (
+                namespace.to_string(),
+                s.name.clone(),
+                "source.registry.pullSecrets".to_string(),
+            )
+        })
+        .chain(issuer_secrets.iter().map(|s| {
+            (
+                s.namespace.clone(),
+                s.name.clone(),
+                format!("TrustedIssuer {issuer}'s spec.registryPullSecrets"),
+            )
+        }));
     let mut credentials = Vec::new();
-    for secret in &registry.pull_secrets {
-        match ctx.secret(namespace, &secret.name).await {
-            Ok(Some(s)) => match crate::registry::pull_secret_credentials(namespace, &s) {
+    for (secret_namespace, name, field) in named {
+        match ctx.secret(&secret_namespace, &name).await {
+            Ok(Some(s)) => match crate::registry::pull_secret_credentials(&secret_namespace, &s) {
                 Ok(c) => credentials.push(c),
                 Err(message) => return failed("PullSecretInvalid", message, false),
             },
@@ -331,8 +362,7 @@ async fn gather_registry(
                 return failed(
                     "PullSecretNotFound",
                     format!(
-                        "Secret {namespace}/{} of source.registry.pullSecrets does not exist: create it (kubectl create secret docker-registry) or remove it from the list",
-                        secret.name
+                        "Secret {secret_namespace}/{name} of {field} does not exist: create it (kubectl create secret docker-registry) or remove it from the list"
                     ),
                     false,
                 );
@@ -340,7 +370,7 @@ async fn gather_registry(
             Err(e) => {
                 return failed(
                     "SourceUnavailable",
-                    format!("cannot read Secret {namespace}/{}: {e}", secret.name),
+                    format!("cannot read Secret {secret_namespace}/{name}: {e}"),
                     true,
                 );
             }
