@@ -180,18 +180,7 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
         }
     }
     if let Some(registry) = &spec.source.registry {
-        let issuer_secrets = issuer.spec.registry_pull_secrets.clone();
-        return gather_registry(
-            pv,
-            ctx,
-            namespace,
-            now,
-            registry,
-            &issuer_secrets,
-            evaluation,
-            issuer_name,
-        )
-        .await;
+        return gather_registry(pv, ctx, namespace, now, registry, &issuer, evaluation).await;
     }
     let read = source::read(
         ctx,
@@ -293,10 +282,11 @@ async fn gather_registry(
     namespace: &str,
     now: Timestamp,
     registry: &RegistrySource,
-    issuer_secrets: &[attestor_api::common::NamespacedRef],
+    trusted_issuer: &attestor_api::TrustedIssuer,
     evaluation: crate::trust::IssuerEvaluation,
-    issuer: String,
 ) -> Outcome {
+    let issuer = trusted_issuer.name_any();
+    let issuer_secrets = &trusted_issuer.spec.registry_pull_secrets;
     let spec = &pv.spec;
     let failed = |reason: &str, message: String, transient: bool| Outcome::SourceFailed {
         reason: reason.to_string(),
