@@ -15,7 +15,7 @@ use attestor_sigstore::cosign::Trust;
 use attestor_sigstore::{IdentityRule, TlogPolicy, TrustedRoot};
 
 use super::registry::{client, credentials, pinned_image, registry_failure, runtime};
-use super::verify_sigstore::matcher;
+use super::verify_sigstore::identity_flags;
 use crate::anchors::load_trust_store;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::error::read_file;
@@ -66,16 +66,7 @@ fn trust(args: &VerifyArgs) -> Result<RegistryTrust, CliError> {
     } else {
         load_trust_store(&args.trust_anchors, &args.public_keys)?
     };
-    let subject = matcher(
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-        "--certificate-identity",
-    )?;
-    let issuer = matcher(
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
-        "--certificate-oidc-issuer",
-    )?;
+    let (subject, issuer) = identity_flags(args)?;
     let identities = match (subject, issuer) {
         (Some(subject), Some(issuer)) => vec![IdentityRule { issuer, subject }],
         (None, None) => Vec::new(),

@@ -14,7 +14,7 @@ use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED};
 /// Artifacts are hashed in memory; larger ones can be verified by `--artifact sha256:…`.
 const MAX_ARTIFACT_LEN: u64 = 1 << 30;
 
-pub(crate) fn matcher(
+fn matcher(
     exact: &Option<String>,
     regexp: &Option<String>,
     flag: &str,
@@ -28,17 +28,26 @@ pub(crate) fn matcher(
     }
 }
 
+/// `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`, compiled.
+pub(crate) fn identity_flags(
+    args: &VerifyArgs,
+) -> Result<(Option<Matcher>, Option<Matcher>), CliError> {
+    Ok((
+        matcher(
+            &args.certificate_identity,
+            &args.certificate_identity_regexp,
+            "--certificate-identity",
+        )?,
+        matcher(
+            &args.certificate_oidc_issuer,
+            &args.certificate_oidc_issuer_regexp,
+            "--certificate-oidc-issuer",
+        )?,
+    ))
+}
+
 fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
-    let identity = matcher(
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-        "--certificate-identity",
-    )?;
-    let issuer = matcher(
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
-        "--certificate-oidc-issuer",
-    )?;
+    let (identity, issuer) = identity_flags(args)?;
     let key = match args.public_keys.as_slice() {
         [] => None,
         [path] => {

@@ -10,7 +10,7 @@
 use attestor_api::proof_verification::CandidateStatus;
 use attestor_core::verify::{CheckName, CheckStatus, VerificationReport};
 
-use super::sigstore::{Request, failure, outcome, report};
+use super::sigstore::{Request, failure, log_entries, outcome, report};
 use crate::registry::Discovery;
 use crate::registry::verdict::{CandidateVerdict, Summary};
 
@@ -106,12 +106,7 @@ fn check_of(reason: &str) -> CheckName {
 }
 
 fn verified(v: &CandidateVerdict, request: &Request<'_>) -> VerificationReport {
-    let logs = v
-        .tlog_entries
-        .iter()
-        .map(|(log, index)| format!("{log} entry {index}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let logs = log_entries(&v.tlog_entries);
     let signer = v
         .signer
         .clone()

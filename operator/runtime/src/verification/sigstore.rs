@@ -216,12 +216,7 @@ fn success(request: &Request<'_>, v: &Verified, root: &UsableRoot) -> Checked {
             keyless: None,
         };
     }
-    let logs = v
-        .tlog_entries
-        .iter()
-        .map(|(log, index)| format!("{log} entry {index}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let logs = log_entries(&v.tlog_entries);
     let statement = match &v.predicate_type {
         Some(pt) => format!(
             "the in-toto statement names {} as a subject, predicateType {pt}",
@@ -295,6 +290,15 @@ fn success(request: &Request<'_>, v: &Verified, root: &UsableRoot) -> Checked {
         report: report(request, true, "Verified", message, checks, root.not_after),
         keyless: Some((identity, issuer)),
     }
+}
+
+/// `LOG entry N, LOG entry M`: verified transparency-log entries, for messages.
+pub(crate) fn log_entries(entries: &[(String, i64)]) -> String {
+    entries
+        .iter()
+        .map(|(log, index)| format!("{log} entry {index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
