@@ -33,8 +33,11 @@ pub struct Use {
     /// The image as the workload names it, pinned: `registry.example/shop/cart@sha256:…`.
     pub image: String,
     pub digest: Digest,
-    /// The workload's `imagePullSecrets` (and its ServiceAccount's), for the registry.
+    /// The workload's `imagePullSecrets`, for the registry.
     pub pull_secrets: Vec<String>,
+    /// The workload's ServiceAccount, whose `imagePullSecrets` are added when the proof is
+    /// created (as the kubelet uses them).
+    pub service_account: Option<String>,
     /// When it was last seen in use (a Pod now, or the time of the hand-off).
     pub seen: Timestamp,
 }
@@ -53,6 +56,7 @@ impl Use {
             image: image.to_string(),
             digest,
             pull_secrets: pull_secrets.to_vec(),
+            service_account: None,
             seen,
         })
     }
@@ -85,6 +89,8 @@ pub struct NewProof {
     pub repository: String,
     pub issuer: String,
     pub pull_secrets: Vec<String>,
+    /// ServiceAccounts (of this namespace) whose `imagePullSecrets` are added.
+    pub service_accounts: Vec<String>,
     pub discovery: attestor_api::trusted_issuer::Discovery,
 }
 
@@ -98,6 +104,9 @@ pub struct Plan {
     pub uncovered: usize,
 }
 
+/// A digest in use: its latest use, and the union of its pull secrets and ServiceAccounts.
+type Wanted = (Use, BTreeSet<String>, BTreeSet<String>);
+
 /// The plan. `uses` may repeat a digest (several Pods, several hand-offs): the latest `seen`
 /// and the union of pull secrets count. `issuers` must be the trusted ones with discovery on.
 pub fn plan(
@@ -108,13 +117,14 @@ pub fn plan(
     gc_after: Duration,
 ) -> Plan {
     let mut out = Plan::default();
-    // (namespace, digest) -> (latest use, pull secrets).
-    let mut wanted: BTreeMap<(String, Digest), (Use, BTreeSet<String>)> = BTreeMap::new();
+    // (namespace, digest) -> (latest use, pull secrets, service accounts).
+    let mut wanted: BTreeMap<(String, Digest), Wanted> = BTreeMap::new();
     for u in uses {
         let entry = wanted
             .entry((u.namespace.clone(), u.digest))
-            .or_insert_with(|| (u.clone(), BTreeSet::new()));
+            .or_insert_with(|| (u.clone(), BTreeSet::new(), BTreeSet::new()));
         entry.1.extend(u.pull_secrets.iter().cloned());
+        entry.2.extend(u.service_account.iter().cloned());
         if u.seen > entry.0.seen {
             entry.0 = u.clone();
         }
@@ -129,7 +139,7 @@ pub fn plan(
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let cutoff =
         now - jiff::SignedDuration::try_from(gc_after).unwrap_or(jiff::SignedDuration::MAX);
-    for ((namespace, digest), (latest, secrets)) in &wanted {
+    for ((namespace, digest), (latest, secrets, accounts)) in &wanted {
         if latest.seen < cutoff || have.contains_key(&(namespace.as_str(), *digest)) {
             continue;
         }
@@ -149,12 +159,13 @@ pub fn plan(
                 .to_string(),
             issuer: issuer.name.clone(),
             pull_secrets: secrets.iter().cloned().collect(),
+            service_accounts: accounts.iter().cloned().collect(),
             discovery: issuer.spec.clone(),
         });
     }
     for e in existing.iter().filter(|e| e.discovered) {
         let used = e.digest.and_then(|d| wanted.get(&(e.namespace.clone(), d)));
-        if used.is_none_or(|(u, _)| u.seen < cutoff) {
+        if used.is_none_or(|(u, _, _)| u.seen < cutoff) {
             out.delete.push((e.namespace.clone(), e.name.clone()));
         }
     }
@@ -163,11 +174,20 @@ pub fn plan(
 
 /// The note of a hand-off Event: readable in `kubectl get events`, and read back by the leader
 /// ([`parse_hand_off`]). `image` is pinned.
-pub fn hand_off_note(image: &str, issuer: &str, pull_secrets: &[String]) -> String {
+pub fn hand_off_note(
+    image: &str,
+    issuer: &str,
+    pull_secrets: &[String],
+    service_account: Option<&str>,
+) -> String {
     let mut note = format!("discover {image} for TrustedIssuer {issuer}");
     if !pull_secrets.is_empty() {
         note.push_str(" with pull secrets ");
         note.push_str(&pull_secrets.join(","));
+    }
+    if let Some(sa) = service_account {
+        note.push_str(" as service account ");
+        note.push_str(sa);
     }
     note
 }
@@ -176,6 +196,11 @@ pub fn hand_off_note(image: &str, issuer: &str, pull_secrets: &[String]) -> Stri
 pub fn parse_hand_off(namespace: &str, note: &str, seen: Timestamp) -> Option<Use> {
     let rest = note.strip_prefix("discover ")?;
     let (image, rest) = rest.split_once(" for TrustedIssuer ")?;
+    let (rest, service_account) = match rest.split_once(" as service account ") {
+        Some((rest, sa)) if !sa.is_empty() && !sa.contains(' ') => (rest, Some(sa.to_string())),
+        Some(_) => return None,
+        None => (rest, None),
+    };
     let secrets: Vec<String> = match rest.split_once(" with pull secrets ") {
         Some((_, list)) => list
             .split(',')
@@ -184,7 +209,9 @@ pub fn parse_hand_off(namespace: &str, note: &str, seen: Timestamp) -> Option<Us
             .collect(),
         None => Vec::new(),
     };
-    Use::of(namespace, image, &secrets, seen)
+    let mut wanted = Use::of(namespace, image, &secrets, seen)?;
+    wanted.service_account = service_account;
+    Some(wanted)
 }
 
 #[cfg(test)]

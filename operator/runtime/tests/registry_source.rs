@@ -610,7 +610,17 @@ async fn discovery_creates_proofs_for_digests_in_use_and_removes_them_after() {
     // The same image in a namespace that does not opt in: nothing.
     apply(&kube, pod(&plain, "signed", &signed.to_string())).await;
 
-    // The webhook's hand-off (what a denial sends), published as every replica publishes it.
+    // The webhook's hand-off (what a denial sends), published as every replica publishes it,
+    // for a workload running as a ServiceAccount with a pull Secret of its own.
+    apply(
+        &kube,
+        json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "builder", "namespace": gated},
+            "imagePullSecrets": [{"name": "regcred"}],
+        }),
+    )
+    .await;
     let (sender, publisher) = attestor_runtime::webhook::break_glass::start(
         kube.clone(),
         "runtime-tests".into(),
@@ -626,7 +636,12 @@ async fn discovery_creates_proofs_for_digests_in_use_and_removes_them_after() {
             name: Some(name.clone()),
             ..Default::default()
         },
-        note: attestor_runtime::discovery::hand_off_note(&unsigned.to_string(), &issuer, &[]),
+        note: attestor_runtime::discovery::hand_off_note(
+            &unsigned.to_string(),
+            &issuer,
+            &[],
+            Some("builder"),
+        ),
         warning: false,
         reason: attestor_runtime::discovery::HAND_OFF_REASON,
         action: "Discover",
@@ -640,6 +655,12 @@ async fn discovery_creates_proofs_for_digests_in_use_and_removes_them_after() {
         WAIT,
     )
     .await;
+    let obj = get(&kube, &proof(&gated, &unsigned)).await;
+    assert_eq!(
+        obj.data["spec"]["source"]["registry"]["pullSecrets"][0]["name"], "regcred",
+        "the ServiceAccount's pull Secret: {:#}",
+        obj.data["spec"]
+    );
     let plain_proofs: Api<attestor_api::ProofVerification> = Api::namespaced(kube.clone(), &plain);
     assert!(
         plain_proofs

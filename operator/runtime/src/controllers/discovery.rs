@@ -17,7 +17,7 @@ use attestor_api::proof_verification::{
 };
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::events::v1::Event as KubeEvent;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::WatchStreamExt;
@@ -51,8 +51,8 @@ impl Default for DiscoverySettings {
     }
 }
 
-/// A Pod's pinned images and pull secrets.
-type PodUses = (Vec<String>, Vec<String>);
+/// A Pod's pinned images, pull secrets and ServiceAccount.
+type PodUses = (Vec<String>, Vec<String>, Option<String>);
 /// Objects by (namespace, name); cluster-scoped ones with an empty namespace.
 type ByKey<V> = HashMap<(String, String), V>;
 
@@ -136,15 +136,15 @@ async fn step(ctx: &Context, seen: &Mutex<Seen>, settings: &DiscoverySettings) {
 /// Pods in namespaces that opt in, now, and the hand-offs remembered.
 fn uses(seen: &Seen, now: Timestamp) -> Vec<Use> {
     let mut out = Vec::new();
-    for ((namespace, _), (images, secrets)) in &seen.pods {
+    for ((namespace, _), (images, secrets, account)) in &seen.pods {
         if !opts_in(seen, namespace) {
             continue;
         }
-        out.extend(
-            images
-                .iter()
-                .filter_map(|image| Use::of(namespace, image, secrets, now)),
-        );
+        out.extend(images.iter().filter_map(|image| {
+            let mut u = Use::of(namespace, image, secrets, now)?;
+            u.service_account = account.clone();
+            Some(u)
+        }));
     }
     // A hand-off counts only where the namespace opts in, as the webhook decided: an Event
     // anyone could write elsewhere creates nothing.
@@ -182,7 +182,42 @@ fn discovering_issuers(ctx: &Context) -> Vec<DiscoveringIssuer> {
         .collect()
 }
 
-async fn create(ctx: &Context, proof: NewProof) {
+/// The `imagePullSecrets` of the ServiceAccounts a workload runs as, which the kubelet uses for
+/// its pulls too. A ServiceAccount that cannot be read adds nothing (said in the log).
+async fn service_account_secrets(
+    ctx: &Context,
+    namespace: &str,
+    accounts: &[String],
+) -> Vec<String> {
+    let api: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut out = Vec::new();
+    for name in accounts {
+        match api.get_opt(name).await {
+            Ok(Some(sa)) => out.extend(
+                sa.image_pull_secrets
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.name)
+                    .filter(|n| !n.is_empty()),
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                service_account = %format!("{namespace}/{name}"),
+                error = %e,
+                "discovery: cannot read a ServiceAccount's imagePullSecrets"
+            ),
+        }
+    }
+    out
+}
+
+async fn create(ctx: &Context, mut proof: NewProof) {
+    for secret in service_account_secrets(ctx, &proof.namespace, &proof.service_accounts).await {
+        if !proof.pull_secrets.contains(&secret) {
+            proof.pull_secrets.push(secret);
+        }
+    }
+    proof.pull_secrets.truncate(8);
     let labels = BTreeMap::from([
         (DISCOVERED_LABEL.to_string(), "true".to_string()),
         (
@@ -319,7 +354,7 @@ fn key<K: Resource>(obj: &K) -> (String, String) {
 
 fn pod_uses(pod: &Pod) -> PodUses {
     let Some(spec) = &pod.spec else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), None);
     };
     let images = spec
         .containers
@@ -341,7 +376,7 @@ fn pod_uses(pod: &Pod) -> PodUses {
         .map(|s| s.name.clone())
         .filter(|n| !n.is_empty())
         .collect();
-    (images, secrets)
+    (images, secrets, spec.service_account_name.clone())
 }
 
 async fn watch_namespaces(ctx: &Context, seen: Arc<Mutex<Seen>>, changed: Arc<Notify>) {

@@ -71,6 +71,19 @@ fn a_used_digest_without_a_proof_gets_one_named_as_admission_names_it() {
         vec!["regcred".to_string()],
         "the union of the uses' secrets"
     );
+    assert!(c.service_accounts.is_empty());
+    let with_account = Use {
+        service_account: Some("builder".into()),
+        ..used("shop", "registry.example/shop/cart", 1, NOW)
+    };
+    let p = plan(
+        &[with_account],
+        &[issuer("ci", "registry.example/shop/*")],
+        &[],
+        at(NOW),
+        HOUR,
+    );
+    assert_eq!(p.create[0].service_accounts, vec!["builder".to_string()]);
     assert!(p.delete.is_empty());
 }
 
@@ -170,18 +183,23 @@ fn unpinned_images_are_not_uses() {
 fn a_hand_off_note_reads_back_and_bad_notes_are_ignored() {
     let image = format!("registry.example/shop/cart@{}", digest(7));
     for secrets in [vec![], vec!["a".to_string(), "b".to_string()]] {
-        let note = hand_off_note(&image, "ci", &secrets);
-        let u = parse_hand_off("shop", &note, at(NOW)).unwrap();
-        assert_eq!(u.image, image);
-        assert_eq!(u.digest, digest(7).parse().unwrap());
-        assert_eq!(u.pull_secrets, secrets);
-        assert_eq!(u.namespace, "shop");
+        for account in [None, Some("builder")] {
+            let note = hand_off_note(&image, "ci", &secrets, account);
+            let u = parse_hand_off("shop", &note, at(NOW)).unwrap();
+            assert_eq!(u.image, image);
+            assert_eq!(u.digest, digest(7).parse().unwrap());
+            assert_eq!(u.pull_secrets, secrets, "{note}");
+            assert_eq!(u.service_account.as_deref(), account, "{note}");
+            assert_eq!(u.namespace, "shop");
+        }
     }
+    let empty_account = format!("discover {image} for TrustedIssuer ci as service account ");
     for bad in [
         "",
         "discover",
         "discover x for TrustedIssuer ci",
         "verify registry.example/shop/cart@sha256:00 for TrustedIssuer ci",
+        empty_account.as_str(),
     ] {
         assert!(parse_hand_off("shop", bad, at(NOW)).is_none(), "{bad:?}");
     }

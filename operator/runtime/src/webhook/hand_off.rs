@@ -83,7 +83,7 @@ pub fn records(decision: &Decision, body: &[u8]) -> Vec<BreakGlassRecord> {
     if found.peek().is_none() {
         return Vec::new();
     }
-    let secrets = pull_secrets(body);
+    let (secrets, account) = credentials_of(body);
     found
         .map(|(verdict, discovery)| BreakGlassRecord {
             reference: ObjectReference {
@@ -93,7 +93,12 @@ pub fn records(decision: &Decision, body: &[u8]) -> Vec<BreakGlassRecord> {
                 name: Some(discovery.proof.name.clone()),
                 ..ObjectReference::default()
             },
-            note: hand_off_note(&verdict.container.image, &discovery.issuer, &secrets),
+            note: hand_off_note(
+                &verdict.container.image,
+                &discovery.issuer,
+                &secrets,
+                Some(account.as_str()),
+            ),
             warning: false,
             reason: HAND_OFF_REASON,
             action: "Discover",
@@ -101,31 +106,41 @@ pub fn records(decision: &Decision, body: &[u8]) -> Vec<BreakGlassRecord> {
         .collect()
 }
 
-/// The `imagePullSecrets` of the reviewed object's Pod spec (a Pod, a template, or a CronJob's
-/// job template), for the registry. Names only; anything unreadable gives none.
-pub fn pull_secrets(body: &[u8]) -> Vec<String> {
-    let Ok(review) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let object = &review["request"]["object"];
-    [
-        "/spec/imagePullSecrets",
-        "/spec/template/spec/imagePullSecrets",
-        "/spec/jobTemplate/spec/template/spec/imagePullSecrets",
-    ]
-    .iter()
-    .filter_map(|p| object.pointer(p).and_then(|v| v.as_array()))
-    .flatten()
-    .filter_map(|s| s["name"].as_str())
-    .filter(|n| {
+/// Where the reviewed object's Pod spec is: a Pod's, a template's, or a CronJob's job template's.
+const POD_SPECS: [&str; 3] = [
+    "/spec",
+    "/spec/template/spec",
+    "/spec/jobTemplate/spec/template/spec",
+];
+
+/// The `imagePullSecrets` and the ServiceAccount (`default` when unnamed, as for the Pods it
+/// makes) of the reviewed object's Pod spec, for the registry. Names only, and only valid ones;
+/// anything unreadable gives none.
+pub fn credentials_of(body: &[u8]) -> (Vec<String>, String) {
+    let valid = |n: &&str| {
         !n.is_empty()
             && n.len() <= 253
             && n.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-    })
-    .map(str::to_string)
-    .take(8)
-    .collect()
+    };
+    let review = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+    let object = &review["request"]["object"];
+    let specs = || POD_SPECS.iter().filter_map(|p| object.pointer(p));
+    let secrets = specs()
+        .filter_map(|spec| spec["imagePullSecrets"].as_array())
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .filter(valid)
+        .map(str::to_string)
+        .take(8)
+        .collect();
+    let account = specs()
+        .filter(|spec| spec.get("containers").is_some())
+        .find_map(|spec| spec["serviceAccountName"].as_str())
+        .filter(valid)
+        .unwrap_or("default")
+        .to_string();
+    (secrets, account)
 }
 
 #[cfg(test)]
@@ -133,20 +148,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pull_secrets_come_from_every_pod_spec_shape_and_only_valid_names() {
+    fn credentials_come_from_every_pod_spec_shape_and_only_valid_names() {
         let review = |object: serde_json::Value| {
             serde_json::to_vec(&serde_json::json!({"request": {"object": object}})).unwrap()
         };
-        let secrets =
-            serde_json::json!([{"name": "regcred"}, {"name": "Bad Name"}, {"name": ""}, {}]);
+        let spec = serde_json::json!({
+            "containers": [{"name": "app"}],
+            "serviceAccountName": "builder",
+            "imagePullSecrets": [{"name": "regcred"}, {"name": "Bad Name"}, {"name": ""}, {}],
+        });
         for object in [
-            serde_json::json!({"spec": {"imagePullSecrets": secrets}}),
-            serde_json::json!({"spec": {"template": {"spec": {"imagePullSecrets": secrets}}}}),
-            serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"imagePullSecrets": secrets}}}}}}),
+            serde_json::json!({"spec": spec}),
+            serde_json::json!({"spec": {"template": {"spec": spec}}}),
+            serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}),
         ] {
-            assert_eq!(pull_secrets(&review(object)), vec!["regcred".to_string()]);
+            assert_eq!(
+                credentials_of(&review(object)),
+                (vec!["regcred".to_string()], "builder".to_string())
+            );
         }
-        assert!(pull_secrets(b"not json").is_empty());
-        assert!(pull_secrets(&review(serde_json::json!({"spec": {}}))).is_empty());
+        assert_eq!(credentials_of(b"not json"), (vec![], "default".to_string()));
+        let unnamed = serde_json::json!({"spec": {"containers": [{"name": "app"}]}});
+        assert_eq!(
+            credentials_of(&review(unnamed)),
+            (vec![], "default".to_string())
+        );
     }
 }
