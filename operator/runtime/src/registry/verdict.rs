@@ -167,10 +167,22 @@ pub fn verify_candidate(
                 image,
                 &trust.cosign,
             );
+            // A key-signed verdict holds until the key's anchor expires (the signature itself
+            // carries no validity), so that admission stops honouring it on time.
+            let valid_until = match &outcome.signer {
+                Some(cosign::Signer::Key { name, .. }) if outcome.verified => trust
+                    .store
+                    .anchors()
+                    .iter()
+                    .find(|a| &a.name == name)
+                    .and_then(|a| a.expires),
+                _ => None,
+            };
             CandidateVerdict {
                 verified: outcome.verified,
                 reason: outcome.reason.to_string(),
                 message: outcome.message,
+                valid_until,
                 signer: outcome.signer.map(|s| s.to_string()),
                 predicate_type: outcome.predicate_type,
                 signing_time: outcome.signing_time,

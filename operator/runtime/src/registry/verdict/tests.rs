@@ -194,7 +194,13 @@ fn an_anchor_outside_its_validity_window_is_not_offered_to_cosign() {
         Some("2027-01-01T00:00:00Z"),
     )]);
     assert_eq!(t.cosign.keys.len(), 1);
-    assert!(verify_candidate(&candidate, &image, &t).verified);
+    let v = verify_candidate(&candidate, &image, &t);
+    assert!(v.verified);
+    assert_eq!(
+        v.valid_until,
+        Some("2027-01-01T00:00:00Z".parse().unwrap()),
+        "the verdict ends with the key's anchor"
+    );
     // A transparency-log key is never a signing key.
     let mut log = anchor(&key, None, None);
     log.purposes = vec![Purpose::TransparencyLog];
