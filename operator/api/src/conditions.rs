@@ -234,7 +234,7 @@ pub const PROOF_VERIFICATION: &[ConditionDoc] = &[
             r(
                 "False",
                 "NoSignaturesFound",
-                "`source.registry`: the registry holds no cosign signature, attestation, Sigstore bundle or proof bundle (of the kinds in `source.registry.kinds`) for the digest. Next: sign the image by digest (`cosign sign`, `cosign attest`, `attestor push`) into the same repository, or set `source.registry.repository` where the signatures are stored; looked at again every 30 s",
+                "`source.registry`: the registry holds no cosign signature, attestation, Sigstore bundle or proof bundle (of the kinds in `source.registry.kinds`) for the digest. Next: sign the image by digest (`cosign sign`, `cosign attest`, `attestor push`) into the same repository, or set `source.registry.repository` where the signatures are stored; looked at again after 30 s, then less often, at most every 10 min",
             ),
             r(
                 "False",

@@ -93,9 +93,12 @@ pub struct Timing {
 /// bundle at the same URL is noticed without an edit to the object.
 const FAILED_RECHECK: Duration = Duration::from_secs(3600);
 const MIN_BACKOFF: Duration = Duration::from_secs(5);
-/// A digest with nothing in the registry is looked at again this often: CI usually pushes the
-/// signature moments after the image, and discovery creates the object as soon as it is deployed.
+/// A digest with nothing in the registry is looked at again this soon at first: CI usually
+/// pushes the signature moments after the image, and discovery creates the object as soon as it
+/// is deployed. The longer nothing is found, the rarer the look (a quarter of the time so far, at
+/// most [`NOTHING_FOUND_MAX_RECHECK`]), so that many unsigned digests do not load the registry.
 const NOTHING_FOUND_RECHECK: Duration = Duration::from_secs(30);
+const NOTHING_FOUND_MAX_RECHECK: Duration = Duration::from_secs(600);
 /// `source.registry.staleGracePeriod` when it cannot be read (the API server's pattern
 /// refuses such values, so only hand-built specs have one).
 const DEFAULT_STALE_GRACE: Duration = Duration::from_secs(24 * 3600);
@@ -313,7 +316,7 @@ pub fn decide(
                     VerificationResult::Failed,
                     crate::registry::reason::NO_SIGNATURES_FOUND.to_string(),
                 )),
-                NOTHING_FOUND_RECHECK.min(failed_recheck),
+                nothing_found_recheck(previous, now).min(failed_recheck),
             )
         }
         Outcome::Checked {
@@ -417,6 +420,15 @@ fn still_holds(
     conditions::is_true(&previous.conditions, VERIFIED)
         && previous.observed_generation == generation
         && previous.valid_until.as_ref().is_none_or(|t| t.0 > now)
+}
+
+/// When to look again at a digest the registry holds nothing for: see [`NOTHING_FOUND_RECHECK`].
+fn nothing_found_recheck(previous: &ProofVerificationStatus, now: Timestamp) -> Duration {
+    let since = conditions::find(&previous.conditions, VERIFIED)
+        .filter(|c| c.reason == crate::registry::reason::NO_SIGNATURES_FOUND)
+        .map(|c| c.last_transition_time.0);
+    let waited = since.map_or(Duration::ZERO, |t| now.duration_since(t).unsigned_abs());
+    (waited / 4).clamp(NOTHING_FOUND_RECHECK, NOTHING_FOUND_MAX_RECHECK)
 }
 
 /// `source.registry.staleGracePeriod`; `None` for other sources, whose last verdict stands

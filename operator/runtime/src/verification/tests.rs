@@ -472,6 +472,23 @@ fn nothing_in_the_registry_is_no_signatures_found_and_is_looked_at_again_soon() 
     assert_eq!(cond(&d.status, "SignatureValid").reason, "NotRun");
     assert_eq!(d.status.candidates[0].reason, "CandidateUnsupported");
     assert_eq!(d.requeue_after, NOTHING_FOUND_RECHECK);
+    // Still nothing after an hour: looked at every 10 minutes; after 4 minutes, every minute.
+    let again = |at_: &str| {
+        decide(
+            &spec,
+            &d.status,
+            Some(1),
+            Outcome::NothingFound {
+                message: "nothing. Next: sign it".into(),
+                found: found(&[]),
+            },
+            at(at_),
+            timing(),
+        )
+        .requeue_after
+    };
+    assert_eq!(again("2026-06-01T00:04:00Z"), Duration::from_secs(60));
+    assert_eq!(again("2026-06-01T01:00:00Z"), NOTHING_FOUND_MAX_RECHECK);
     assert_eq!(d.metric.as_ref().unwrap().1, "NoSignaturesFound");
     assert_eq!(d.events[0].reason, "VerificationFailed");
 }
