@@ -225,17 +225,10 @@ pub(crate) fn verify_parsed(
             if certs.len() > MAX_CHAIN {
                 return Err(invalid(format!("more than {MAX_CHAIN} certificates")));
             }
-            let parsed: Vec<Cert> = certs
-                .iter()
-                .map(|c| Cert::from_der(&c.raw_bytes.0).map_err(|e| invalid(e.to_string())))
-                .collect::<Result<_, _>>()?;
-            // A root in the bundle would let the bundle pick its own trust.
-            if parsed.iter().any(|c| c.subject_raw == c.issuer_raw) {
-                return Err(invalid(
-                    "the bundle's certificate chain contains a root (self-issued) certificate",
-                ));
-            }
-            Some(parsed.into_iter().next().expect("non-empty"))
+            // Only the leaf is used, as sigstore-go does: the path to a trusted CA is built from
+            // the trusted root, never from certificates the bundle brings (a root among them
+            // is ignored, as the protobuf-specs say, so it cannot pick its own trust).
+            Some(Cert::from_der(&certs[0].raw_bytes.0).map_err(|e| invalid(e.to_string()))?)
         }
         (None, Some(cert), None) => {
             Some(Cert::from_der(&cert.raw_bytes.0).map_err(|e| invalid(e.to_string()))?)

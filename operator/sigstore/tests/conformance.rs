@@ -73,7 +73,9 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ("bundle-malformed-json_fail", "BundleMalformed"),
     ("bundle-negative-log-index_fail", "TlogEntryInvalid"),
     ("bundle-unknown-version_fail", "BundleVersionUnsupported"),
-    ("bundle-with-root-cert_fail", "BundleInvalid"),
+    // Its chain's root is ignored (only the leaf is used, as in sigstore-go); the signature
+    // itself does not verify.
+    ("bundle-with-root-cert_fail", "SignatureInvalid"),
     ("checkpoint-bad-keyhint_fail", "CheckpointInvalid"),
     ("checkpoint-wrong-roothash_fail", "CheckpointInvalid"),
     ("dsse-invalid-sig_fail", "SignatureInvalid"),
@@ -424,4 +426,38 @@ fn rekor_v2_log_key_windows_are_checked_at_the_timestamp() {
     let e = verify_bundle(&bundle, &parse(&root), &p).unwrap_err();
     assert_eq!(e.reason(), "TlogEntryInvalid", "{e}");
     assert!(e.to_string().contains("validFor"), "{e}");
+}
+
+/// The protobuf-specs: a root certificate in the bundle's chain is ignored, never trusted. A
+/// valid bundle with the Fulcio chain (intermediate and root) appended still verifies: the
+/// path is built from the trusted root alone.
+#[test]
+fn certificates_after_the_leaf_are_ignored_not_trusted() {
+    let dir = data().join("cases/happy-path-v0.1");
+    let root_json = read(&data().join("trusted_root.public-good.json"));
+    let root = TrustedRoot::from_json(&root_json).unwrap();
+    let root_doc: serde_json::Value = serde_json::from_slice(&root_json).unwrap();
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&read(&dir.join("bundle.sigstore.json"))).unwrap();
+    let chain = &mut bundle["verificationMaterial"]["x509CertificateChain"]["certificates"];
+    for ca in root_doc["certificateAuthorities"].as_array().unwrap() {
+        for cert in ca["certChain"]["certificates"].as_array().unwrap() {
+            chain
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"rawBytes": cert["rawBytes"]}));
+        }
+    }
+    assert!(chain.as_array().unwrap().len() > 2);
+    let policy = Policy {
+        identities: vec![IdentityRule {
+            issuer: Matcher::Exact(ISSUER.into()),
+            subject: Matcher::Exact(IDENTITY.into()),
+        }],
+        key: None,
+        artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),
+        predicate_type: None,
+    };
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    verify_bundle(&bytes, &root, &policy).expect("the appended chain is ignored");
 }
