@@ -838,9 +838,27 @@ fn verify_checkpoint(
 ) -> Result<(), SigstoreError> {
     let cp = |m: String| SigstoreError::CheckpointInvalid(m);
     let signed = SignedNote::parse(note).map_err(|e| cp(e.to_string()))?;
-    let verifier = NoteVerifier::from_spki_der(&tlog.name, &tlog.key.spki_der)
-        .map_err(|e| cp(e.to_string()))?;
-    signed.verify(&[verifier]).map_err(|e| cp(e.to_string()))?;
+    // The log is found by its key, as sigstore-go finds it: a private deployment's checkpoint
+    // names its origin, which need not be the host of the log's `baseUrl`. So the log's key is
+    // offered under every name a signature line uses as well as the host; a line verifies only
+    // with the log's key (its key id, for Ed25519 bound to the name, must match too).
+    let mut names: Vec<&str> = vec![tlog.name.as_str()];
+    for sig in &signed.signatures {
+        if !names.contains(&sig.name.as_str()) {
+            names.push(sig.name.as_str());
+        }
+    }
+    let verifiers: Vec<NoteVerifier> = names
+        .iter()
+        .filter_map(|name| NoteVerifier::from_spki_der(name, &tlog.key.spki_der).ok())
+        .collect();
+    if verifiers.is_empty() {
+        return Err(cp(format!(
+            "the log key of {} cannot verify notes",
+            tlog.base_url
+        )));
+    }
+    signed.verify(&verifiers).map_err(|e| cp(e.to_string()))?;
     let body = CheckpointBody::parse(&signed.text).map_err(|e| cp(e.to_string()))?;
     if body.tree_size != size || body.root_hash != *root_hash {
         return Err(cp(format!(
@@ -924,5 +942,53 @@ mod message_tests {
             e.to_string(),
             "in-toto statement: the statement has no predicateType, expected https://slsa.dev/provenance/v1"
         );
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+    use attestor_core::keys::SigningKey;
+
+    fn key(pem_file: &str) -> SigningKey {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/keys")
+            .join(pem_file);
+        SigningKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn tlog(signer: &SigningKey) -> Tlog {
+        Tlog {
+            base_url: "https://rekor.internal.example".into(),
+            name: "rekor.internal.example".into(),
+            log_id: vec![],
+            key: Key::from_spki_der(signer.public_key().spki_der()).unwrap(),
+            start: "2020-01-01T00:00:00Z".parse().unwrap(),
+            end: None,
+        }
+    }
+
+    #[test]
+    fn a_private_logs_checkpoint_is_found_by_its_key_not_by_the_host_of_its_url() {
+        let root: merkle::Hash = [7; 32];
+        for signer in [key("test-only-log.pem"), key("test-only-signing.pem")] {
+            let log = tlog(&signer);
+            let body = format!("private-log.internal - 42\n5\n{}\n", STANDARD.encode(root));
+            // Signed under its origin, which is not the host of its base URL.
+            let note = attestor_core::note::sign(&body, "private-log.internal", &signer).unwrap();
+            verify_checkpoint(&note, &log, 5, &root).expect("found by its key");
+            // The same under the host name still verifies.
+            let note = attestor_core::note::sign(&body, "rekor.internal.example", &signer).unwrap();
+            verify_checkpoint(&note, &log, 5, &root).expect("the host name");
+            // Another key, under either name, does not.
+            let other = key("test-only-untrusted.pem");
+            let forged = attestor_core::note::sign(&body, "private-log.internal", &other).unwrap();
+            assert!(matches!(
+                verify_checkpoint(&forged, &log, 5, &root),
+                Err(SigstoreError::CheckpointInvalid(_))
+            ));
+            // And the tree must be the proof's.
+            assert!(verify_checkpoint(&note, &log, 6, &root).is_err());
+        }
     }
 }
