@@ -31,6 +31,15 @@ impl HashAlg {
         }
     }
 
+    /// `SHA-256`, `SHA-384`, `SHA-512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha256 => "SHA-256",
+            HashAlg::Sha384 => "SHA-384",
+            HashAlg::Sha512 => "SHA-512",
+        }
+    }
+
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
         use sha2::Digest as _;
         match self {

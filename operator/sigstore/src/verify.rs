@@ -268,25 +268,50 @@ pub(crate) fn verify_parsed(
     let artifact_digest = policy.artifact.sha256();
     let content = match (&bundle.message_signature, &bundle.dsse_envelope) {
         (Some(ms), None) => {
-            if let (Some(md), Some(ad)) = (&ms.message_digest, artifact_digest)
-                && (md.algorithm != "SHA2_256" || md.digest.0 != ad)
-            {
-                return Err(SigstoreError::ArtifactMismatch(
-                    "the bundle's messageDigest is not the artifact's SHA-256".into(),
-                ));
-            }
+            // The hash is the one the bundle declares in messageDigest (a P-384 key signs over
+            // SHA-256 as often as over SHA-384), else the key's usual one: never implied from
+            // the curve when the bundle says otherwise.
+            let declared = match &ms.message_digest {
+                Some(md) => Some((message_hash(&md.algorithm)?, md.digest.0.as_slice())),
+                None => None,
+            };
             let Some(digest) = artifact_digest else {
                 return Err(SigstoreError::ArtifactMismatch(
                     "a message signature needs the artifact or its digest".into(),
                 ));
             };
+            let hash = declared.map_or(key.default_hash(), |(h, _)| h);
             match &policy.artifact {
-                Artifact::Bytes(b) => key
-                    .verify(key.default_hash(), b, &ms.signature.0)
-                    .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?,
-                _ => key
-                    .verify_prehashed_sha256(&digest, &ms.signature.0)
-                    .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?,
+                Artifact::Bytes(b) => {
+                    if let Some((h, d)) = declared
+                        && h.digest(b) != d
+                    {
+                        return Err(SigstoreError::ArtifactMismatch(format!(
+                            "the bundle's messageDigest is not the artifact's {}",
+                            h.name()
+                        )));
+                    }
+                    key.verify(hash, b, &ms.signature.0)
+                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?
+                }
+                _ => {
+                    match declared {
+                        Some((HashAlg::Sha256, d)) if d != digest => {
+                            return Err(SigstoreError::ArtifactMismatch(
+                                "the bundle's messageDigest is not the artifact's SHA-256".into(),
+                            ));
+                        }
+                        Some((HashAlg::Sha256, _)) | None => {}
+                        Some((h, _)) => {
+                            return Err(SigstoreError::ArtifactMismatch(format!(
+                                "the bundle signs the artifact's {}: give the artifact file, not only its SHA-256",
+                                h.name()
+                            )));
+                        }
+                    }
+                    key.verify_prehashed_sha256(&digest, &ms.signature.0)
+                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?
+                }
             }
             Content {
                 signed_digest: Some(digest),
@@ -867,6 +892,18 @@ fn verify_checkpoint(
         )));
     }
     Ok(())
+}
+
+/// A `messageDigest.algorithm` of the protobuf-specs' `HashAlgorithm`.
+fn message_hash(name: &str) -> Result<HashAlg, SigstoreError> {
+    match name {
+        "SHA2_256" => Ok(HashAlg::Sha256),
+        "SHA2_384" => Ok(HashAlg::Sha384),
+        "SHA2_512" => Ok(HashAlg::Sha512),
+        other => Err(invalid(format!(
+            "messageDigest algorithm {other:?} is not SHA2_256, SHA2_384 or SHA2_512"
+        ))),
+    }
 }
 
 #[cfg(test)]
