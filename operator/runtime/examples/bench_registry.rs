@@ -22,9 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use attestor_admission::{
-    Config, Digest, Index, IssuerFacts, Limits, NamespaceFacts, VerificationFacts, Verified,
-};
+use attestor_admission::{Config, Limits};
 use attestor_core::bundle::{BundleSpec, NodeInput, build_bundle};
 use attestor_core::digest::Sha256Digest;
 use attestor_core::keys::{PublicKey, SigningKey};
@@ -34,66 +32,17 @@ use attestor_oci::classify::CandidateKind;
 use attestor_oci::reference::ImageRef;
 use attestor_runtime::fetch::{FetchConfig, Fetcher};
 use attestor_runtime::metrics::{AdmissionMetrics, Metrics};
-use attestor_runtime::registry::verdict::{RegistryTrust, summarize, verify_candidates};
+use attestor_runtime::registry::verdict::{Keyless, RegistryTrust, summarize, verify_candidates};
 use attestor_runtime::registry::{RegistryClient, RegistryConfig};
 use attestor_runtime::webhook::index_feed::SharedIndex;
 use attestor_runtime::webhook::server::Reviewer;
 use serde_json::json;
 
-const INDEXED: usize = 10_000;
+mod support;
+
+use support::{DIGESTS as INDEXED, index, review};
+
 const LOAD_SECONDS: u64 = 5;
-
-fn indexed_digest(i: usize) -> String {
-    format!("sha256:{i:064x}")
-}
-
-fn index() -> Index {
-    let mut index = Index::new();
-    index.apply_issuer(IssuerFacts {
-        name: "ci".into(),
-        trusted: true,
-        reason: "Trusted".into(),
-        scope_images: vec!["registry.example/shop/*".into()],
-        discovers: false,
-    });
-    index.apply_namespace(NamespaceFacts::new("shop", Some("enforce")));
-    for i in 0..INDEXED {
-        index.apply_verification(VerificationFacts {
-            namespace: "shop".into(),
-            name: format!("pv-{i}"),
-            artifact_digest: Digest::parse(&indexed_digest(i)).expect("a digest"),
-            image: None,
-            issuer: "ci".into(),
-            verified: Verified::True,
-            reason: "Verified".into(),
-            message: String::new(),
-            valid_until: None,
-            status_is_current: true,
-        });
-    }
-    index
-}
-
-fn review(i: usize) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": format!("bench-{i}"),
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "shop", "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
-            "object": {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"generateName": "cart-", "namespace": "shop"},
-                "spec": {"containers": [
-                    {"name": "cart", "image": format!("registry.example/shop/cart@{}", indexed_digest(i % INDEXED))},
-                    {"name": "proxy", "image": format!("registry.example/shop/proxy@{}", indexed_digest((i * 7919) % INDEXED))},
-                ]}},
-            "dryRun": false,
-        },
-    }))
-    .expect("JSON")
-}
 
 /// Reviews at `rate` per second for `seconds`, each its own task (as connections are); the
 /// latency of each from when it was handed to the runtime.
@@ -248,13 +197,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             not_before: None,
             expires: None,
         }]),
-        attestor_sigstore::cosign::Trust {
-            keys: vec![],
-            roots: vec![],
-            identities: vec![],
-            predicate_type: None,
-            tlog: attestor_sigstore::TlogPolicy::IfPresent,
-        },
+        Keyless::default(),
+        None,
         VerifyOptions {
             at: jiff::Timestamp::now(),
             tlog: TlogPolicy::IfPresent,

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use attestor_oci::classify::CandidateKind;
 use attestor_runtime::registry::Discovery;
 use attestor_runtime::registry::verdict::{
-    CandidateVerdict, RegistryTrust, Summary, summarize, verify_candidates,
+    CandidateVerdict, Keyless, RegistryTrust, Summary, summarize, verify_candidates,
 };
-use attestor_sigstore::cosign::Trust;
-use attestor_sigstore::{IdentityRule, TlogPolicy, TrustedRoot};
+use attestor_sigstore::{IdentityRule, TrustedRoot};
 
 use super::registry::{client, credentials, pinned_image, registry_failure, runtime};
 use super::verify_sigstore::identity_flags;
@@ -98,19 +97,12 @@ fn trust(args: &VerifyArgs) -> Result<RegistryTrust, CliError> {
                 .into(),
         ));
     }
-    let tlog = match options.tlog {
-        attestor_core::verify::TlogPolicy::Required => TlogPolicy::Required,
-        attestor_core::verify::TlogPolicy::IfPresent => TlogPolicy::IfPresent,
-        attestor_core::verify::TlogPolicy::Skip => TlogPolicy::Skip,
-    };
-    let cosign = Trust {
-        keys: Vec::new(),
-        roots,
-        identities,
-        predicate_type: args.predicate_type.clone(),
-        tlog,
-    };
-    Ok(RegistryTrust::new(store, cosign, options))
+    Ok(RegistryTrust::new(
+        store,
+        Keyless { roots, identities },
+        args.predicate_type.clone(),
+        options,
+    ))
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {

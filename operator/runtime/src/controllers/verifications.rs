@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::relations::{Relations, Trigger};
 use super::sources::SourceKey;
 use super::{Context, ReconcileError, log_result, patch_status, timed};
-use crate::registry::verdict::{RegistryTrust, summarize, verify_candidates};
+use crate::registry::verdict::{Keyless, RegistryTrust, summarize, verify_candidates};
 use crate::scope::Scope;
 use crate::source::{self, SourceObjects};
 use crate::verification::{Outcome, Timing, decide, registry, sigstore};
@@ -366,17 +366,14 @@ async fn gather_registry(
             }
         }
     }
-    let mut kinds: Vec<CandidateKind> = if registry.kinds.is_empty() {
-        vec![
-            CandidateKind::CosignSignature,
-            CandidateKind::CosignAttestation,
-            CandidateKind::SigstoreBundle,
-            CandidateKind::ProofBundle,
-        ]
+    // Unknown referrers are listed in status, never verified.
+    let kinds: Vec<CandidateKind> = if registry.kinds.is_empty() {
+        CandidateKind::ALL.to_vec()
     } else {
-        registry.kinds.iter().map(|k| kind_of(*k)).collect()
+        let mut kinds: Vec<CandidateKind> = registry.kinds.iter().map(|k| kind_of(*k)).collect();
+        kinds.push(CandidateKind::Unknown);
+        kinds
     };
-    kinds.push(CandidateKind::Unknown);
     let discovery = match ctx
         .registry
         .discover(&image, &digest, &kinds, &credentials)
@@ -392,20 +389,16 @@ async fn gather_registry(
         expected_artifact: Some(digest),
     };
     let max_age = options.timestamps.and_then(|t| t.max_age);
-    let cosign_trust = attestor_sigstore::cosign::Trust {
-        keys: Vec::new(),
+    let keyless = Keyless {
         roots: evaluation.roots.iter().map(|r| r.root.clone()).collect(),
         identities: evaluation.identities.clone(),
-        predicate_type: spec.checks.predicate_type.clone(),
-        tlog: match spec.checks.transparency_log.to_core() {
-            attestor_core::verify::TlogPolicy::Required => attestor_sigstore::TlogPolicy::Required,
-            attestor_core::verify::TlogPolicy::IfPresent => {
-                attestor_sigstore::TlogPolicy::IfPresent
-            }
-            attestor_core::verify::TlogPolicy::Skip => attestor_sigstore::TlogPolicy::Skip,
-        },
     };
-    let trust = RegistryTrust::new(evaluation.store, cosign_trust, options);
+    let trust = RegistryTrust::new(
+        evaluation.store,
+        keyless,
+        spec.checks.predicate_type.clone(),
+        options,
+    );
     let artifact_digest = spec.artifact_digest.clone();
     // Signature checks are CPU work: keep them off the async workers.
     let verdicts = tokio::task::spawn_blocking(move || {

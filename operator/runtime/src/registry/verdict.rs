@@ -5,11 +5,16 @@
 
 use attestor_core::digest::Sha256Digest;
 use attestor_core::trust::{AnchorMaterial, Purpose, TrustStore};
-use attestor_core::verify::{VerificationReport, VerifyOptions, verify_zip};
+use std::sync::Arc;
+
+use attestor_core::verify::{
+    TlogPolicy as CoreTlog, VerificationReport, VerifyOptions, verify_zip,
+};
 use attestor_core::zip::ZipLimits;
 use attestor_oci::artifact::PROOF_BUNDLE_LAYER;
 use attestor_oci::classify::CandidateKind;
 use attestor_sigstore::cosign::{self, Trust, TrustedKey};
+use attestor_sigstore::{IdentityRule, TlogPolicy, TrustedRoot};
 use jiff::Timestamp;
 
 use super::{Candidate, Discovery, Source, reason};
@@ -52,13 +57,37 @@ pub struct RegistryTrust {
     pub options: VerifyOptions,
 }
 
+/// What an issuer trusts keyless signers by, beside its keys.
+#[derive(Debug, Clone, Default)]
+pub struct Keyless {
+    /// Sigstore trusted roots (certificates, logs, timestamp authorities).
+    pub roots: Vec<Arc<TrustedRoot>>,
+    /// Who may sign with a certificate.
+    pub identities: Vec<IdentityRule>,
+}
+
 impl RegistryTrust {
-    /// The cosign keys are the store's attestation-signing keys that are valid at
-    /// `options.at`: cosign signatures carry no key id or validity of their own, so an expired
-    /// or not-yet-valid anchor must not be offered to them at all.
-    pub fn new(store: TrustStore, mut cosign: Trust, options: VerifyOptions) -> Self {
-        let at = options.at;
-        cosign.keys.extend(signing_keys(&store, at));
+    /// The cosign trust is derived, never given twice: its keys are the store's
+    /// attestation-signing keys valid at `options.at` (cosign signatures carry no key id or
+    /// validity of their own, so an expired or not-yet-valid anchor must not be offered to them
+    /// at all), and its log policy is `options.tlog`.
+    pub fn new(
+        store: TrustStore,
+        keyless: Keyless,
+        predicate_type: Option<String>,
+        options: VerifyOptions,
+    ) -> Self {
+        let cosign = Trust {
+            keys: signing_keys(&store, options.at),
+            roots: keyless.roots,
+            identities: keyless.identities,
+            predicate_type,
+            tlog: match options.tlog {
+                CoreTlog::Required => TlogPolicy::Required,
+                CoreTlog::IfPresent => TlogPolicy::IfPresent,
+                CoreTlog::Skip => TlogPolicy::Skip,
+            },
+        };
         Self {
             store,
             cosign,

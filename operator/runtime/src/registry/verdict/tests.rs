@@ -11,8 +11,6 @@ use attestor_core::zip::ZipLimits;
 use attestor_oci::artifact::PROOF_BUNDLE_LAYER;
 use attestor_oci::classify::CandidateKind;
 use attestor_oci::manifest::Descriptor;
-use attestor_sigstore::TlogPolicy;
-use attestor_sigstore::cosign::Trust;
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -49,13 +47,8 @@ fn now() -> Timestamp {
 fn trust(anchors: Vec<TrustAnchor>) -> RegistryTrust {
     RegistryTrust::new(
         TrustStore::new(anchors),
-        Trust {
-            keys: vec![],
-            roots: vec![],
-            identities: vec![],
-            predicate_type: None,
-            tlog: TlogPolicy::IfPresent,
-        },
+        Keyless::default(),
+        None,
         VerifyOptions {
             at: now(),
             tlog: CoreTlog::IfPresent,
