@@ -136,9 +136,11 @@ pub struct KeylessIdentity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub subject: Option<String>,
-    /// A regular expression (Rust `regex` syntax, anchored at both ends) a SAN must match, e.g.
-    /// `https://github\.com/org/repo/\.github/workflows/release\.yml@refs/tags/v.*`. An
-    /// expression that does not compile makes the issuer `Trusted=False` (`IdentityInvalid`).
+    /// A regular expression a SAN must match, meaning what it means in cosign and
+    /// policy-controller: RE2 syntax, matched anywhere in the SAN unless anchored, e.g.
+    /// `^https://github\.com/org/repo/\.github/workflows/release\.yml@refs/tags/v.*$`. An
+    /// unanchored pattern is used as written and warned about in the `Trusted` message; one
+    /// that does not compile makes the issuer `Trusted=False` (`IdentityInvalid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub subject_reg_exp: Option<String>,

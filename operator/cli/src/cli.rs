@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify a proof bundle against trust anchors, with no network access.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Show what a proof bundle holds and optionally extract its files.
     Inspect(InspectArgs),
     /// Create proof bundles.
@@ -115,7 +115,8 @@ pub struct VerifyArgs {
     /// signatureValid, idRecomputed and merklePathValid, which always run. Repeatable.
     #[arg(long = "check", value_name = "NAME")]
     pub checks: Vec<String>,
-    /// The bundle must be about this artifact digest (sha256:...).
+    /// The bundle must be about this artifact digest (sha256:...; for Sigstore bundles
+    /// also sha384:... or sha512:...).
     #[arg(long, alias = "artifact-digest", value_name = "DIGEST")]
     pub artifact: Option<String>,
     /// Verify a Sigstore bundle (`*.sigstore.json`, v0.1-v0.3) against this Sigstore
@@ -129,7 +130,8 @@ pub struct VerifyArgs {
         conflicts_with = "certificate_identity_regexp"
     )]
     pub certificate_identity: Option<String>,
-    /// Sigstore: the signing certificate's SAN must match this regular expression (anchored).
+    /// Sigstore: the signing certificate's SAN must match this regular expression (RE2
+    /// syntax, matched anywhere unless anchored with ^...$, as in cosign).
     #[arg(long, value_name = "REGEX")]
     pub certificate_identity_regexp: Option<String>,
     /// Sigstore: the certificate's OIDC issuer extension must be exactly this.
@@ -139,9 +141,12 @@ pub struct VerifyArgs {
         conflicts_with = "certificate_oidc_issuer_regexp"
     )]
     pub certificate_oidc_issuer: Option<String>,
-    /// Sigstore: the certificate's OIDC issuer must match this regular expression (anchored).
+    /// Sigstore: the certificate's OIDC issuer must match this regular expression (RE2
+    /// syntax, matched anywhere unless anchored with ^...$, as in cosign).
     #[arg(long, value_name = "REGEX")]
     pub certificate_oidc_issuer_regexp: Option<String>,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
     /// Sigstore: the signed artifact file (for DSSE, a subject of the in-toto statement).
     #[arg(long, value_name = "FILE", conflicts_with = "artifact")]
     pub artifact_file: Option<PathBuf>,
@@ -163,6 +168,34 @@ pub struct VerifyArgs {
     /// Add the evidence behind each check: key ids, hashes compared.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+/// How much evidence a Sigstore bundle must carry, named as sigstore-go's verifier options
+/// and, for the same meaning, as cosign's flags.
+#[derive(Debug, Args, Default, Clone)]
+pub struct EvidenceArgs {
+    /// Sigstore: verified transparency-log entries required (sigstore-go's
+    /// WithTransparencyLog). Default: 1 when the trusted root lists a log, else 0.
+    #[arg(long, value_name = "N")]
+    pub tlog_threshold: Option<usize>,
+    /// Sigstore: verified RFC 3161 timestamps required, one per timestamp authority
+    /// (WithSignedTimestamps). Default: 1 when the trusted root has timestamp
+    /// authorities and no log (GitHub's instance), else 0.
+    #[arg(long, value_name = "N")]
+    pub timestamp_threshold: Option<usize>,
+    /// Sigstore: verified SCTs required in the signing certificate
+    /// (WithSignedCertificateTimestamps). Default: 1 when the trusted root has CT logs.
+    #[arg(long, value_name = "N")]
+    pub sct_threshold: Option<usize>,
+    /// cosign's name for --tlog-threshold 0.
+    #[arg(long, conflicts_with = "tlog_threshold")]
+    pub insecure_ignore_tlog: bool,
+    /// cosign's name for --timestamp-threshold 1.
+    #[arg(long, conflicts_with = "timestamp_threshold")]
+    pub use_signed_timestamps: bool,
+    /// cosign's name for --sct-threshold 0.
+    #[arg(long, conflicts_with = "sct_threshold")]
+    pub insecure_ignore_sct: bool,
 }
 
 #[derive(Debug, Args)]

@@ -161,3 +161,176 @@ fn key_signed_bundles_verify_with_public_key() {
     assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("Key:         sha256:"));
 }
+
+fn attest(bundle: &str, root: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "verify",
+        "--bundle",
+        bundle,
+        "--trusted-root",
+        root,
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    args.extend_from_slice(extra);
+    attestor(&args)
+}
+
+/// GitHub's instance for private repositories: no log, an RFC 3161 timestamp only. The real
+/// Rekor v2 conformance bundle, its entry removed, against its root without logs.
+#[test]
+fn timestamp_only_bundles_and_evidence_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = "cases/rekor2-timestamp-with-embedded-cert";
+    let mut bundle: Value = serde_json::from_slice(
+        &std::fs::read(data(&format!("{case}/bundle.sigstore.json"))).unwrap(),
+    )
+    .unwrap();
+    bundle["verificationMaterial"]["tlogEntries"] = Value::Array(vec![]);
+    let mut root: Value =
+        serde_json::from_slice(&std::fs::read(data(&format!("{case}/trusted_root.json"))).unwrap())
+            .unwrap();
+    let logged_root = dir.path().join("logged-root.json");
+    std::fs::write(&logged_root, serde_json::to_vec(&root).unwrap()).unwrap();
+    root["tlogs"] = Value::Array(vec![]);
+    let (b, r) = (dir.path().join("b.json"), dir.path().join("root.json"));
+    std::fs::write(&b, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    std::fs::write(&r, serde_json::to_vec(&root).unwrap()).unwrap();
+    let (b, r, logged_root) = (
+        b.to_str().unwrap(),
+        r.to_str().unwrap(),
+        logged_root.to_str().unwrap(),
+    );
+    let artifact = data("cases/a.txt");
+
+    let out = attest(b, r, &["--artifact-file", &artifact]);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Timestamps:  1 RFC 3161"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Against a root with logs an entry is required, unless the policy says otherwise, in
+    // sigstore-go's words or cosign's.
+    let out = attest(b, logged_root, &["--artifact-file", &artifact]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        text(&out.stdout).contains("TlogEntryInvalid"),
+        "{}",
+        text(&out.stdout)
+    );
+    for flags in [
+        &["--tlog-threshold", "0", "--timestamp-threshold", "1"][..],
+        &["--insecure-ignore-tlog", "--use-signed-timestamps"][..],
+    ] {
+        let mut args = vec!["--artifact-file", artifact.as_str()];
+        args.extend_from_slice(flags);
+        let out = attest(b, logged_root, &args);
+        assert_eq!(code(&out), 0, "{flags:?}: {}", text(&out.stdout));
+    }
+    let out = attest(
+        b,
+        r,
+        &["--artifact-file", &artifact, "--timestamp-threshold", "2"],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        text(&out.stdout).contains("TimestampInvalid"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = attest(b, r, &["--tlog-threshold", "0", "--insecure-ignore-tlog"]);
+    assert_eq!(code(&out), 2, "conflicting flags are a usage error");
+
+    // The artifact by digest, in the algorithm the bundle signed, or another.
+    let body = std::fs::read(&artifact).unwrap();
+    use sha2::Digest as _;
+    let sha256 = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)));
+    let sha384 = format!("sha384:{}", hex::encode(sha2::Sha384::digest(&body)));
+    let out = attest(b, r, &["--artifact", &sha256]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let out = attest(b, r, &["--artifact", &sha384]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        text(&out.stdout).contains("give the artifact file or its sha256 digest"),
+        "{}",
+        text(&out.stdout)
+    );
+    for bad in ["sha512:abc", "md5:00", "sha256"] {
+        let out = attest(b, r, &["--artifact", bad]);
+        assert_eq!(code(&out), 2, "{bad}");
+    }
+    // A message signature without its artifact is a usage error, not a verdict.
+    let out = attest(b, r, &[]);
+    assert_eq!(code(&out), 2, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ArtifactRequired") || text(&out.stderr).contains("artifact"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A DSSE envelope verified with no artifact says what that leaves unchecked; an unanchored
+/// identity pattern is used as cosign uses it, with a warning.
+#[test]
+fn artifact_free_envelopes_and_unanchored_patterns() {
+    let bundle = data("cases/happy-path-intoto-in-dsse-v3/bundle.sigstore.json");
+    let root = data("trusted_root.public-good.json");
+    let out = attest(&bundle, &root, &["--output", "json"]);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["payloadType"], "application/vnd.in-toto+json");
+    assert!(
+        json["notChecked"][0]
+            .as_str()
+            .unwrap()
+            .contains("not bound to any artifact"),
+        "{json}"
+    );
+    // With the artifact, nothing is left out.
+    let out = attest(
+        &bundle,
+        &root,
+        &["--artifact-file", &data("cases/a.txt"), "--output", "json"],
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["notChecked"], Value::Array(vec![]), "{json}");
+
+    let out = attestor(&[
+        "verify",
+        "--bundle",
+        &bundle,
+        "--trusted-root",
+        &root,
+        "--certificate-identity-regexp",
+        "extremely-dangerous-oidc-beacon",
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning: --certificate-identity-regexp")
+            && text(&out.stderr).contains("anchored at neither end"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = attestor(&[
+        "verify",
+        "--bundle",
+        &bundle,
+        "--trusted-root",
+        &root,
+        "--certificate-identity-regexp",
+        "^https://github\\.com/sigstore-conformance/.*$",
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    assert_eq!(code(&out), 0);
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -386,6 +386,20 @@ pub struct IdentityError {
     pub detail: String,
 }
 
+/// The identity patterns of `spec.identities` that match more than they seem to (not
+/// anchored with `^…$`), one line each: the issuer's `Trusted` message and `attestor doctor`
+/// both say them. They are used as written, as policy-controller uses them.
+pub fn identity_warnings(spec: &TrustedIssuerSpec) -> Vec<String> {
+    spec.identities
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            let w = attestor_sigstore::verify::anchoring_warning(id.subject_reg_exp.as_deref()?)?;
+            Some(format!("spec.identities[{i}].subjectRegExp: {w}"))
+        })
+        .collect()
+}
+
 /// Compiles `spec.identities` into the rules the Sigstore verifier applies.
 pub fn compile_identities(spec: &TrustedIssuerSpec) -> Result<Vec<IdentityRule>, IdentityError> {
     spec.identities
@@ -487,7 +501,7 @@ pub fn evaluate_issuer(
 
     let directory_error = directory.and_then(|d| d.last_error.as_ref());
     let keyless = !roots.is_empty() && identities.as_ref().is_ok_and(|i| !i.is_empty());
-    let mut notes = Vec::new();
+    let mut notes = identity_warnings(spec);
     if !roots.is_empty() && spec.identities.is_empty() {
         notes.push(
             "its Sigstore trusted roots verify nothing until spec.identities names the keyless signers"
@@ -533,7 +547,7 @@ pub fn evaluate_issuer(
             Status::False,
             "IdentityInvalid",
             format!(
-                "{}: fix it (subjectRegExp is a Rust regular expression, anchored at both ends)",
+                "{}: fix it (subjectRegExp is an RE2 regular expression, as in cosign and policy-controller)",
                 identities
                     .as_ref()
                     .err()
@@ -867,6 +881,31 @@ mod tests {
                 .contains("1 Sigstore trusted root(s) for 1 keyless identity"),
             "{}",
             e.trusted.message
+        );
+
+        // An unanchored pattern is used as written (as policy-controller uses it), and the
+        // Trusted message says it matches more than it seems to.
+        spec.identities = vec![
+            keyless(None, Some(r"^https://github\.com/o/r/.*$")),
+            keyless(None, Some(r"https://github\.com/o/")),
+        ];
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert!(e.is_trusted(), "{:?}", e.trusted);
+        assert!(
+            e.trusted
+                .message
+                .contains("spec.identities[1].subjectRegExp: identity pattern")
+                && !e
+                    .trusted
+                    .message
+                    .contains("spec.identities[0].subjectRegExp"),
+            "{}",
+            e.trusted.message
+        );
+        assert!(
+            e.identities[1]
+                .subject
+                .matches("https://evil.example/?https://github.com/o/")
         );
 
         spec.identities = vec![keyless(None, Some("https://github.com/o/(r"))];

@@ -470,7 +470,7 @@ pub fn verify_dsse_attestation(
         // cosign timestamps an attestation's whole envelope (sigstore-go: the signature).
         verify_with_trust(
             &bundle,
-            Artifact::Sha256(*image.as_bytes()),
+            Artifact::sha256(*image.as_bytes()),
             trust.predicate_type.clone(),
             trust,
             Some(envelope),
@@ -502,7 +502,7 @@ pub fn verify_bundle_layer(layer: &[u8], image: &Sha256Digest, trust: &Trust) ->
         verify_versioned(
             &bundle,
             version,
-            Artifact::Sha256(*image.as_bytes()),
+            Artifact::sha256(*image.as_bytes()),
             trust.predicate_type.clone(),
             trust,
             None,
@@ -846,6 +846,7 @@ fn verify_versioned(
     let options = Options {
         tlog: trust.tlog,
         timestamped_alternative,
+        thresholds: Default::default(),
     };
     let key_signed = bundle.verification_material.public_key.is_some();
     if !key_signed {

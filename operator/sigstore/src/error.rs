@@ -41,6 +41,8 @@ pub enum SigstoreError {
     StatementMismatch(String),
     #[error("key: {0}")]
     KeyMismatch(String),
+    #[error("the artifact is needed: {0}")]
+    ArtifactRequired(String),
 }
 
 impl SigstoreError {
@@ -63,6 +65,7 @@ impl SigstoreError {
             SigstoreError::NoSigningTime(_) => "SigningTimeNotVerified",
             SigstoreError::StatementMismatch(_) => "StatementMismatch",
             SigstoreError::KeyMismatch(_) => "KeyMismatch",
+            SigstoreError::ArtifactRequired(_) => "ArtifactRequired",
         }
     }
 

@@ -21,6 +21,6 @@ pub mod verify;
 pub use error::SigstoreError;
 pub use root::TrustedRoot;
 pub use verify::{
-    Artifact, IdentityRule, Matcher, Options, Policy, TlogPolicy, Verified, verify_bundle,
-    verify_bundle_with,
+    Artifact, IdentityRule, Matcher, Options, Policy, Required, Thresholds, TlogPolicy, Verified,
+    verify_bundle, verify_bundle_with,
 };

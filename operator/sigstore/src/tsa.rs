@@ -233,8 +233,13 @@ impl Token {
         }
     }
 
-    /// Verifies the token over `signature` against `authorities`; returns genTime.
-    pub fn verify(&self, signature: &[u8], authorities: &[Authority]) -> Result<Timestamp, String> {
+    /// Verifies the token over `signature` against `authorities`; returns genTime and the
+    /// index of the authority that signed it (thresholds count one timestamp per authority).
+    pub fn verify(
+        &self,
+        signature: &[u8],
+        authorities: &[Authority],
+    ) -> Result<(Timestamp, usize), String> {
         if self.imprint_alg.digest(signature) != self.imprint {
             return bad("the timestamp's messageImprint is not the hash of the bundle's signature");
         }
@@ -245,7 +250,7 @@ impl Token {
         }
         let hash = self.signature_hash()?;
         let mut problems = Vec::new();
-        for tsa in authorities {
+        for (index, tsa) in authorities.iter().enumerate() {
             let Some(leaf) = tsa.chain.first() else {
                 continue;
             };
@@ -279,7 +284,7 @@ impl Token {
                 validate_chain(leaf, &tsa.chain[1..], &[t])
             };
             match checked {
-                Ok(()) => return Ok(t),
+                Ok(()) => return Ok((t, index)),
                 Err(e) => problems.push(format!("timestamp authority chain: {e}")),
             }
         }

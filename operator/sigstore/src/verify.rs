@@ -29,7 +29,7 @@ const MAX_CHAIN: usize = 8;
 const MAX_PROOF_HASHES: usize = 64;
 const IN_TOTO: &str = "application/vnd.in-toto+json";
 
-/// An exact string, or an anchored regular expression.
+/// An exact string, or a regular expression.
 #[derive(Debug, Clone)]
 pub enum Matcher {
     Exact(String),
@@ -37,9 +37,13 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    /// Compiles `pattern` anchored at both ends (`^(?:pattern)$`).
+    /// Compiles `pattern` as cosign (`--certificate-identity-regexp`) and policy-controller
+    /// (`subjectRegExp`) compile it: Go's RE2 syntax, matched ANYWHERE in the value unless the
+    /// pattern anchors itself, so a policy written for them means the same here. The Rust
+    /// `regex` crate is RE2-like (linear time, no backreferences or lookaround); a pattern
+    /// using syntax it lacks is refused, never reinterpreted. See [`anchoring_warning`].
     pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
-        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        regex::RegexBuilder::new(pattern)
             .size_limit(1 << 20)
             .build()
             .map(Matcher::Regex)
@@ -62,22 +66,158 @@ impl Matcher {
     }
 }
 
+/// Why an identity pattern may match more than its author meant, or `None`. Patterns match
+/// anywhere in the value (RE2, unanchored, as in cosign): `https://github\\.com/org/` also
+/// matches `https://evil.example/?https://github.com/org/`. Anchored means it starts with `^`
+/// (or `\\A`) and ends with `$` (or `\\z`) outside an alternation that escapes them.
+pub fn anchoring_warning(pattern: &str) -> Option<String> {
+    let starts = pattern.starts_with('^') || pattern.starts_with("\\A");
+    let ends = (pattern.ends_with('$') && !pattern.ends_with("\\$")) || pattern.ends_with("\\z");
+    // `^a$|b` anchors only its first branch: a top-level `|` defeats the anchors unless the
+    // alternation is grouped, as in `^(a|b)$`.
+    let top_level_alternation = {
+        let (mut depth, mut escaped, mut in_class, mut found) = (0i32, false, false, false);
+        for c in pattern.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '[' if !in_class => in_class = true,
+                ']' if in_class => in_class = false,
+                _ if in_class => {}
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                '|' if depth == 0 => found = true,
+                _ => {}
+            }
+        }
+        found
+    };
+    let missing = match (
+        starts && !top_level_alternation,
+        ends && !top_level_alternation,
+    ) {
+        (true, true) => return None,
+        (false, true) => "does not start with ^",
+        (true, false) => "does not end with $",
+        (false, false) if top_level_alternation => {
+            "has a top-level | that escapes its anchors (group it: ^(a|b)$)"
+        }
+        (false, false) => "is anchored at neither end",
+    };
+    Some(format!(
+        "identity pattern {pattern:?} {missing}, so it also matches values that merely contain a match (as in cosign): anchor it with ^ and $, e.g. ^https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/v.*$"
+    ))
+}
+
 /// What is being verified.
 #[derive(Debug, Clone)]
 pub enum Artifact {
     Bytes(Vec<u8>),
-    Sha256([u8; 32]),
-    /// For DSSE bundles checked against no artifact (predicate/identity only).
+    /// Only the artifact's digest: `sha256:`, `sha384:` or `sha512:` on the command line.
+    Digest(HashAlg, Vec<u8>),
+    /// For DSSE bundles checked against no artifact (the envelope and identity only; what
+    /// was not checked is listed in [`Verified::unchecked`]).
     None,
 }
 
 impl Artifact {
-    fn sha256(&self) -> Option<[u8; 32]> {
-        match self {
-            Artifact::Bytes(b) => Some(sha256(b)),
-            Artifact::Sha256(d) => Some(*d),
-            Artifact::None => None,
+    pub fn sha256(digest: [u8; 32]) -> Self {
+        Artifact::Digest(HashAlg::Sha256, digest.to_vec())
+    }
+
+    /// Parses `sha256:<hex>`, `sha384:<hex>` or `sha512:<hex>` (lower-case hex, the length
+    /// of the algorithm's digest).
+    pub fn parse_digest(text: &str) -> Result<Self, String> {
+        let (name, hex_part) = text.split_once(':').ok_or_else(|| {
+            format!("{text:?} is not <algorithm>:<hex>, e.g. sha256:<64 hex digits>")
+        })?;
+        let alg = match name {
+            "sha256" => HashAlg::Sha256,
+            "sha384" => HashAlg::Sha384,
+            "sha512" => HashAlg::Sha512,
+            other => {
+                return Err(format!(
+                    "digest algorithm {other:?} is not sha256, sha384 or sha512"
+                ));
+            }
+        };
+        let want = alg.digest(b"").len();
+        if hex_part.len() != want * 2
+            || !hex_part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(format!(
+                "a {name} digest is {} lower-case hex digits",
+                want * 2
+            ));
         }
+        let bytes = hex::decode(hex_part).map_err(|e| e.to_string())?;
+        Ok(Artifact::Digest(alg, bytes))
+    }
+
+    /// The artifact's digests an in-toto subject may name.
+    fn digests(&self) -> Vec<(HashAlg, Vec<u8>)> {
+        match self {
+            Artifact::Bytes(b) => [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512]
+                .into_iter()
+                .map(|h| (h, h.digest(b)))
+                .collect(),
+            Artifact::Digest(h, d) => vec![(*h, d.clone())],
+            Artifact::None => Vec::new(),
+        }
+    }
+}
+
+/// The in-toto and Rekor v1 name of a hash: `sha256`, `sha384`, `sha512`.
+fn intoto_name(h: HashAlg) -> &'static str {
+    match h {
+        HashAlg::Sha256 => "sha256",
+        HashAlg::Sha384 => "sha384",
+        HashAlg::Sha512 => "sha512",
+    }
+}
+
+/// The protobuf-specs `HashAlgorithm` name (Rekor v2 entries, messageDigest).
+fn proto_name(h: HashAlg) -> &'static str {
+    match h {
+        HashAlg::Sha256 => "SHA2_256",
+        HashAlg::Sha384 => "SHA2_384",
+        HashAlg::Sha512 => "SHA2_512",
+    }
+}
+
+/// The hashes a signature by `key` may have been made with, in the order tried: the one the
+/// bundle declares (messageDigest), the key's default (P-256: SHA-256, P-384: SHA-384,
+/// P-521: SHA-512, RSA: SHA-256), and SHA-256 for P-384 and P-521 keys, which older clients
+/// used (sigstore-go's compatibility verifier accepts it for bundles 0.1 to 0.3 too).
+fn message_hashes(key: &Key, declared: Option<HashAlg>) -> Vec<HashAlg> {
+    let mut hashes = Vec::with_capacity(3);
+    for h in declared
+        .into_iter()
+        .chain([key.default_hash(), HashAlg::Sha256])
+    {
+        if !hashes.contains(&h) {
+            hashes.push(h);
+        }
+    }
+    hashes
+}
+
+/// A message signature checked against the artifact's digest alone.
+fn verify_prehashed(
+    key: &Key,
+    alg: HashAlg,
+    digest: &[u8],
+    sig: &[u8],
+) -> Result<(), SigstoreError> {
+    let bad = |e: crate::crypto::CryptoError| SigstoreError::SignatureInvalid(e.to_string());
+    match (alg, <&[u8; 32]>::try_from(digest)) {
+        (HashAlg::Sha256, Ok(d)) => key.verify_prehashed_sha256(d, sig).map_err(bad),
+        _ => Err(SigstoreError::ArtifactRequired(format!(
+            "verifying a signature from the artifact's {} alone is not supported for this key: give the artifact file",
+            alg.name()
+        ))),
     }
 }
 
@@ -114,6 +254,11 @@ pub struct Verified {
     pub timestamps: usize,
     pub predicate_type: Option<String>,
     pub content: &'static str,
+    /// The DSSE payload type, for envelopes.
+    pub payload_type: Option<String>,
+    /// What the policy did not ask to be checked, in words (e.g. an envelope verified with no
+    /// artifact is bound to none): shown beside the verdict so nobody reads more into it.
+    pub unchecked: Vec<String>,
 }
 
 fn invalid(e: impl Into<String>) -> SigstoreError {
@@ -122,8 +267,9 @@ fn invalid(e: impl Into<String>) -> SigstoreError {
 
 /// The content the signature covers.
 struct Content {
-    /// SHA-256 of what the signature covers (the artifact digest or PAE's).
-    signed_digest: Option<[u8; 32]>,
+    /// The digest a log entry records for this content: the message digest (its algorithm
+    /// and value) or the SHA-256 of the DSSE PAE.
+    signed_digest: Option<(HashAlg, Vec<u8>)>,
     signature: Vec<u8>,
     dsse: Option<(String, Vec<u8>)>,
 }
@@ -139,6 +285,23 @@ pub struct Options<'a> {
     /// What else an RFC 3161 timestamp may cover than the signature bytes (cosign's legacy
     /// attestations timestamp the whole DSSE envelope).
     pub timestamped_alternative: Option<&'a [u8]>,
+    /// How many verified entries, timestamps and SCTs are needed.
+    pub thresholds: Thresholds,
+}
+
+impl Options<'_> {
+    /// What the trusted root implies, as `gh attestation verify` configures sigstore-go for
+    /// each instance: a root with transparency logs needs one entry (public-good Sigstore),
+    /// a root without (GitHub's instance) needs none, and then one RFC 3161 timestamp.
+    pub fn for_root(root: &TrustedRoot) -> Self {
+        Self {
+            thresholds: Thresholds {
+                tlog_entries: Some(usize::from(!root.tlogs.is_empty())),
+                ..Thresholds::default()
+            },
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Options<'_> {
@@ -146,6 +309,49 @@ impl Default for Options<'_> {
         Self {
             tlog: TlogPolicy::Required,
             timestamped_alternative: None,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+/// How many pieces of each kind of evidence must verify, as sigstore-go's verifier options
+/// count them (`WithTransparencyLog(n)`, `WithSignedTimestamps(n)`,
+/// `WithSignedCertificateTimestamps(n)`). `None` takes the default: one entry when the
+/// [`TlogPolicy`] is `Required` (none otherwise); one RFC 3161 timestamp when the trusted
+/// root has timestamp authorities and no log (GitHub's instance for private repositories);
+/// one SCT when the root has CT logs. Evidence that does not verify is not counted (a
+/// timestamp over something else, an entry of a log the root does not know, a signed entry
+/// timestamp that does not verify), again as sigstore-go counts; a threshold not met fails
+/// with the first such reason. A keyless bundle always needs at least one verified signing
+/// time (a signed entry timestamp or an RFC 3161 timestamp).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Thresholds {
+    pub tlog_entries: Option<usize>,
+    pub signed_timestamps: Option<usize>,
+    pub scts: Option<usize>,
+}
+
+/// [`Thresholds`] resolved against a trusted root and a [`TlogPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Required {
+    pub tlog_entries: usize,
+    pub signed_timestamps: usize,
+    pub scts: usize,
+}
+
+impl Thresholds {
+    pub fn resolve(&self, root: &TrustedRoot, tlog: TlogPolicy) -> Required {
+        let logs = !root.tlogs.is_empty();
+        Required {
+            tlog_entries: match tlog {
+                TlogPolicy::Required => self.tlog_entries.unwrap_or(1),
+                TlogPolicy::IfPresent => self.tlog_entries.unwrap_or(0),
+                TlogPolicy::Skip => 0,
+            },
+            signed_timestamps: self
+                .signed_timestamps
+                .unwrap_or(usize::from(!logs && !root.tsas.is_empty())),
+            scts: self.scts.unwrap_or(usize::from(!root.ctlogs.is_empty())),
         }
     }
 }
@@ -183,13 +389,14 @@ pub(crate) fn parse_bundle(bytes: &[u8]) -> Result<(Bundle, u8), SigstoreError> 
     Ok((bundle, version))
 }
 
-/// Verifies `bundle_json` against `root` and `policy`.
+/// Verifies `bundle_json` against `root` and `policy`, with the evidence the root implies
+/// ([`Options::for_root`]).
 pub fn verify_bundle(
     bundle_json: &[u8],
     root: &TrustedRoot,
     policy: &Policy,
 ) -> Result<Verified, SigstoreError> {
-    verify_bundle_with(bundle_json, root, policy, &Options::default())
+    verify_bundle_with(bundle_json, root, policy, &Options::for_root(root))
 }
 
 /// [`verify_bundle`] with [`Options`]: e.g. a key-signed bundle made offline (no log entry)
@@ -265,57 +472,72 @@ pub(crate) fn verify_parsed(
     }
 
     // The content and its signature.
-    let artifact_digest = policy.artifact.sha256();
     let content = match (&bundle.message_signature, &bundle.dsse_envelope) {
         (Some(ms), None) => {
-            // The hash is the one the bundle declares in messageDigest (a P-384 key signs over
-            // SHA-256 as often as over SHA-384), else the key's usual one: never implied from
-            // the curve when the bundle says otherwise.
+            // messageDigest is an unauthenticated hint: it names what the log entry records
+            // and must match the artifact, but the signature is checked over the artifact
+            // itself with every hash the key may have been used with (see `message_hashes`).
             let declared = match &ms.message_digest {
-                Some(md) => Some((message_hash(&md.algorithm)?, md.digest.0.as_slice())),
+                Some(md) => Some((message_hash(&md.algorithm)?, md.digest.0.clone())),
                 None => None,
             };
-            let Some(digest) = artifact_digest else {
-                return Err(SigstoreError::ArtifactMismatch(
-                    "a message signature needs the artifact or its digest".into(),
-                ));
-            };
-            let hash = declared.map_or(key.default_hash(), |(h, _)| h);
-            match &policy.artifact {
+            let sig = &ms.signature.0;
+            let signed_digest = match &policy.artifact {
+                Artifact::None => {
+                    return Err(SigstoreError::ArtifactRequired(
+                        "a message signature signs an artifact: give the artifact file or its digest".into(),
+                    ));
+                }
                 Artifact::Bytes(b) => {
-                    if let Some((h, d)) = declared
-                        && h.digest(b) != d
+                    if let Some((h, d)) = &declared
+                        && h.digest(b) != *d
                     {
                         return Err(SigstoreError::ArtifactMismatch(format!(
                             "the bundle's messageDigest is not the artifact's {}",
                             h.name()
                         )));
                     }
-                    key.verify(hash, b, &ms.signature.0)
-                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?
-                }
-                _ => {
-                    match declared {
-                        Some((HashAlg::Sha256, d)) if d != digest => {
-                            return Err(SigstoreError::ArtifactMismatch(
-                                "the bundle's messageDigest is not the artifact's SHA-256".into(),
-                            ));
+                    let hashes = message_hashes(&key, declared.as_ref().map(|(h, _)| *h));
+                    let mut last = None;
+                    for hash in &hashes {
+                        match key.verify(*hash, b, sig) {
+                            Ok(()) => {
+                                last = None;
+                                break;
+                            }
+                            Err(e) => last = Some(e),
                         }
-                        Some((HashAlg::Sha256, _)) | None => {}
-                        Some((h, _)) => {
+                    }
+                    if let Some(e) = last {
+                        return Err(SigstoreError::SignatureInvalid(e.to_string()));
+                    }
+                    declared.unwrap_or_else(|| (HashAlg::Sha256, sha256(b).to_vec()))
+                }
+                Artifact::Digest(alg, d) => {
+                    match &declared {
+                        Some((h, dd)) if h == alg && dd != d => {
                             return Err(SigstoreError::ArtifactMismatch(format!(
-                                "the bundle signs the artifact's {}: give the artifact file, not only its SHA-256",
+                                "the bundle's messageDigest is not the artifact's {}",
                                 h.name()
                             )));
                         }
+                        Some((h, _)) if h != alg => {
+                            return Err(SigstoreError::ArtifactMismatch(format!(
+                                "the bundle signs the artifact's {}, not its {}: give the artifact file or its {} digest",
+                                h.name(),
+                                alg.name(),
+                                intoto_name(*h)
+                            )));
+                        }
+                        _ => {}
                     }
-                    key.verify_prehashed_sha256(&digest, &ms.signature.0)
-                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?
+                    verify_prehashed(&key, *alg, d, sig)?;
+                    (*alg, d.clone())
                 }
-            }
+            };
             Content {
-                signed_digest: Some(digest),
-                signature: ms.signature.0.clone(),
+                signed_digest: Some(signed_digest),
+                signature: sig.clone(),
                 dsse: None,
             }
         }
@@ -328,10 +550,23 @@ pub(crate) fn verify_parsed(
             }
             let pae = attestor_core::dsse::pae(&env.payload_type, &env.payload.0);
             let sig = &env.signatures[0].sig.0;
-            key.verify(key.default_hash(), &pae, sig)
-                .map_err(|e| SigstoreError::SignatureInvalid(format!("DSSE envelope: {e}")))?;
+            let mut last = None;
+            for hash in message_hashes(&key, None) {
+                match key.verify(hash, &pae, sig) {
+                    Ok(()) => {
+                        last = None;
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            if let Some(e) = last {
+                return Err(SigstoreError::SignatureInvalid(format!(
+                    "DSSE envelope: {e}"
+                )));
+            }
             Content {
-                signed_digest: Some(sha256(&pae)),
+                signed_digest: Some((HashAlg::Sha256, sha256(&pae).to_vec())),
                 signature: sig.clone(),
                 dsse: Some((env.payload_type.clone(), env.payload.0.clone())),
             }
@@ -342,21 +577,32 @@ pub(crate) fn verify_parsed(
             ));
         }
     };
-    let mut subject_digests = Vec::new();
-    if let Some(d) = artifact_digest {
-        subject_digests.push(("sha256", hex::encode(d)));
-    }
-    if let Artifact::Bytes(b) = &policy.artifact {
-        subject_digests.push(("sha512", hex::encode(HashAlg::Sha512.digest(b))));
-    }
+    let subject_digests: Vec<(&str, String)> = policy
+        .artifact
+        .digests()
+        .into_iter()
+        .map(|(h, d)| (intoto_name(h), hex::encode(d)))
+        .collect();
+    let mut unchecked = Vec::new();
     let predicate_type = match &content.dsse {
         Some((ty, payload)) if ty == IN_TOTO => {
+            if subject_digests.is_empty() {
+                unchecked.push(
+                    "the subject: no artifact or digest was given, so the statement is not bound to any artifact".into(),
+                );
+            }
             check_statement(payload, &subject_digests, policy.predicate_type.as_deref())?
         }
-        Some((ty, _)) if policy.predicate_type.is_some() || artifact_digest.is_some() => {
+        Some((ty, _)) if policy.predicate_type.is_some() || !subject_digests.is_empty() => {
             return Err(SigstoreError::StatementMismatch(format!(
-                "payload type {ty:?} is not an in-toto statement"
+                "payload type {ty:?} is not an in-toto statement, so it names no artifact or predicate type to check"
             )));
+        }
+        Some((ty, _)) => {
+            unchecked.push(format!(
+                "the payload: its type is {ty:?}, not an in-toto statement, so nothing in it was read"
+            ));
+            None
         }
         None if policy.predicate_type.is_some() => {
             return Err(SigstoreError::StatementMismatch(
@@ -366,17 +612,24 @@ pub(crate) fn verify_parsed(
         _ => None,
     };
 
-    // Transparency log entries.
-    if vm.tlog_entries.is_empty() && options.tlog == TlogPolicy::Required {
-        return Err(SigstoreError::TlogEntryInvalid(
-            "the bundle has no transparency log entry".into(),
-        ));
-    }
+    // Transparency log entries: each verified, those a sigstore-go verifier would skip (a log
+    // the root does not know, a signed entry timestamp that does not verify) not counted.
+    let required = options.thresholds.resolve(root, options.tlog);
     let logged: &[TlogEntry] = if options.tlog == TlogPolicy::Skip {
         &[]
     } else {
         &vm.tlog_entries
     };
+    for (i, entry) in logged.iter().enumerate() {
+        if logged[..i].iter().any(|other| {
+            other.log_id.key_id.0 == entry.log_id.key_id.0 && other.log_index.0 == entry.log_index.0
+        }) {
+            return Err(SigstoreError::TlogEntryInvalid(format!(
+                "the bundle carries log index {} twice (a duplicate cannot count towards a threshold)",
+                entry.log_index.0
+            )));
+        }
+    }
     let signer_der: &[u8] = match &leaf {
         Some(l) => &l.der,
         None => &key.spki_der,
@@ -384,44 +637,79 @@ pub(crate) fn verify_parsed(
     let mut times = Vec::new();
     let mut entries = Vec::new();
     let mut v2_logs: Vec<&Tlog> = Vec::new();
+    let mut uncounted: Vec<SigstoreError> = Vec::new();
     for entry in logged {
-        let tlog = root.tlog(&entry.log_id.key_id.0).ok_or_else(|| {
-            SigstoreError::TlogEntryInvalid(format!(
+        let Some(tlog) = root.tlog(&entry.log_id.key_id.0) else {
+            uncounted.push(SigstoreError::TlogEntryInvalid(format!(
                 "the entry is from log {}, which is not in the trusted root",
                 STANDARD.encode(&entry.log_id.key_id.0)
-            ))
-        })?;
+            )));
+            continue;
+        };
         if entry.log_index.0 < 0 {
             return Err(SigstoreError::TlogEntryInvalid("negative logIndex".into()));
         }
         check_body(entry, &content, signer_der, leaf.is_some())?;
         let v2 = entry.kind_version.version == "0.0.2"
             && matches!(entry.kind_version.kind.as_str(), "hashedrekord" | "dsse");
-        if let Some(t) = verify_entry(entry, tlog, version, v2)? {
-            times.push(t);
+        match verify_entry(entry, tlog, version, v2) {
+            Ok(Some(t)) => times.push(t),
+            Ok(None) => {}
+            Err(e @ SigstoreError::SetInvalid(_)) => {
+                uncounted.push(e);
+                continue;
+            }
+            Err(e) => return Err(e),
         }
         if v2 {
             v2_logs.push(tlog);
         }
         entries.push((tlog.base_url.clone(), entry.log_index.0));
     }
+    if entries.len() < required.tlog_entries {
+        return Err(uncounted.into_iter().next().unwrap_or_else(|| {
+            SigstoreError::TlogEntryInvalid(if vm.tlog_entries.is_empty() {
+                "the bundle has no transparency log entry".into()
+            } else {
+                format!(
+                    "{} verified transparency log entries, {} required",
+                    entries.len(),
+                    required.tlog_entries
+                )
+            })
+        }));
+    }
 
-    // RFC 3161 timestamps over the signature.
+    // RFC 3161 timestamps over the signature: one counted per timestamp authority.
     let mut timestamps = 0;
+    let mut authorities_seen = Vec::new();
+    let mut timestamp_errors: Vec<SigstoreError> = Vec::new();
     if let Some(tvd) = &vm.timestamp_verification_data {
         for ts in &tvd.rfc3161_timestamps {
-            let token =
-                Token::parse(&ts.signed_timestamp.0).map_err(SigstoreError::TimestampInvalid)?;
-            let t = match (
-                token.verify(&content.signature, &root.tsas),
-                options.timestamped_alternative,
-            ) {
-                (Ok(t), _) => t,
-                (Err(e), None) => return Err(SigstoreError::TimestampInvalid(e)),
-                (Err(e), Some(alt)) => token
-                    .verify(alt, &root.tsas)
-                    .map_err(|_| SigstoreError::TimestampInvalid(e))?,
+            let verified = Token::parse(&ts.signed_timestamp.0).and_then(|token| {
+                match (
+                    token.verify(&content.signature, &root.tsas),
+                    options.timestamped_alternative,
+                ) {
+                    (Ok(found), _) => Ok(found),
+                    (Err(e), None) => Err(e),
+                    (Err(e), Some(alt)) => token.verify(alt, &root.tsas).map_err(|_| e),
+                }
+            });
+            let (t, authority) = match verified {
+                Ok(found) => found,
+                Err(e) => {
+                    timestamp_errors.push(SigstoreError::TimestampInvalid(e));
+                    continue;
+                }
             };
+            if authorities_seen.contains(&authority) {
+                timestamp_errors.push(SigstoreError::TimestampInvalid(
+                    "a second timestamp from the same authority does not count".into(),
+                ));
+                continue;
+            }
+            authorities_seen.push(authority);
             // A Rekor v2 entry has no integrated time: the log key must have been valid
             // when the timestamp authority saw the signature.
             if let Some(log) = v2_logs
@@ -436,6 +724,14 @@ pub(crate) fn verify_parsed(
             times.push(t);
             timestamps += 1;
         }
+    }
+    if timestamps < required.signed_timestamps {
+        return Err(timestamp_errors.into_iter().next().unwrap_or_else(|| {
+            SigstoreError::TimestampInvalid(format!(
+                "{timestamps} verified RFC 3161 timestamps, {} required",
+                required.signed_timestamps
+            ))
+        }));
     }
 
     let mut verified = Verified {
@@ -456,15 +752,22 @@ pub(crate) fn verify_parsed(
         } else {
             "messageSignature"
         },
+        payload_type: content.dsse.as_ref().map(|(ty, _)| ty.clone()),
+        unchecked,
     };
     let Some(leaf) = leaf else {
         verified.key_sha256 = Some(hex::encode(sha256(&key.spki_der)));
         return Ok(verified);
     };
     if times.is_empty() {
-        return Err(SigstoreError::NoSigningTime(
-            "no signed entry timestamp or RFC 3161 timestamp proves when the short-lived certificate was used".into(),
-        ));
+        // Say why the evidence present did not count, when there was some.
+        return Err(timestamp_errors
+            .into_iter()
+            .chain(uncounted)
+            .next()
+            .unwrap_or_else(|| SigstoreError::NoSigningTime(
+                "no signed entry timestamp or RFC 3161 timestamp proves when the short-lived certificate was used".into(),
+            )));
     }
     check_leaf(&leaf)?;
     let mut problems = Vec::new();
@@ -494,7 +797,16 @@ pub(crate) fn verify_parsed(
             },
         ));
     };
-    sct::verify_embedded(&leaf, issuer_cert, &root.ctlogs).map_err(SigstoreError::SctInvalid)?;
+    if required.scts > 0 {
+        let scts = sct::verify_embedded(&leaf, issuer_cert, &root.ctlogs)
+            .map_err(SigstoreError::SctInvalid)?;
+        if scts < required.scts {
+            return Err(SigstoreError::SctInvalid(format!(
+                "{scts} verified SCTs, {} required",
+                required.scts
+            )));
+        }
+    }
     let (identity, oidc_issuer) = check_identity(&leaf, policy)?;
     verified.identity = Some(identity);
     verified.issuer = oidc_issuer;
@@ -604,7 +916,8 @@ fn check_statement(
         });
         if !named {
             return Err(SigstoreError::ArtifactMismatch(format!(
-                "no subject of the in-toto statement has sha256 {want}"
+                "no subject of the in-toto statement has {} {want}",
+                digests[0].0
             )));
         }
     }
@@ -657,8 +970,11 @@ fn check_body(
             if c.dsse.is_some() {
                 return fail("a hashedrekord v0.0.1 entry cannot log a DSSE envelope");
             }
-            let digest = c.signed_digest.map(hex::encode);
-            if str_at(spec, &["data", "hash", "algorithm"]) != Some("sha256")
+            let (alg, digest) = match &c.signed_digest {
+                Some((h, d)) => (Some(intoto_name(*h)), Some(hex::encode(d))),
+                None => (None, None),
+            };
+            if str_at(spec, &["data", "hash", "algorithm"]) != alg
                 || str_at(spec, &["data", "hash", "value"]) != digest.as_deref()
             {
                 return fail("the entry logs another artifact digest");
@@ -672,8 +988,11 @@ fn check_body(
         }
         ("hashedrekord", "0.0.2") => {
             let spec = &body["spec"]["hashedRekordV002"];
-            let digest = c.signed_digest.map(|d| STANDARD.encode(d));
-            if str_at(spec, &["data", "algorithm"]) != Some("SHA2_256")
+            let (alg, digest) = match &c.signed_digest {
+                Some((h, d)) => (Some(proto_name(*h)), Some(STANDARD.encode(d))),
+                None => (None, None),
+            };
+            if str_at(spec, &["data", "algorithm"]) != alg
                 || str_at(spec, &["data", "digest"]) != digest.as_deref()
             {
                 return fail("the entry logs another digest");
@@ -938,7 +1257,7 @@ mod message_tests {
                         subject: Matcher::regex("https://github\\.com/org/.*").unwrap(),
                     },
                 ],
-                "the certificate names https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1, ci@example.com and no OIDC issuer, expected https://github.com/org/other/.github/workflows/release.yml@refs/tags/v1 from issuer https://token.actions.githubusercontent.com or /^(?:https://github\\.com/org/.*)$/ from issuer https://token.actions.githubusercontent.com",
+                "the certificate names https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1, ci@example.com and no OIDC issuer, expected https://github.com/org/other/.github/workflows/release.yml@refs/tags/v1 from issuer https://token.actions.githubusercontent.com or /https://github\\.com/org/.*/ from issuer https://token.actions.githubusercontent.com",
             ),
             (
                 &[],
@@ -1026,6 +1345,77 @@ mod checkpoint_tests {
             ));
             // And the tree must be the proof's.
             assert!(verify_checkpoint(&note, &log, 6, &root).is_err());
+        }
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_anywhere_unless_anchored() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("github\\.com/org/", "https://github.com/org/repo", true),
+            (
+                "github\\.com/org/",
+                "https://evil.example/?https://github.com/org/",
+                true,
+            ),
+            (
+                "^https://github\\.com/org/",
+                "https://evil.example/?https://github.com/org/",
+                false,
+            ),
+            (
+                "^https://github\\.com/org/.*$",
+                "https://github.com/org/r",
+                true,
+            ),
+            ("^a$|b", "xbx", true),
+            ("^(a|b)$", "xbx", false),
+        ];
+        for (pattern, value, want) in cases {
+            assert_eq!(
+                Matcher::regex(pattern).unwrap().matches(value),
+                *want,
+                "{pattern} on {value}"
+            );
+        }
+        // Syntax RE2 lacks is refused, not reinterpreted.
+        assert!(Matcher::regex("(?=a)b").is_err());
+        assert!(Matcher::regex("(a)\\1").is_err());
+    }
+
+    #[test]
+    fn unanchored_patterns_are_warned_about() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("^https://github\\.com/org/.*$", None),
+            ("\\Ahttps://x\\z", None),
+            ("^(a|b)$", None),
+            (
+                "https://github\\.com/org/.*",
+                Some("is anchored at neither end"),
+            ),
+            ("^https://github\\.com/org/", Some("does not end with $")),
+            (
+                "https://github\\.com/org/.*$",
+                Some("does not start with ^"),
+            ),
+            ("^a\\$", Some("does not end with $")),
+            ("^a$|^b$", Some("top-level |")),
+            ("^[|]$", None),
+            ("^a\\|b$", None),
+        ];
+        for (pattern, want) in table {
+            let got = anchoring_warning(pattern);
+            match want {
+                None => assert!(got.is_none(), "{pattern}: {got:?}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(w)),
+                    "{pattern}: {got:?}"
+                ),
+            }
         }
     }
 }

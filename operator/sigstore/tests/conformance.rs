@@ -196,7 +196,7 @@ fn every_conformance_case_gets_its_verdict_and_reason() {
 }
 
 #[test]
-fn identity_policies_exact_and_anchored_regex() {
+fn identity_policies_exact_and_unanchored_regex_as_in_cosign() {
     let dir = data().join("cases/happy-path-v0.3");
     let root =
         TrustedRoot::from_json(&read(&data().join("trusted_root.public-good.json"))).unwrap();
@@ -223,17 +223,35 @@ fn identity_policies_exact_and_anchored_regex() {
     assert_eq!(ok.identity.as_deref(), Some(IDENTITY));
     assert_eq!(ok.issuer.as_deref(), Some(ISSUER));
     assert_eq!(ok.bundle_version, "0.3");
-    // Anchored: a pattern matching only a prefix does not match.
-    let e = verify_bundle(
-        &bundle,
-        &root,
-        &policy(
-            Matcher::regex("https://github.com/sigstore-conformance").unwrap(),
-            Matcher::Exact(ISSUER.into()),
-        ),
-    )
-    .unwrap_err();
-    assert_eq!(e.reason(), "IdentityMismatch");
+    // RE2 semantics, as cosign and policy-controller match: a pattern matches anywhere in the
+    // value unless it anchors itself, so a prefix pattern matches and an anchored one that
+    // names only the prefix does not.
+    let prefix = policy(
+        Matcher::regex("https://github.com/sigstore-conformance").unwrap(),
+        Matcher::Exact(ISSUER.into()),
+    );
+    verify_bundle(&bundle, &root, &prefix).unwrap();
+    let middle = policy(
+        Matcher::regex("extremely-dangerous-oidc-beacon").unwrap(),
+        Matcher::regex(r"actions\.githubusercontent").unwrap(),
+    );
+    verify_bundle(&bundle, &root, &middle).unwrap();
+    for anchored in [
+        r"^https://github\.com/sigstore-conformance$",
+        r"^github\.com/sigstore-conformance/.*$",
+        r"\Ahttps://github\.com/sigstore-conformance\z",
+    ] {
+        let e = verify_bundle(
+            &bundle,
+            &root,
+            &policy(
+                Matcher::regex(anchored).unwrap(),
+                Matcher::Exact(ISSUER.into()),
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(e.reason(), "IdentityMismatch", "{anchored}");
+    }
     let e = verify_bundle(
         &bundle,
         &root,
@@ -258,9 +276,9 @@ fn identity_policies_exact_and_anchored_regex() {
         Matcher::Exact(IDENTITY.into()),
         Matcher::Exact(ISSUER.into()),
     );
-    p.artifact = Artifact::Sha256(digest);
+    p.artifact = Artifact::sha256(digest);
     verify_bundle(&bundle, &root, &p).unwrap();
-    p.artifact = Artifact::Sha256([0; 32]);
+    p.artifact = Artifact::sha256([0; 32]);
     assert_eq!(
         verify_bundle(&bundle, &root, &p).unwrap_err().reason(),
         "ArtifactDigestMismatch"
@@ -338,7 +356,7 @@ fn oversized_and_hostile_inputs_are_refused_before_parsing() {
             subject: Matcher::Exact(IDENTITY.into()),
         }],
         key: None,
-        artifact: Artifact::Sha256([0; 32]),
+        artifact: Artifact::sha256([0; 32]),
         predicate_type: None,
     };
     let big = vec![b' '; attestor_sigstore::verify::MAX_BUNDLE_LEN + 1];

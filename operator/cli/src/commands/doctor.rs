@@ -391,6 +391,13 @@ async fn check_issuers(client: &Client, out: &mut Vec<Finding>) -> Option<Reconc
             .as_ref()
             .map(|s| s.conditions.as_slice())
             .unwrap_or_default();
+        for warning in attestor_runtime::trust::identity_warnings(&i.spec) {
+            out.push(Finding::warn(
+                format!("TrustedIssuer {}", i.name_any()),
+                warning,
+                "anchor the pattern with ^ and $ (it means what it means in cosign and policy-controller: matched anywhere)",
+            ));
+        }
         match find(conditions, TRUSTED) {
             Some(c) if c.status == "True" => trusted += 1,
             Some(c) => out.push(Finding::fail(

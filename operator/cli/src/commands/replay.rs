@@ -203,6 +203,7 @@ fn verify_first(args: &ReplayArgs, bundle: &Bundle) -> Result<(), CliError> {
         certificate_identity_regexp: None,
         certificate_oidc_issuer: None,
         certificate_oidc_issuer_regexp: None,
+        evidence: Default::default(),
         artifact_file: None,
         predicate_type: None,
         max_age: None,

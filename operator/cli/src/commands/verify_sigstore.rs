@@ -3,8 +3,10 @@
 use std::fmt::Write as _;
 
 use attestor_sigstore::crypto::Key;
+use attestor_sigstore::verify::anchoring_warning;
 use attestor_sigstore::{
-    Artifact, IdentityRule, Matcher, Policy, TrustedRoot, Verified, verify_bundle,
+    Artifact, IdentityRule, Matcher, Options, Policy, Thresholds, TlogPolicy, TrustedRoot,
+    Verified, verify_bundle_with,
 };
 
 use crate::cli::{OutputFormat, VerifyArgs};
@@ -108,10 +110,7 @@ fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
             Artifact::Bytes(read_file(path)?)
         }
         (None, Some(d)) => {
-            let digest: attestor_core::digest::Sha256Digest = d
-                .parse()
-                .map_err(|e| CliError::Usage(format!("--artifact: {e}")))?;
-            Artifact::Sha256(*digest.as_bytes())
+            Artifact::parse_digest(d).map_err(|e| CliError::Usage(format!("--artifact: {e}")))?
         }
         (None, None) => Artifact::None,
     };
@@ -132,20 +131,66 @@ fn bundle_path(args: &VerifyArgs) -> &std::path::Path {
     args.bundle.as_deref().unwrap_or(std::path::Path::new("-"))
 }
 
+/// The evidence thresholds: the trusted root's defaults, then the flags.
+fn options<'a>(args: &VerifyArgs, root: &TrustedRoot) -> Options<'a> {
+    let implied = Options::for_root(root);
+    Options {
+        tlog: if args.offline {
+            TlogPolicy::IfPresent
+        } else {
+            implied.tlog
+        },
+        thresholds: Thresholds {
+            tlog_entries: match (
+                args.evidence.insecure_ignore_tlog,
+                args.evidence.tlog_threshold,
+                args.offline,
+            ) {
+                (true, _, _) => Some(0),
+                (false, Some(n), _) => Some(n),
+                (false, None, true) => None,
+                (false, None, false) => implied.thresholds.tlog_entries,
+            },
+            signed_timestamps: args
+                .evidence
+                .timestamp_threshold
+                .or(args.evidence.use_signed_timestamps.then_some(1)),
+            scts: args
+                .evidence
+                .sct_threshold
+                .or(args.evidence.insecure_ignore_sct.then_some(0)),
+        },
+        ..implied
+    }
+}
+
+/// Identity patterns that match more than they seem to, said on stderr (the verdict on
+/// stdout is unchanged: cosign accepts the same patterns).
+fn warn_unanchored(args: &VerifyArgs) {
+    for (flag, pattern) in [
+        (
+            "--certificate-identity-regexp",
+            &args.certificate_identity_regexp,
+        ),
+        (
+            "--certificate-oidc-issuer-regexp",
+            &args.certificate_oidc_issuer_regexp,
+        ),
+    ] {
+        if let Some(w) = pattern.as_deref().and_then(anchoring_warning) {
+            eprintln!("warning: {flag}: {w}");
+        }
+    }
+}
+
 pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let policy = policy(args)?;
-    if matches!(policy.artifact, Artifact::None) && policy.predicate_type.is_none() {
-        return Err(CliError::Usage(
-            "Sigstore bundles need --artifact-file FILE or --artifact sha256:<hex> \
-             (or, for DSSE, --predicate-type)"
-                .into(),
-        ));
-    }
+    warn_unanchored(args);
     let root_path = args.trusted_root.as_ref().expect("sigstore mode");
     let root = TrustedRoot::from_json(&read_file(root_path)?)
         .map_err(|e| CliError::input(root_path, e))?;
     let bundle = read_file(bundle_path(args))?;
-    match verify_bundle(&bundle, &root, &policy) {
+    match verify_bundle_with(&bundle, &root, &policy, &options(args, &root)) {
         Ok(v) => {
             match args.output {
                 OutputFormat::Json => println!("{}", json(&v, args)),
@@ -154,6 +199,10 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
             Ok(EXIT_VERIFIED)
         }
         Err(e) if e.is_input_error() => Err(CliError::input(bundle_path(args), e)),
+        // Not a verdict on the bundle: the command line left out what it needs.
+        Err(e @ attestor_sigstore::SigstoreError::ArtifactRequired(_)) => Err(CliError::Usage(
+            format!("{e} (--artifact-file FILE or --artifact sha256:<hex>)"),
+        )),
         Err(e) => {
             match args.output {
                 OutputFormat::Json => {
@@ -191,6 +240,8 @@ fn json(v: &Verified, args: &VerifyArgs) -> String {
         "signingTimes": v.signing_times.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         "rfc3161Timestamps": v.timestamps,
         "tlogEntries": v.tlog_entries.iter().map(|(log, index)| serde_json::json!({"log": log, "logIndex": index})).collect::<Vec<_>>(),
+        "payloadType": v.payload_type,
+        "notChecked": v.unchecked,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
@@ -221,6 +272,20 @@ fn text(v: &Verified, args: &VerifyArgs) -> String {
     }
     for (log, index) in &v.tlog_entries {
         let _ = writeln!(out, "Logged:      {log} entry {index}");
+    }
+    if v.timestamps > 0 {
+        let _ = writeln!(out, "Timestamps:  {} RFC 3161", v.timestamps);
+    }
+    // An in-toto statement is the usual payload; another type is worth a line.
+    if let Some(ty) = v
+        .payload_type
+        .as_ref()
+        .filter(|t| *t != "application/vnd.in-toto+json")
+    {
+        let _ = writeln!(out, "Payload:     {ty}");
+    }
+    for what in &v.unchecked {
+        let _ = writeln!(out, "Not checked: {what}");
     }
     let _ = writeln!(out, "Result:      VERIFIED");
     out

@@ -72,7 +72,7 @@ pub fn check(
     let policy = Policy {
         identities: identities.to_vec(),
         key: None,
-        artifact: Artifact::Sha256(*digest.as_bytes()),
+        artifact: Artifact::sha256(*digest.as_bytes()),
         predicate_type: request.predicate_type.map(str::to_string),
     };
     let mut first_error: Option<(SigstoreError, &UsableRoot)> = None;
@@ -101,9 +101,9 @@ pub fn check(
 /// Which of the five checks a verifier error belongs to.
 pub fn check_of(error: &SigstoreError) -> CheckName {
     match error {
-        SigstoreError::ArtifactMismatch(_) | SigstoreError::StatementMismatch(_) => {
-            CheckName::IdRecomputed
-        }
+        SigstoreError::ArtifactMismatch(_)
+        | SigstoreError::StatementMismatch(_)
+        | SigstoreError::ArtifactRequired(_) => CheckName::IdRecomputed,
         SigstoreError::InclusionProofInvalid(_) => CheckName::MerklePathValid,
         SigstoreError::TlogEntryInvalid(_)
         | SigstoreError::CheckpointInvalid(_)
