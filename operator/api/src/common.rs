@@ -11,6 +11,10 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h|d))+$";
 /// A content digest: `sha256:` and 64 lowercase hexadecimal digits.
 pub const DIGEST_PATTERN: &str = r"^sha256:[a-f0-9]{64}$";
 
+/// An artifact digest: `sha256:`, `sha384:` or `sha512:` and the digest in lowercase hex.
+pub const ARTIFACT_DIGEST_PATTERN: &str =
+    r"^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$";
+
 /// An `http://` or `https://` URL without spaces.
 pub const HTTP_URL_PATTERN: &str = r"^https?://[^\s]+$";
 

@@ -5,7 +5,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTERN, ObjectRef};
+use crate::common::{
+    ARTIFACT_DIGEST_PATTERN, DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTERN,
+    ObjectRef,
+};
 
 /// Which artifact, which proof, which issuer, and how strictly to check.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -53,6 +56,8 @@ use crate::common::{DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTE
 #[x_kube(
     validation = Rule::new("!has(self.checks) || !has(self.checks.predicateType) || has(self.source.registry) || (has(self.source.format) && self.source.format == 'SigstoreBundle')")
         .message("spec.checks.predicateType applies to Sigstore bundles and registry sources: set spec.source.format to SigstoreBundle, use spec.source.registry, or remove it"),
+    validation = Rule::new("self.artifactDigest.startsWith('sha256:') || (has(self.source.format) && self.source.format == 'SigstoreBundle')")
+        .message("spec.artifactDigest: sha384 and sha512 digests are for Sigstore bundles (spec.source.format: SigstoreBundle); proof bundles, envelopes and registry images are addressed by their sha256"),
     validation = Rule::new("!has(self.source.registry) || has(self.image) || has(self.source.registry.repository)")
         .message("spec.source.registry needs an image to look in: set spec.image or spec.source.registry.repository"),
     validation = Rule::new("!has(self.source.format) || self.source.format != 'SigstoreBundle' || !has(self.checks) || !has(self.checks.transparencyLog) || self.checks.transparencyLog == 'Required'")
@@ -61,8 +66,10 @@ use crate::common::{DIGEST_PATTERN, DURATION_PATTERN, DataKeyRef, HTTP_URL_PATTE
 #[serde(rename_all = "camelCase")]
 pub struct ProofVerificationSpec {
     /// The artifact the proof must be about: `sha256:` and 64 lowercase hex digits (for an
-    /// image, its manifest digest). Immutable: verify another artifact with another object.
-    #[schemars(regex(pattern = DIGEST_PATTERN))]
+    /// image, its manifest digest); for a Sigstore bundle also `sha384:` (96) or `sha512:`
+    /// (128 digits), matched against the bundle's message digest or an in-toto subject in
+    /// that algorithm. Immutable: verify another artifact with another object.
+    #[schemars(regex(pattern = ARTIFACT_DIGEST_PATTERN))]
     #[x_kube(validation = Rule::new("self == oldSelf")
         .message("spec.artifactDigest is immutable: create another ProofVerification for another artifact"))]
     pub artifact_digest: String,

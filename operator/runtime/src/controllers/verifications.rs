@@ -209,6 +209,24 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
             };
         }
     };
+    let format = spec.source.effective_format();
+    // Proof bundles and envelopes name their artifact by sha256; the API server refuses other
+    // digests for them, and an object that got past it is refused here rather than verified
+    // without its artifact check.
+    let expected_artifact = match spec.artifact_digest.parse::<Sha256Digest>() {
+        Ok(d) => Some(d),
+        Err(_) if format == ProofFormat::SigstoreBundle => None,
+        Err(_) => {
+            return Outcome::SourceFailed {
+                reason: "ArtifactDigestMismatch".into(),
+                message: format!(
+                    "spec.artifactDigest {:?} is not a sha256 digest, which a {format:?} names its artifact by: use the artifact's sha256",
+                    spec.artifact_digest
+                ),
+                transient: false,
+            };
+        }
+    };
     let options = VerifyOptions {
         at: now,
         tlog: spec.checks.transparency_log.to_core(),
@@ -216,9 +234,8 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
             tracing::warn!(error = %e, "spec.checks has a malformed duration; using the defaults");
             Default::default()
         })),
-        expected_artifact: spec.artifact_digest.parse().ok(),
+        expected_artifact,
     };
-    let format = spec.source.effective_format();
     let from_secret = bytes.from_secret;
     let store = evaluation.store;
     let roots = evaluation.roots;

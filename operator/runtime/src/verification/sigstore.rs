@@ -9,7 +9,6 @@
 //! verified signing time (log or RFC 3161) and `spec.checks.maxAge`. The verifier stops at the
 //! first failure, so after a failure the checks it did not report on are `Unknown`.
 
-use attestor_core::digest::Sha256Digest;
 use attestor_core::verify::{CheckName, CheckOutcome, CheckStatus, VerificationReport};
 use attestor_sigstore::{Artifact, IdentityRule, Policy, SigstoreError, Verified, verify_bundle};
 use jiff::{SignedDuration, Timestamp};
@@ -44,15 +43,15 @@ pub fn check(
         report: failure(request, check, reason, message),
         keyless: None,
     };
-    let Ok(digest) = request.artifact_digest.parse::<Sha256Digest>() else {
-        return Ok(failed(
-            CheckName::IdRecomputed,
-            "ArtifactDigestMismatch",
-            format!(
-                "spec.artifactDigest {:?} is not a sha256 digest",
-                request.artifact_digest
-            ),
-        ));
+    let artifact = match Artifact::parse_digest(request.artifact_digest) {
+        Ok(a) => a,
+        Err(e) => {
+            return Ok(failed(
+                CheckName::IdRecomputed,
+                "ArtifactDigestMismatch",
+                format!("spec.artifactDigest: {e}"),
+            ));
+        }
     };
     if roots.is_empty() {
         return Ok(failed(
@@ -72,7 +71,7 @@ pub fn check(
     let policy = Policy {
         identities: identities.to_vec(),
         key: None,
-        artifact: Artifact::sha256(*digest.as_bytes()),
+        artifact,
         predicate_type: request.predicate_type.map(str::to_string),
     };
     let mut first_error: Option<(SigstoreError, &UsableRoot)> = None;

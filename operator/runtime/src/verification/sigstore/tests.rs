@@ -215,3 +215,37 @@ fn every_verifier_error_maps_to_a_check() {
     let e = SigstoreError::SctInvalid("x".into());
     assert_eq!(check_of(&e), CheckName::SignatureValid);
 }
+
+/// `spec.artifactDigest` in another algorithm than the statement's subjects: refused with the
+/// digest compared, never passed on a prefix or another algorithm's value.
+#[test]
+fn sha384_and_sha512_artifact_digests_are_compared_in_their_algorithm() {
+    let sha512 = format!("sha512:{}", "d2".repeat(64));
+    let checked = check(
+        &bundle(),
+        &roots(),
+        &identity(Matcher::Exact(IDENTITY.into())),
+        &request(&sha512, Some(SLSA)),
+    )
+    .unwrap();
+    assert!(!checked.report.verified);
+    assert_eq!(checked.report.reason, "ArtifactDigestMismatch");
+    assert!(
+        checked.report.message.contains("sha512"),
+        "{}",
+        checked.report.message
+    );
+    let malformed = check(
+        &bundle(),
+        &roots(),
+        &identity(Matcher::Exact(IDENTITY.into())),
+        &request("sha384:abc", Some(SLSA)),
+    )
+    .unwrap();
+    assert_eq!(malformed.report.reason, "ArtifactDigestMismatch");
+    assert!(
+        malformed.report.message.contains("96 lower-case hex"),
+        "{}",
+        malformed.report.message
+    );
+}
