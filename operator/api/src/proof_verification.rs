@@ -60,8 +60,8 @@ use crate::common::{
         .message("spec.artifactDigest: sha384 and sha512 digests are for Sigstore bundles (spec.source.format: SigstoreBundle); proof bundles, envelopes and registry images are addressed by their sha256"),
     validation = Rule::new("!has(self.source.registry) || has(self.image) || has(self.source.registry.repository)")
         .message("spec.source.registry needs an image to look in: set spec.image or spec.source.registry.repository"),
-    validation = Rule::new("!has(self.source.format) || self.source.format != 'SigstoreBundle' || !has(self.checks) || !has(self.checks.transparencyLog) || self.checks.transparencyLog == 'Required'")
-        .message("a Sigstore bundle's transparency-log entries and timestamps are always verified: spec.checks.transparencyLog must be Required (the default) with format SigstoreBundle"),
+    validation = Rule::new("!has(self.source.format) || self.source.format != 'SigstoreBundle' || !has(self.checks) || !has(self.checks.transparencyLog) || self.checks.transparencyLog != 'Skip'")
+        .message("a Sigstore bundle's transparency-log entries and timestamps are always verified: spec.checks.transparencyLog cannot be Skip with format SigstoreBundle (IfPresent lets a key-signed bundle made offline verify)"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProofVerificationSpec {
@@ -230,6 +230,9 @@ pub enum ProofFormat {
 pub struct ProofChecks {
     /// What to do about the transparency-log entry: `Required` (it must be present and
     /// verify), `IfPresent` (verify it when the bundle has one: air-gapped sites) or `Skip`.
+    /// For a Sigstore bundle this applies to key-signed bundles (`Skip` is refused); a keyless
+    /// one always needs the evidence its trusted root implies (a log entry, or for a root
+    /// without logs an RFC 3161 timestamp).
     #[serde(default)]
     pub transparency_log: TransparencyLogPolicy,
     /// Proofs signed longer ago than this fail with `TimestampTooOld`. A duration such as `30d`

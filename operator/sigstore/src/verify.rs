@@ -399,6 +399,13 @@ pub fn verify_bundle(
     verify_bundle_with(bundle_json, root, policy, &Options::for_root(root))
 }
 
+/// Whether the bundle is signed with a public key (`verificationMaterial.publicKey`) rather
+/// than a certificate: which trust a caller must offer it. Unreadable bundles are the error.
+pub fn is_key_signed(bundle_json: &[u8]) -> Result<bool, SigstoreError> {
+    let (bundle, _) = parse_bundle(bundle_json)?;
+    Ok(bundle.verification_material.public_key.is_some())
+}
+
 /// [`verify_bundle`] with [`Options`]: e.g. a key-signed bundle made offline (no log entry)
 /// verifies with `TlogPolicy::IfPresent`.
 pub fn verify_bundle_with(

@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use super::relations::{Relations, Trigger};
 use super::sources::SourceKey;
 use super::{Context, ReconcileError, log_result, patch_status, timed};
-use crate::registry::verdict::{Keyless, RegistryTrust, summarize, verify_candidates};
+use crate::registry::verdict::{
+    Keyless, RegistryTrust, signing_keys, summarize, verify_candidates,
+};
 use crate::scope::Scope;
 use crate::source::{self, SourceObjects};
 use crate::verification::{Outcome, Timing, decide, registry, sigstore};
@@ -243,6 +245,7 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
     let artifact_digest = spec.artifact_digest.clone();
     let predicate_type = spec.checks.predicate_type.clone();
     let max_age = options.timestamps.and_then(|t| t.max_age);
+    let tlog = options.tlog;
     // Hashing and signature checks are CPU work: keep them off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
         let checked = match format {
@@ -252,8 +255,10 @@ async fn gather(pv: &ProofVerification, ctx: &Context, namespace: &str, now: Tim
                     predicate_type: predicate_type.as_deref(),
                     max_age,
                     now,
+                    tlog,
                 };
-                sigstore::check(&bytes.bytes, &roots, &identities, &request)
+                let keys = signing_keys(&store, now);
+                sigstore::check(&bytes.bytes, &roots, &identities, &keys, &request)
                     .map(|c| (c.report, c.keyless))
                     .map_err(|message| unreadable(&bytes.bytes, message))
             }
@@ -427,6 +432,7 @@ async fn gather_registry(
             predicate_type: None,
             max_age,
             now,
+            tlog: trust.options.tlog,
         };
         let report = registry::decisive_report(&verdicts, &summary, &request);
         let decisive = summary.decisive.map(|i| verdicts[i].clone());

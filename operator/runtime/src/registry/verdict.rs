@@ -7,6 +7,7 @@ use attestor_core::digest::Sha256Digest;
 use attestor_core::trust::{AnchorMaterial, Purpose, TrustStore};
 use std::sync::Arc;
 
+use crate::verification::sigstore::SigningKey;
 use attestor_core::verify::{
     TlogPolicy as CoreTlog, VerificationReport, VerifyOptions, verify_zip,
 };
@@ -78,7 +79,10 @@ impl RegistryTrust {
         options: VerifyOptions,
     ) -> Self {
         let cosign = Trust {
-            keys: signing_keys(&store, options.at),
+            keys: signing_keys(&store, options.at)
+                .into_iter()
+                .map(|k| k.key)
+                .collect(),
             roots: keyless.roots,
             identities: keyless.identities,
             predicate_type,
@@ -96,8 +100,9 @@ impl RegistryTrust {
     }
 }
 
-/// The store's public keys usable for attestation signing at `at`, as cosign takes them.
-pub fn signing_keys(store: &TrustStore, at: Timestamp) -> Vec<TrustedKey> {
+/// The store's public keys usable for attestation signing at `at`, as cosign and the
+/// Sigstore verifier take them, each with when its anchor expires.
+pub fn signing_keys(store: &TrustStore, at: Timestamp) -> Vec<SigningKey> {
     store
         .anchors()
         .iter()
@@ -107,9 +112,12 @@ pub fn signing_keys(store: &TrustStore, at: Timestamp) -> Vec<TrustedKey> {
             AnchorMaterial::Key(key) => {
                 attestor_sigstore::crypto::Key::from_spki_der(key.spki_der())
                     .ok()
-                    .map(|key| TrustedKey {
-                        name: a.name.clone(),
-                        key,
+                    .map(|key| SigningKey {
+                        key: TrustedKey {
+                            name: a.name.clone(),
+                            key,
+                        },
+                        expires: a.expires,
                     })
             }
             _ => None,

@@ -10,7 +10,11 @@
 //! first failure, so after a failure the checks it did not report on are `Unknown`.
 
 use attestor_core::verify::{CheckName, CheckOutcome, CheckStatus, VerificationReport};
-use attestor_sigstore::{Artifact, IdentityRule, Policy, SigstoreError, Verified, verify_bundle};
+use attestor_sigstore::cosign::TrustedKey;
+use attestor_sigstore::{
+    Artifact, IdentityRule, Options, Policy, SigstoreError, Thresholds, TlogPolicy, TrustedRoot,
+    Verified, verify_bundle, verify_bundle_with,
+};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::trust::UsableRoot;
@@ -22,6 +26,22 @@ pub struct Request<'a> {
     pub predicate_type: Option<&'a str>,
     pub max_age: Option<SignedDuration>,
     pub now: Timestamp,
+    /// For key-signed bundles: whether a log entry is needed (`spec.checks.transparencyLog`).
+    /// Keyless bundles always need the evidence their trusted root implies.
+    pub tlog: TlogPolicy,
+}
+
+/// A key the issuer trusts for attestation signing now, and until when.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    pub key: TrustedKey,
+    pub expires: Option<Timestamp>,
+}
+
+/// Who signed a verified bundle.
+enum Signer<'a> {
+    Certificate(&'a UsableRoot),
+    Key(&'a SigningKey),
 }
 
 /// The report, and the matched identity and OIDC issuer when it verified.
@@ -37,6 +57,7 @@ pub fn check(
     bundle: &[u8],
     roots: &[UsableRoot],
     identities: &[IdentityRule],
+    keys: &[SigningKey],
     request: &Request<'_>,
 ) -> Result<Checked, String> {
     let failed = |check: CheckName, reason: &str, message: String| Checked {
@@ -53,6 +74,9 @@ pub fn check(
             ));
         }
     };
+    if attestor_sigstore::verify::is_key_signed(bundle).map_err(|e| e.to_string())? {
+        return Ok(check_key_signed(bundle, roots, keys, artifact, request));
+    }
     if roots.is_empty() {
         return Ok(failed(
             CheckName::SignatureValid,
@@ -77,7 +101,7 @@ pub fn check(
     let mut first_error: Option<(SigstoreError, &UsableRoot)> = None;
     for root in roots {
         match verify_bundle(bundle, &root.root, &policy) {
-            Ok(verified) => return Ok(success(request, &verified, root)),
+            Ok(verified) => return Ok(success(request, &verified, Signer::Certificate(root))),
             Err(e) if e.is_input_error() => return Err(e.to_string()),
             Err(e) => {
                 first_error.get_or_insert((e, root));
@@ -95,6 +119,76 @@ pub fn check(
         error.reason(),
         format!("{error}, against trusted root {}{also}", root.anchor),
     ))
+}
+
+/// A bundle signed with a key (`cosign sign-blob --key`, `--bundle`): verified with each of the
+/// issuer's attestation-signing keys; its log entries are looked up in the issuer's trusted
+/// roots, and needed as `spec.checks.transparencyLog` says.
+fn check_key_signed(
+    bundle: &[u8],
+    roots: &[UsableRoot],
+    keys: &[SigningKey],
+    artifact: Artifact,
+    request: &Request<'_>,
+) -> Checked {
+    let failed = |check: CheckName, reason: &str, message: String| Checked {
+        report: failure(request, check, reason, message),
+        keyless: None,
+    };
+    if keys.is_empty() {
+        return failed(
+            CheckName::SignatureValid,
+            "KeyMismatch",
+            "the Sigstore bundle is signed with a public key, and the issuer has no attestation-signing key valid now: add the key as a TrustAnchor (purpose AttestationSigning) in the issuer's spec.anchors".into(),
+        );
+    }
+    let empty = TrustedRoot::empty();
+    let logs: Vec<&TrustedRoot> = if roots.is_empty() {
+        vec![&empty]
+    } else {
+        roots.iter().map(|r| r.root.as_ref()).collect()
+    };
+    let options = Options {
+        tlog: request.tlog,
+        thresholds: Thresholds::default(),
+        ..Options::default()
+    };
+    let mut signature_error = None;
+    let mut other_error = None;
+    for key in keys {
+        let policy = Policy {
+            identities: vec![],
+            key: Some(key.key.key.clone()),
+            artifact: artifact.clone(),
+            predicate_type: request.predicate_type.map(str::to_string),
+        };
+        for root in &logs {
+            match verify_bundle_with(bundle, root, &policy, &options) {
+                Ok(verified) => return success(request, &verified, Signer::Key(key)),
+                // Another key's signature: try the next key, and say so only if none verifies.
+                Err(e @ SigstoreError::SignatureInvalid(_)) => {
+                    signature_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    other_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    // A failure past the signature (the log, the artifact) says more than "no key verifies".
+    let error = other_error
+        .or(signature_error)
+        .expect("at least one key was tried");
+    let names = keys
+        .iter()
+        .map(|k| k.key.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    failed(
+        check_of(&error),
+        error.reason(),
+        format!("{error}, with the issuer's keys ({names})"),
+    )
 }
 
 /// Which of the five checks a verifier error belongs to.
@@ -186,9 +280,28 @@ pub(crate) fn failure(
     report(request, false, reason, message, checks, None)
 }
 
-fn success(request: &Request<'_>, v: &Verified, root: &UsableRoot) -> Checked {
+fn success(request: &Request<'_>, v: &Verified, signer: Signer<'_>) -> Checked {
     let identity = v.identity.clone().unwrap_or_default();
     let issuer = v.issuer.clone().unwrap_or_default();
+    let (signed_by, who, valid_until, keyless) = match signer {
+        Signer::Certificate(root) => (
+            format!(
+                "a certificate of trusted root {} for {identity} (OIDC issuer {issuer})",
+                root.anchor
+            ),
+            format!("{identity} (OIDC issuer {issuer})"),
+            root.not_after,
+            Some((identity.clone(), issuer.clone())),
+        ),
+        Signer::Key(key) => {
+            let id = format!(
+                "key sha256:{} ({})",
+                v.key_sha256.as_deref().unwrap_or_default(),
+                key.key.name
+            );
+            (id.clone(), id, key.expires, None)
+        }
+    };
     let times = v
         .signing_times
         .iter()
@@ -229,8 +342,8 @@ fn success(request: &Request<'_>, v: &Verified, root: &UsableRoot) -> Checked {
             CheckStatus::Pass,
             "Valid",
             format!(
-                "Sigstore bundle v{} ({}) signed by a certificate of trusted root {} for {identity} (OIDC issuer {issuer})",
-                v.bundle_version, v.content, root.anchor
+                "Sigstore bundle v{} ({}) signed by {signed_by}",
+                v.bundle_version, v.content
             ),
         ),
         outcome(
@@ -275,19 +388,35 @@ fn success(request: &Request<'_>, v: &Verified, root: &UsableRoot) -> Checked {
             CheckName::TimestampValid,
             CheckStatus::Pass,
             "Valid",
-            format!(
-                "signed at {times} ({} RFC 3161 timestamps), within the certificate's validity",
-                v.timestamps
-            ),
+            if times.is_empty() {
+                "no signing time is needed for a key-signed bundle, and none was given".into()
+            } else {
+                format!(
+                    "signed at {times} ({} RFC 3161 timestamps){}",
+                    v.timestamps,
+                    if keyless.is_some() {
+                        ", within the certificate's validity"
+                    } else {
+                        ""
+                    }
+                )
+            },
         ),
     ];
-    let message = format!(
-        "Sigstore bundle verified: {identity} (OIDC issuer {issuer}) signed {} at {times}",
-        request.artifact_digest
-    );
+    let message = if times.is_empty() {
+        format!(
+            "Sigstore bundle verified: {who} signed {}",
+            request.artifact_digest
+        )
+    } else {
+        format!(
+            "Sigstore bundle verified: {who} signed {} at {times}",
+            request.artifact_digest
+        )
+    };
     Checked {
-        report: report(request, true, "Verified", message, checks, root.not_after),
-        keyless: Some((identity, issuer)),
+        report: report(request, true, "Verified", message, checks, valid_until),
+        keyless,
     }
 }
 

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use attestor_sigstore::{Matcher, TrustedRoot};
+use attestor_sigstore::cosign::TrustedKey;
+use attestor_sigstore::{Matcher, TlogPolicy, TrustedRoot};
 
 use super::*;
 
@@ -43,6 +44,7 @@ fn request<'a>(digest: &'a str, predicate_type: Option<&'a str>) -> Request<'a> 
         predicate_type,
         max_age: None,
         now: "2026-12-01T00:00:00Z".parse().unwrap(),
+        tlog: TlogPolicy::Required,
     }
 }
 
@@ -56,6 +58,7 @@ fn a_conformance_bundle_verifies_with_its_identity_long_after_the_certificate_ex
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(IDENTITY.into())),
+        &[],
         &request(ARTIFACT, Some(SLSA)),
     )
     .unwrap();
@@ -90,6 +93,7 @@ fn a_subject_pattern_matches_the_workflow() {
         &bundle(),
         &roots(),
         &identity(pattern),
+        &[],
         &request(ARTIFACT, None),
     )
     .unwrap();
@@ -103,6 +107,7 @@ fn another_identity_fails_the_signature_check() {
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(other.into())),
+        &[],
         &request(ARTIFACT, Some(SLSA)),
     )
     .unwrap();
@@ -122,6 +127,7 @@ fn another_artifact_fails_the_subject_check() {
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(IDENTITY.into())),
+        &[],
         &request(other, None),
     )
     .unwrap();
@@ -139,6 +145,7 @@ fn another_predicate_type_fails_the_statement_check() {
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(IDENTITY.into())),
+        &[],
         &request(ARTIFACT, Some("https://spdx.dev/Document")),
     )
     .unwrap();
@@ -158,6 +165,7 @@ fn a_signature_older_than_max_age_is_too_old() {
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(IDENTITY.into())),
+        &[],
         &req,
     )
     .unwrap();
@@ -171,9 +179,9 @@ fn a_signature_older_than_max_age_is_too_old() {
 #[test]
 fn without_roots_or_identities_nothing_verifies() {
     let ids = identity(Matcher::Exact(IDENTITY.into()));
-    let r = check(&bundle(), &[], &ids, &request(ARTIFACT, None)).unwrap();
+    let r = check(&bundle(), &[], &ids, &[], &request(ARTIFACT, None)).unwrap();
     assert_eq!(r.report.reason, "TrustedRootMissing");
-    let r = check(&bundle(), &roots(), &[], &request(ARTIFACT, None)).unwrap();
+    let r = check(&bundle(), &roots(), &[], &[], &request(ARTIFACT, None)).unwrap();
     assert_eq!(r.report.reason, "IdentitiesMissing");
 }
 
@@ -184,11 +192,11 @@ fn a_tampered_log_entry_fails_rekor_inclusion_and_junk_is_unreadable() {
     ))
     .unwrap();
     let ids = identity(Matcher::Exact(IDENTITY.into()));
-    let r = check(&tampered, &roots(), &ids, &request(ARTIFACT, None)).unwrap();
+    let r = check(&tampered, &roots(), &ids, &[], &request(ARTIFACT, None)).unwrap();
     assert!(!r.report.verified);
     assert_eq!(check_of_reason(&r.report), r.report.reason);
 
-    let junk = check(b"{not json", &roots(), &ids, &request(ARTIFACT, None)).unwrap_err();
+    let junk = check(b"{not json", &roots(), &ids, &[], &request(ARTIFACT, None)).unwrap_err();
     assert!(junk.contains("unreadable"), "{junk}");
 }
 
@@ -225,6 +233,7 @@ fn sha384_and_sha512_artifact_digests_are_compared_in_their_algorithm() {
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(IDENTITY.into())),
+        &[],
         &request(&sha512, Some(SLSA)),
     )
     .unwrap();
@@ -239,6 +248,7 @@ fn sha384_and_sha512_artifact_digests_are_compared_in_their_algorithm() {
         &bundle(),
         &roots(),
         &identity(Matcher::Exact(IDENTITY.into())),
+        &[],
         &request("sha384:abc", Some(SLSA)),
     )
     .unwrap();
@@ -248,4 +258,109 @@ fn sha384_and_sha512_artifact_digests_are_compared_in_their_algorithm() {
         "{}",
         malformed.report.message
     );
+}
+
+fn managed_key() -> SigningKey {
+    let pem =
+        std::fs::read_to_string(format!("{DATA}/cases/managed-key-happy-path/key.pub")).unwrap();
+    SigningKey {
+        key: TrustedKey::from_pem("ci-key", &pem).unwrap(),
+        expires: Some("2031-01-01T00:00:00Z".parse().unwrap()),
+    }
+}
+
+/// `cosign sign-blob --key --bundle`: a key-signed bundle verifies with the issuer's key, its
+/// Rekor entry against the issuer's trusted root, and holds until the key's anchor expires.
+#[test]
+fn key_signed_bundles_verify_with_the_issuers_keys() {
+    let bundle = std::fs::read(format!(
+        "{DATA}/cases/managed-key-happy-path/bundle.sigstore.json"
+    ))
+    .unwrap();
+    let key = managed_key();
+    let checked = check(
+        &bundle,
+        &roots(),
+        &[],
+        std::slice::from_ref(&key),
+        &request(ARTIFACT, None),
+    )
+    .unwrap();
+    let r = &checked.report;
+    assert!(r.verified, "{r:?}");
+    assert_eq!(checked.keyless, None);
+    assert!(
+        r.message.contains("key sha256:") && r.message.contains("(ci-key)"),
+        "{}",
+        r.message
+    );
+    assert_eq!(r.valid_until, key.expires);
+    assert!(
+        r.checks.iter().all(|c| c.status == CheckStatus::Pass),
+        "{r:?}"
+    );
+
+    // No key: said, with what to add.
+    let r = check(&bundle, &roots(), &[], &[], &request(ARTIFACT, None))
+        .unwrap()
+        .report;
+    assert_eq!(r.reason, "KeyMismatch");
+    assert!(r.message.contains("AttestationSigning"), "{}", r.message);
+    // Another key: the signature does not verify.
+    let other = SigningKey {
+        key: TrustedKey::from_pem(
+            "other",
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/keys/test-only-signing.pub.pem"
+            ))
+            .unwrap(),
+        )
+        .unwrap(),
+        expires: None,
+    };
+    let r = check(
+        &bundle,
+        &roots(),
+        &[],
+        std::slice::from_ref(&other),
+        &request(ARTIFACT, None),
+    )
+    .unwrap()
+    .report;
+    assert_eq!(r.reason, "SignatureInvalid", "{r:?}");
+    // Among several keys, the one that signed decides.
+    let r = check(
+        &bundle,
+        &roots(),
+        &[],
+        &[other, key.clone()],
+        &request(ARTIFACT, None),
+    )
+    .unwrap()
+    .report;
+    assert!(r.verified, "{r:?}");
+    // Its log entry needs a root that lists the log, when the log is required.
+    let r = check(
+        &bundle,
+        &[],
+        &[],
+        std::slice::from_ref(&key),
+        &request(ARTIFACT, None),
+    )
+    .unwrap()
+    .report;
+    assert_eq!(r.reason, "TlogEntryInvalid", "{r:?}");
+    // Another artifact: refused on the artifact, not on the key.
+    let other_digest = format!("sha256:{}", "0".repeat(64));
+    let r = check(
+        &bundle,
+        &roots(),
+        &[],
+        std::slice::from_ref(&key),
+        &request(&other_digest, None),
+    )
+    .unwrap()
+    .report;
+    assert_eq!(r.reason, "ArtifactDigestMismatch", "{r:?}");
 }
