@@ -196,6 +196,10 @@ pub struct EvidenceArgs {
     /// cosign's name for --sct-threshold 0.
     #[arg(long, conflicts_with = "sct_threshold")]
     pub insecure_ignore_sct: bool,
+    /// The oldest Sigstore bundle version accepted: 0.1 (default), 0.2 (what
+    /// `gh attestation verify` accepts) or 0.3.
+    #[arg(long, value_name = "VERSION", value_parser = ["0.1", "0.2", "0.3"])]
+    pub min_bundle_version: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -334,3 +334,39 @@ fn artifact_free_envelopes_and_unanchored_patterns() {
         text(&out.stderr)
     );
 }
+
+/// gh attestation verify accepts bundles from 0.2 on: the same policy, a verdict (exit 1).
+#[test]
+fn min_bundle_version_refuses_older_bundles_as_a_verdict() {
+    let id = [
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    let out = verify(
+        "happy-path-v0.1",
+        &[&id[..], &["--min-bundle-version", "0.1"]].concat(),
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let out = verify(
+        "happy-path-v0.1",
+        &[&id[..], &["--min-bundle-version", "0.2"]].concat(),
+    );
+    assert_eq!(code(&out), 1, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("BundleVersionNotAccepted"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = verify(
+        "happy-path-v0.3",
+        &[&id[..], &["--min-bundle-version", "0.2"]].concat(),
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let out = verify(
+        "happy-path-v0.3",
+        &[&id[..], &["--min-bundle-version", "1.0"]].concat(),
+    );
+    assert_eq!(code(&out), 2);
+}

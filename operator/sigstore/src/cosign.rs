@@ -846,7 +846,7 @@ fn verify_versioned(
     let options = Options {
         tlog: trust.tlog,
         timestamped_alternative,
-        thresholds: Default::default(),
+        ..Options::default()
     };
     let key_signed = bundle.verification_material.public_key.is_some();
     if !key_signed {

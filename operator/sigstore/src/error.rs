@@ -43,6 +43,8 @@ pub enum SigstoreError {
     KeyMismatch(String),
     #[error("the artifact is needed: {0}")]
     ArtifactRequired(String),
+    #[error("the bundle's version is older than the policy accepts: {0}")]
+    VersionNotAccepted(String),
 }
 
 impl SigstoreError {
@@ -66,6 +68,7 @@ impl SigstoreError {
             SigstoreError::StatementMismatch(_) => "StatementMismatch",
             SigstoreError::KeyMismatch(_) => "KeyMismatch",
             SigstoreError::ArtifactRequired(_) => "ArtifactRequired",
+            SigstoreError::VersionNotAccepted(_) => "BundleVersionNotAccepted",
         }
     }
 

@@ -287,6 +287,9 @@ pub struct Options<'a> {
     pub timestamped_alternative: Option<&'a [u8]>,
     /// How many verified entries, timestamps and SCTs are needed.
     pub thresholds: Thresholds,
+    /// The oldest bundle version accepted: 1 (0.1, the default), 2 or 3. `gh attestation
+    /// verify` accepts 0.2 and later only.
+    pub min_bundle_version: u8,
 }
 
 impl Options<'_> {
@@ -310,6 +313,7 @@ impl Default for Options<'_> {
             tlog: TlogPolicy::Required,
             timestamped_alternative: None,
             thresholds: Thresholds::default(),
+            min_bundle_version: 1,
         }
     }
 }
@@ -415,6 +419,12 @@ pub fn verify_bundle_with(
     options: &Options<'_>,
 ) -> Result<Verified, SigstoreError> {
     let (bundle, version) = parse_bundle(bundle_json)?;
+    if version < options.min_bundle_version {
+        return Err(SigstoreError::VersionNotAccepted(format!(
+            "it is {}, and 0.{} or later is required",
+            bundle.media_type, options.min_bundle_version
+        )));
+    }
     verify_parsed(&bundle, version, root, policy, options)
 }
 

@@ -160,6 +160,11 @@ fn options<'a>(args: &VerifyArgs, root: &TrustedRoot) -> Options<'a> {
                 .sct_threshold
                 .or(args.evidence.insecure_ignore_sct.then_some(0)),
         },
+        min_bundle_version: match args.evidence.min_bundle_version.as_deref() {
+            Some("0.2") => 2,
+            Some("0.3") => 3,
+            _ => 1,
+        },
         ..implied
     }
 }

@@ -207,6 +207,7 @@ pub fn check_of(error: &SigstoreError) -> CheckName {
         SigstoreError::BundleMalformed(_)
         | SigstoreError::TrustedRoot(_)
         | SigstoreError::UnsupportedVersion(_)
+        | SigstoreError::VersionNotAccepted(_)
         | SigstoreError::BundleInvalid(_)
         | SigstoreError::SignatureInvalid(_)
         | SigstoreError::CertificateChainInvalid(_)
