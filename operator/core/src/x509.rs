@@ -1251,6 +1251,21 @@ fn verify_signature(
     })
 }
 
+/// The error of a broken link: the last certificate of `path` under `issuer`.
+fn broken_link<'a>(
+    path: &[&'a Certificate],
+    issuer: &'a Certificate,
+) -> impl Fn(String) -> ChainError + 'a {
+    let link = path.len() - 1;
+    let child = path[link];
+    move |detail| ChainError::CertificateChainInvalid {
+        link,
+        subject: child.label(),
+        issuer: issuer.label(),
+        detail,
+    }
+}
+
 /// Checks that `issuer` can be the issuer of the last certificate of `path`:
 /// the signature, then [`check_issuer`].
 fn check_link(
@@ -1259,14 +1274,8 @@ fn check_link(
     is_root: bool,
     purpose: KeyPurpose,
 ) -> Result<(), ChainError> {
-    let link = path.len() - 1;
-    let child = path[link];
-    let invalid = |detail: String| ChainError::CertificateChainInvalid {
-        link,
-        subject: child.label(),
-        issuer: issuer.label(),
-        detail,
-    };
+    let child = path[path.len() - 1];
+    let invalid = broken_link(path, issuer);
     let algorithm = match verification_algorithm(child, issuer) {
         Ok(algorithm) => algorithm,
         Err(NoAlgorithm::Signature) => {
@@ -1320,14 +1329,8 @@ fn check_issuer(
     is_root: bool,
     purpose: KeyPurpose,
 ) -> Result<(), ChainError> {
-    let link = path.len() - 1;
-    let child = path[link];
-    let invalid = |detail: String| ChainError::CertificateChainInvalid {
-        link,
-        subject: child.label(),
-        issuer: issuer.label(),
-        detail,
-    };
+    let child = path[path.len() - 1];
+    let invalid = broken_link(path, issuer);
     if let Some(ext) = issuer.unprocessed_critical.first() {
         return Err(invalid(format!(
             "certificate \"{}\" has a critical extension this verifier does not process: {ext}",
