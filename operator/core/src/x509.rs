@@ -1,46 +1,65 @@
-//! X.509 certificates and certificate chain validation.
+//! X.509 certificates and certificate path validation: the one place that
+//! decides whether a certificate path is trusted.
 //!
 //! A signer's bundle carries its signing certificate (the leaf) and any
-//! intermediates; trust anchors may be root certificates. [`validate_chain`]
-//! builds a path from the leaf through the intermediates to one of the given
-//! roots and checks every link of it at a verification time that the caller
-//! passes in (this crate never reads the clock).
+//! intermediates; trust anchors are root certificates. [`validate_path`]
+//! finds a path from the leaf through the intermediates to one of the given
+//! roots, valid at every verification time the caller passes in (this crate
+//! never reads the clock), for one [`KeyPurpose`].
 //!
-//! The checks, deliberately few and strict:
-//! - certificate signatures: `ecdsa-with-SHA256` by a P-256 issuer key, or
-//!   Ed25519 by an Ed25519 issuer key; anything else is
-//!   [`ChainError::AlgorithmNotSupported`], naming it;
-//! - every certificate on the path, root included, valid at the verification
-//!   time (`not_before <= at <= not_after`);
-//! - issuers are CAs (basicConstraints `cA`), their keyUsage (if any) has
-//!   `keyCertSign`, their pathLenConstraint holds;
-//! - the leaf's keyUsage (if any) has `digitalSignature` and its
-//!   extendedKeyUsage (if any) allows code signing;
-//! - no critical extension we do not process, on any certificate;
-//! - at most [`MAX_CHAIN_LENGTH`] certificates on a path.
+//! rustls-webpki decides: signature algorithms (those of
+//! `webpki::ALL_VERIFICATION_ALGS` on ring: ECDSA P-256 and P-384 with SHA-256
+//! or SHA-384, Ed25519, RSA PKCS#1 v1.5 and PSS with 2048 to 8192-bit keys;
+//! not P-521, which ring does not implement), version 3 certificates below the
+//! root, validity at each time, basicConstraints and pathLenConstraint, name
+//! constraints, extendedKeyUsage on every certificate below the root, critical
+//! extensions it does not process, at most 6 intermediates.
 //!
-//! Names are matched on their DER encoding, byte for byte. A root is trusted
-//! because it was passed in `roots`; its own signature is not checked.
+//! webpki takes a trust anchor as a bare name and key and ignores keyUsage; so
+//! a path it accepts must also pass these checks of ours ([`check_path`]):
+//! - every certificate on the path, root included, valid at the time to the
+//!   sub-second (`not_before <= at <= not_after`);
+//! - every issuer, root included, a CA (basicConstraints `cA`) whose keyUsage
+//!   (if any) has `keyCertSign` and whose pathLenConstraint holds, with no
+//!   critical extension that is not processed;
+//! - the leaf's keyUsage (if any) has `digitalSignature`; for
+//!   [`KeyPurpose::TimeStamping`] its extendedKeyUsage is present, critical and
+//!   lists timeStamping alone (RFC 3161 2.3).
+//!
+//! When the verdict is a refusal, a depth-first walk over the same
+//! certificates names the link that failed and why ([`ChainError`]); the walk
+//! never accepts anything. A leaf that is itself one of the roots, byte for
+//! byte, is pinned: trusted directly, with its validity and usage checked.
+//!
+//! Names are matched on their DER encoding, byte for byte. A root's own
+//! signature is not checked.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
+use std::time::Duration;
 
 use jiff::Timestamp;
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
+use webpki::{
+    ExtendedKeyUsageValidator, KeyPurposeId, KeyPurposeIdIter, RequiredEkuNotFoundContext,
+};
 use x509_parser::asn1_rs::{Oid, Tag};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
 use crate::digest::Sha256Digest;
-use crate::keys::{Algorithm, KeyError, PublicKey};
+use crate::keys::{KeyError, PublicKey};
 use crate::pem::{PemError, parse_pem, to_pem};
 
-/// The longest path accepted, in certificates, leaf and root included.
+/// The longest path accepted, in certificates, leaf and root included (as
+/// webpki: the leaf, at most 6 intermediates, the root).
 pub const MAX_CHAIN_LENGTH: usize = 8;
 
 /// Upper bound on issuer candidates examined (each costs a signature check)
-/// in one [`validate_chain`] call, so that a hostile bundle of many
-/// certificates with the same name cannot make path building explode.
+/// by the explaining walk, so that a hostile bundle of many certificates with
+/// the same name cannot make it explode.
 const MAX_CANDIDATE_CHECKS: usize = 128;
 
 /// Signature checks spent, at dead ends, looking for an issuer whose name
@@ -48,23 +67,38 @@ const MAX_CANDIDATE_CHECKS: usize = 128;
 /// explaining never starves the search itself.
 const MAX_HINT_CHECKS: usize = 32;
 
-const OID_ECDSA_WITH_SHA256: &str = "1.2.840.10045.4.3.2";
-const OID_ED25519: &str = "1.3.101.112";
 const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
 const OID_KEY_USAGE: &str = "2.5.29.15";
 const OID_EXTENDED_KEY_USAGE: &str = "2.5.29.37";
 const OID_SUBJECT_ALT_NAME: &str = "2.5.29.17";
+const OID_NAME_CONSTRAINTS: &str = "2.5.29.30";
+const OID_CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 
-/// Extensions whose content we parse and act on, and so may be critical.
-/// subjectAltName is here because a certificate with an empty subject (as
-/// keyless signing CAs issue) must mark it critical (RFC 5280 4.2.1.6); it
-/// constrains nothing in path validation and callers match identities on it.
-const PROCESSED_EXTENSIONS: [&str; 4] = [
+/// Extensions whose content we parse ourselves, so a malformed one is a
+/// parse error.
+const PARSED_EXTENSIONS: [&str; 4] = [
     OID_BASIC_CONSTRAINTS,
     OID_KEY_USAGE,
     OID_EXTENDED_KEY_USAGE,
     OID_SUBJECT_ALT_NAME,
 ];
+
+/// Extensions that path validation processes, and so may be critical: those
+/// webpki reads. subjectAltName is here because a certificate with an empty
+/// subject (as keyless signing CAs issue) must mark it critical (RFC 5280
+/// 4.2.1.6); callers match identities on it.
+const PATH_EXTENSIONS: [&str; 7] = [
+    OID_BASIC_CONSTRAINTS,
+    OID_KEY_USAGE,
+    OID_EXTENDED_KEY_USAGE,
+    OID_SUBJECT_ALT_NAME,
+    OID_NAME_CONSTRAINTS,
+    OID_CRL_DISTRIBUTION_POINTS,
+    OID_SCT_LIST,
+];
+
+const SUPPORTED_ALGORITHMS: &str = "ECDSA P-256 or P-384 with SHA-256 or SHA-384, Ed25519, RSA PKCS#1 v1.5 or PSS with SHA-256/384/512 and a 2048 to 8192-bit key; not P-521";
 
 /// Why a certificate could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,9 +164,12 @@ pub enum ChainError {
     /// A certificate signature algorithm, or an issuer key type, that we do
     /// not accept. `subject` is the certificate that carries it.
     #[error(
-        "certificate \"{subject}\" uses an unsupported algorithm: {algorithm} (supported: ecdsa-with-SHA256 by a P-256 key, Ed25519)"
+        "certificate \"{subject}\" uses an unsupported algorithm: {algorithm} (supported: {SUPPORTED_ALGORITHMS})"
     )]
     AlgorithmNotSupported { subject: String, algorithm: String },
+    /// The caller gave no time to validate at.
+    #[error("no verification time was given for the certificate path")]
+    NoVerificationTime,
 }
 
 impl ChainError {
@@ -144,15 +181,98 @@ impl ChainError {
             ChainError::CertificateExpired { .. } => "CertificateExpired",
             ChainError::CertificateNotYetValid { .. } => "CertificateNotYetValid",
             ChainError::AlgorithmNotSupported { .. } => "AlgorithmNotSupported",
+            ChainError::NoVerificationTime => "NoVerificationTime",
         }
+    }
+}
+
+/// What the leaf's key is used for. An extendedKeyUsage extension, where a
+/// certificate of the path has one, must list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Signatures over artifacts and attestations (id-kp-codeSigning);
+    /// anyExtendedKeyUsage allows it too (RFC 5280 4.2.1.12), as in Go's
+    /// crypto/x509 that Sigstore's clients use.
+    CodeSigning,
+    /// RFC 3161 timestamps (id-kp-timeStamping): the leaf must carry a
+    /// critical extendedKeyUsage with this purpose alone.
+    TimeStamping,
+    /// TLS server certificates (id-kp-serverAuth), as x509-limbo tests them.
+    ServerAuth,
+    /// TLS client certificates (id-kp-clientAuth), as x509-limbo tests them.
+    ClientAuth,
+}
+
+impl KeyPurpose {
+    /// The purpose's OID, DER content bytes (1.3.6.1.5.5.7.3.x).
+    fn oid(self) -> &'static [u8] {
+        match self {
+            KeyPurpose::ServerAuth => &[0x2b, 6, 1, 5, 5, 7, 3, 1],
+            KeyPurpose::ClientAuth => &[0x2b, 6, 1, 5, 5, 7, 3, 2],
+            KeyPurpose::CodeSigning => &[0x2b, 6, 1, 5, 5, 7, 3, 3],
+            KeyPurpose::TimeStamping => &[0x2b, 6, 1, 5, 5, 7, 3, 8],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            KeyPurpose::ServerAuth => "serverAuth",
+            KeyPurpose::ClientAuth => "clientAuth",
+            KeyPurpose::CodeSigning => "codeSigning",
+            KeyPurpose::TimeStamping => "timeStamping",
+        }
+    }
+
+    fn allowed_by(self, eku: &ExtKeyUsage) -> bool {
+        match self {
+            KeyPurpose::ServerAuth => eku.server_auth,
+            KeyPurpose::ClientAuth => eku.client_auth,
+            KeyPurpose::CodeSigning => eku.code_signing || eku.any,
+            KeyPurpose::TimeStamping => eku.time_stamping,
+        }
+    }
+}
+
+/// anyExtendedKeyUsage (2.5.29.37.0), DER content bytes.
+const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
+
+/// webpki's extendedKeyUsage check, for every certificate below the root: an
+/// extension that is present must list the purpose.
+struct PurposeCheck(KeyPurpose);
+
+impl ExtendedKeyUsageValidator for PurposeCheck {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        let wanted = KeyPurposeId::new(self.0.oid());
+        let any = KeyPurposeId::new(OID_ANY_EKU);
+        let mut present = Vec::new();
+        for id in iter {
+            let id = id?;
+            if id == wanted || (self.0 == KeyPurpose::CodeSigning && id == any) {
+                return Ok(());
+            }
+            present.push(id.to_decoded_oid());
+        }
+        if present.is_empty() {
+            return Ok(());
+        }
+        Err(webpki::Error::RequiredEkuNotFoundContext(
+            RequiredEkuNotFoundContext {
+                required: webpki::KeyUsage::required_if_present(self.0.oid()),
+                present,
+            },
+        ))
     }
 }
 
 /// What an extendedKeyUsage extension allows, reduced to what we check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ExtKeyUsage {
-    /// codeSigning or anyExtendedKeyUsage is listed.
-    allows_code_signing: bool,
+    any: bool,
+    server_auth: bool,
+    client_auth: bool,
+    code_signing: bool,
+    time_stamping: bool,
+    critical: bool,
     /// Every purpose listed, by name, for error messages.
     purposes: Vec<String>,
 }
@@ -164,11 +284,19 @@ pub struct Certificate {
     subject: String,
     issuer: String,
     serial: String,
+    /// 1 for v1, 3 for v3.
+    version: u32,
     not_before: Timestamp,
     not_after: Timestamp,
     /// Kept as a result: a CA with an unsupported key type is only a problem
     /// if it has to verify something.
     public_key: Result<PublicKey, KeyError>,
+    /// The SubjectPublicKeyInfo's AlgorithmIdentifier, DER content bytes (as
+    /// webpki's algorithms name theirs), and the key bits; None when the key
+    /// bit string has unused bits.
+    spki: Option<(Vec<u8>, Vec<u8>)>,
+    /// "EC P-384", "RSA", ... for messages.
+    key_description: String,
     subject_der: Vec<u8>,
     issuer_der: Vec<u8>,
     has_basic_constraints: bool,
@@ -178,11 +306,12 @@ pub struct Certificate {
     key_cert_sign: Option<bool>,
     digital_signature: Option<bool>,
     extended_key_usage: Option<ExtKeyUsage>,
-    /// Critical extensions we do not process, described for messages.
+    /// Critical extensions path validation does not process, described for messages.
     unprocessed_critical: Vec<String>,
     /// Dotted OID of the certificate's signature algorithm.
     signature_algorithm: String,
-    signature_algorithm_has_parameters: bool,
+    /// The signature AlgorithmIdentifier, DER content bytes.
+    signature_algorithm_id: Vec<u8>,
     tbs: Vec<u8>,
     signature: Vec<u8>,
 }
@@ -216,6 +345,48 @@ fn nom_detail(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> Strin
 
 fn timestamp(t: &x509_parser::time::ASN1Time) -> Option<Timestamp> {
     Timestamp::from_second(t.timestamp()).ok()
+}
+
+/// A SubjectPublicKeyInfo's AlgorithmIdentifier content and key bits.
+fn split_spki(spki: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (0x30, _, body, []) = der_tlv(spki)? else {
+        return None;
+    };
+    let (0x30, _, algorithm, rest) = der_tlv(body)? else {
+        return None;
+    };
+    let (0x03, _, bits, []) = der_tlv(rest)? else {
+        return None;
+    };
+    let (0, key) = bits.split_first()? else {
+        return None;
+    };
+    Some((algorithm.to_vec(), key.to_vec()))
+}
+
+/// "EC P-256", "RSA", "Ed25519", or the algorithm's name and OID.
+fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
+    let algorithm = spki.algorithm.algorithm.to_id_string();
+    match algorithm.as_str() {
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => "EC P-256".into(),
+                Some("1.3.132.0.34") => "EC P-384".into(),
+                Some("1.3.132.0.35") => "EC P-521".into(),
+                Some(other) => format!("EC (curve {other})"),
+                None => "EC (explicit or missing curve)".into(),
+            }
+        }
+        "1.2.840.113549.1.1.1" => "RSA".into(),
+        "1.3.101.112" => "Ed25519".into(),
+        _ => describe_extension(&spki.algorithm.algorithm),
+    }
 }
 
 impl Certificate {
@@ -263,6 +434,7 @@ impl Certificate {
 
         let mut seen: HashSet<&Oid> = HashSet::new();
         let mut unprocessed_critical = Vec::new();
+        let mut eku_critical = false;
         for ext in x.extensions() {
             if !seen.insert(&ext.oid) {
                 return Err(invalid(
@@ -274,14 +446,18 @@ impl Certificate {
                 ));
             }
             let oid = ext.oid.to_id_string();
-            if PROCESSED_EXTENSIONS.contains(&oid.as_str()) {
-                if let Some(e) = ext.parsed_extension().error() {
-                    return Err(invalid(
-                        "extension",
-                        format!("{} is malformed: {e}", describe_extension(&ext.oid)),
-                    ));
-                }
-            } else if ext.critical {
+            if PARSED_EXTENSIONS.contains(&oid.as_str())
+                && let Some(e) = ext.parsed_extension().error()
+            {
+                return Err(invalid(
+                    "extension",
+                    format!("{} is malformed: {e}", describe_extension(&ext.oid)),
+                ));
+            }
+            if oid == OID_EXTENDED_KEY_USAGE {
+                eku_critical = ext.critical;
+            }
+            if ext.critical && !PATH_EXTENSIONS.contains(&oid.as_str()) {
                 unprocessed_critical.push(describe_extension(&ext.oid));
             }
         }
@@ -307,18 +483,29 @@ impl Certificate {
             }
             purposes.extend(eku.other.iter().map(|o| o.to_id_string()));
             ExtKeyUsage {
-                allows_code_signing: eku.any || eku.code_signing,
+                any: eku.any,
+                server_auth: eku.server_auth,
+                client_auth: eku.client_auth,
+                code_signing: eku.code_signing,
+                time_stamping: eku.time_stamping,
+                critical: eku_critical,
                 purposes,
             }
         });
+        let signature_algorithm_id = der_tlv(envelope.outer_algorithm)
+            .map(|(_, _, content, _)| content.to_vec())
+            .unwrap_or_default();
 
         Ok(Certificate {
             der: der.to_vec(),
             issuer: format_name(x.issuer()),
             serial: hex::encode(x.raw_serial()),
+            version: x.version().0 + 1,
             not_before,
             not_after,
             public_key: PublicKey::from_spki(x.public_key()),
+            spki: split_spki(x.public_key().raw),
+            key_description: describe_key(x.public_key()),
             subject_der: x.subject().as_raw().to_vec(),
             issuer_der: x.issuer().as_raw().to_vec(),
             has_basic_constraints: basic_constraints.is_some(),
@@ -329,7 +516,7 @@ impl Certificate {
             extended_key_usage,
             unprocessed_critical,
             signature_algorithm: x.signature_algorithm.algorithm.to_id_string(),
-            signature_algorithm_has_parameters: x.signature_algorithm.parameters.is_some(),
+            signature_algorithm_id,
             tbs: x.tbs_certificate.as_ref().to_vec(),
             signature: envelope.signature.to_vec(),
             subject,
@@ -439,60 +626,64 @@ pub struct ValidatedChain {
     pub not_after: Timestamp,
 }
 
-/// Validates `leaf` at time `at` against the trust anchors `roots`, using
-/// `intermediates` (in any order, possibly with extra certificates) to build
-/// the path. When no path is valid, the error describes the attempt that got
-/// furthest: a complete path with a certificate out of its validity period
-/// first, then the deepest broken link or dead end.
+/// Validates `leaf` for code signing at time `at` against the trust anchors
+/// `roots`: [`validate_path`] with one time and [`KeyPurpose::CodeSigning`].
 pub fn validate_chain(
     leaf: &Certificate,
     intermediates: &[Certificate],
     roots: &[Certificate],
     at: Timestamp,
 ) -> Result<ValidatedChain, ChainError> {
-    check_leaf(leaf)?;
-    if roots.iter().any(|r| r.der == leaf.der) {
-        return check_validity(&[leaf], at);
-    }
-    // Each distinct certificate once: roots first, then intermediates.
-    let mut seen = HashSet::new();
-    let candidates = roots
-        .iter()
-        .map(|c| (true, c))
-        .chain(intermediates.iter().map(|c| (false, c)))
-        .filter(|(_, c)| seen.insert(c.der.as_slice()))
-        .collect();
-    let mut search = Search {
-        candidates,
-        roots,
-        intermediates: intermediates.len(),
-        at,
-        checks_left: MAX_CANDIDATE_CHECKS,
-        hint_checks_left: MAX_HINT_CHECKS,
-        best: None,
-        gave_up: None,
-    };
-    let mut path = vec![leaf];
-    if let Some(chain) = search.extend(&mut path) {
-        return Ok(chain);
-    }
-    // An unfinished search must not blame whatever it happened to try.
-    if let Some(e) = search.gave_up {
-        return Err(e);
-    }
-    Err(search
-        .best
-        .map(|(_, e)| e)
-        .unwrap_or_else(|| ChainError::TrustAnchorNotFound {
-            subject: leaf.label(),
-            issuer: leaf.issuer_label(),
-            detail: "and no path was found".into(),
-        }))
+    validate_path(leaf, intermediates, roots, &[at], KeyPurpose::CodeSigning)
 }
 
-/// The leaf signs attestations: it need not be a CA, but what it says about
-/// its own use must allow that.
-fn check_leaf(leaf: &Certificate) -> Result<(), ChainError> {
+/// Validates `leaf` for `purpose` at every time in `times` against the trust
+/// anchors `roots`, using `intermediates` (in any order, possibly with extra
+/// certificates) to build the path. rustls-webpki decides, with the checks of
+/// [`check_path`] on top (see the module documentation). On a refusal the
+/// error names the failing link: a complete path with a certificate out of
+/// its validity period first, then the deepest broken link or dead end.
+pub fn validate_path(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    roots: &[Certificate],
+    times: &[Timestamp],
+    purpose: KeyPurpose,
+) -> Result<ValidatedChain, ChainError> {
+    if times.is_empty() {
+        return Err(ChainError::NoVerificationTime);
+    }
+    check_leaf_usage(leaf, purpose)?;
+    if roots.iter().any(|r| r.der == leaf.der) {
+        // Pinned: no path to validate, only the certificate itself.
+        let mut chain = None;
+        for &at in times {
+            chain = Some(check_validity(&[leaf], at)?);
+        }
+        return chain.ok_or(ChainError::NoVerificationTime);
+    }
+    let mut chain: Option<ValidatedChain> = None;
+    for &at in times {
+        match decide(leaf, intermediates, roots, at, purpose) {
+            Ok(path) => {
+                if chain.is_none() {
+                    let refs: Vec<&Certificate> = path.iter().collect();
+                    chain = Some(check_validity(&refs, at)?);
+                }
+            }
+            Err(refusal) => {
+                return Err(explain(leaf, intermediates, roots, at, purpose, *refusal));
+            }
+        }
+    }
+    chain.ok_or(ChainError::NoVerificationTime)
+}
+
+/// What the leaf itself must allow, checked before any path: webpki does not
+/// read keyUsage, nor RFC 3161's rule for timestamping certificates. The
+/// extendedKeyUsage and critical extension checks repeat webpki's verdict
+/// with a message (and hold for a pinned leaf, which webpki never sees).
+fn check_leaf_usage(leaf: &Certificate, purpose: KeyPurpose) -> Result<(), ChainError> {
     let invalid = |detail: String| ChainError::CertificateChainInvalid {
         link: 0,
         subject: leaf.label(),
@@ -507,26 +698,286 @@ fn check_leaf(leaf: &Certificate) -> Result<(), ChainError> {
     }
     if leaf.digital_signature == Some(false) {
         return Err(invalid(format!(
-            "signing certificate \"{}\" has a keyUsage extension without digitalSignature, so it may not sign attestations",
+            "signing certificate \"{}\" has a keyUsage extension without digitalSignature, so it may not sign",
             leaf.label()
         )));
     }
-    if let Some(eku) = leaf
-        .extended_key_usage
-        .as_ref()
-        .filter(|eku| !eku.allows_code_signing)
-    {
-        return Err(invalid(format!(
-            "signing certificate \"{}\" has an extendedKeyUsage extension without codeSigning or anyExtendedKeyUsage (it lists: {}), so it may not sign attestations",
-            leaf.label(),
-            if eku.purposes.is_empty() {
-                "nothing".to_string()
-            } else {
-                eku.purposes.join(", ")
+    if let Some(why) = eku_refusal(leaf, purpose) {
+        return Err(invalid(format!("signing certificate {why}")));
+    }
+    if purpose == KeyPurpose::TimeStamping {
+        let detail = match &leaf.extended_key_usage {
+            None => Some("has no extendedKeyUsage extension".to_string()),
+            Some(eku) if !eku.critical => {
+                Some("has an extendedKeyUsage extension that is not critical".to_string())
             }
-        )));
+            Some(eku) if eku.purposes.len() != 1 => Some(format!(
+                "has an extendedKeyUsage extension listing more than timeStamping ({})",
+                eku.purposes.join(", ")
+            )),
+            Some(_) => None,
+        };
+        if let Some(detail) = detail {
+            return Err(invalid(format!(
+                "timestamping certificate \"{}\" {detail}: RFC 3161 requires a critical extendedKeyUsage with timeStamping alone",
+                leaf.label()
+            )));
+        }
     }
     Ok(())
+}
+
+/// Why `cert`'s extendedKeyUsage, if it has one, does not allow `purpose`:
+/// "\"CN=x\" has an extendedKeyUsage extension without ...".
+fn eku_refusal(cert: &Certificate, purpose: KeyPurpose) -> Option<String> {
+    let eku = cert.extended_key_usage.as_ref()?;
+    if purpose.allowed_by(eku) {
+        return None;
+    }
+    let allowed = match purpose {
+        KeyPurpose::CodeSigning => "codeSigning or anyExtendedKeyUsage".to_string(),
+        other => other.name().to_string(),
+    };
+    Some(format!(
+        "\"{}\" has an extendedKeyUsage extension without {allowed} (it lists: {}), so it may not be used for {}",
+        cert.label(),
+        if eku.purposes.is_empty() {
+            "nothing".to_string()
+        } else {
+            eku.purposes.join(", ")
+        },
+        purpose.name()
+    ))
+}
+
+/// webpki's refusal, and ours of a path webpki had accepted.
+struct Refusal {
+    webpki: webpki::Error,
+    ours: Option<Box<ChainError>>,
+}
+
+fn unix_time(at: Timestamp) -> UnixTime {
+    // Whole seconds, rounded down: check_path then checks validity to the
+    // sub-second. Times before 1970 are not representable and are clamped.
+    UnixTime::since_unix_epoch(Duration::from_secs(
+        u64::try_from(at.as_second()).unwrap_or(0),
+    ))
+}
+
+/// rustls-webpki's verdict on `leaf` at `at`, with [`check_path`] applied to
+/// each path it would accept (so that it goes on to the next path when ours
+/// refuses one). Returns the accepted path, leaf first, root last.
+fn decide(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    roots: &[Certificate],
+    at: Timestamp,
+    purpose: KeyPurpose,
+) -> Result<Vec<Certificate>, Box<Refusal>> {
+    let refuse = |webpki| Box::new(Refusal { webpki, ours: None });
+    let leaf_der = CertificateDer::from(leaf.der.as_slice());
+    let end_entity = webpki::EndEntityCert::try_from(&leaf_der).map_err(refuse)?;
+    // Roots that webpki cannot take as anchors cannot anchor a path; the
+    // explaining walk says why a path through one of them fails.
+    let root_ders: Vec<CertificateDer<'_>> = roots
+        .iter()
+        .map(|r| CertificateDer::from(r.der.as_slice()))
+        .collect();
+    let (anchors, anchor_roots): (Vec<TrustAnchor<'_>>, Vec<&Certificate>) = root_ders
+        .iter()
+        .zip(roots)
+        .filter_map(|(der, root)| {
+            webpki::anchor_from_trusted_cert(der)
+                .ok()
+                .map(|anchor| (anchor, root))
+        })
+        .unzip();
+    let intermediate_ders: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.der.as_slice()))
+        .collect();
+    let ours: RefCell<Option<Box<ChainError>>> = RefCell::new(None);
+    let accepted: RefCell<Option<Vec<Certificate>>> = RefCell::new(None);
+    let also_ours = |candidate: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+        let mut path = vec![leaf];
+        for cert in candidate.intermediate_certificates() {
+            let der = cert.der();
+            let ours = intermediates
+                .iter()
+                .find(|c| c.der.as_slice() == der.as_ref())
+                .ok_or(webpki::Error::UnknownIssuer)?;
+            path.push(ours);
+        }
+        let root = anchors
+            .iter()
+            .position(|a| std::ptr::eq(a, candidate.anchor()))
+            .ok_or(webpki::Error::UnknownIssuer)?;
+        path.push(anchor_roots[root]);
+        match check_path(&path, at, purpose) {
+            Ok(()) => {
+                *accepted.borrow_mut() = Some(path.into_iter().cloned().collect());
+                Ok(())
+            }
+            Err(e) => {
+                ours.borrow_mut().get_or_insert(Box::new(e));
+                // Any error makes webpki try the next path; which one it
+                // reports does not matter, ours is kept above.
+                Err(webpki::Error::UnknownIssuer)
+            }
+        }
+    };
+    let verdict = end_entity.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &intermediate_ders,
+        unix_time(at),
+        PurposeCheck(purpose),
+        None,
+        Some(&also_ours),
+    );
+    match (verdict, accepted.into_inner()) {
+        (Ok(_), Some(path)) => Ok(path),
+        (Ok(_), None) => Err(Box::new(Refusal {
+            webpki: webpki::Error::UnknownIssuer,
+            ours: ours.into_inner(),
+        })),
+        (Err(e), _) => Err(Box::new(Refusal {
+            webpki: e,
+            ours: ours.into_inner(),
+        })),
+    }
+}
+
+/// Our checks on a path webpki accepts (see the module documentation):
+/// every issuer as [`check_issuer`] has it, the root included (webpki reads
+/// nothing of a trust anchor but its name and key), and every certificate
+/// valid at `at` to the sub-second.
+fn check_path(path: &[&Certificate], at: Timestamp, purpose: KeyPurpose) -> Result<(), ChainError> {
+    for i in 1..path.len() {
+        check_issuer(&path[..i], path[i], i == path.len() - 1, purpose)?;
+    }
+    check_validity(path, at).map(|_| ())
+}
+
+/// Names the failing link of a refused leaf: webpki's verdict stands, the
+/// walk only explains it. If the walk finds nothing wrong (a rule it does not
+/// model, such as name constraints), webpki's reason is given.
+fn explain(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    roots: &[Certificate],
+    at: Timestamp,
+    purpose: KeyPurpose,
+    refusal: Refusal,
+) -> ChainError {
+    if let Some(e) = check_end_entity(leaf) {
+        return e;
+    }
+    // Each distinct certificate once: roots first, then intermediates.
+    let mut seen = HashSet::new();
+    let candidates = roots
+        .iter()
+        .map(|c| (true, c))
+        .chain(intermediates.iter().map(|c| (false, c)))
+        .filter(|(_, c)| seen.insert(c.der.as_slice()))
+        .collect();
+    let mut search = Search {
+        candidates,
+        roots,
+        intermediates: intermediates.len(),
+        at,
+        purpose,
+        checks_left: MAX_CANDIDATE_CHECKS,
+        hint_checks_left: MAX_HINT_CHECKS,
+        best: None,
+        gave_up: None,
+    };
+    let mut path = vec![leaf];
+    if search.extend(&mut path).is_none() {
+        // An unfinished search must not blame whatever it happened to try.
+        if let Some(e) = search.gave_up {
+            return e;
+        }
+        if let Some((_, e)) = search.best {
+            return e;
+        }
+    }
+    refusal
+        .ours
+        .map(|e| *e)
+        .unwrap_or_else(|| ChainError::CertificateChainInvalid {
+            link: 0,
+            subject: leaf.label(),
+            issuer: leaf.issuer_label(),
+            detail: format!(
+                "no path from certificate \"{}\" to a trusted root passes validation: {}",
+                leaf.label(),
+                describe_refusal(&refusal.webpki)
+            ),
+        })
+}
+
+/// webpki's reason, as a sentence fragment.
+fn describe_refusal(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::NameConstraintViolation => {
+            "a name of the leaf violates the name constraints of a CA above it".into()
+        }
+        E::InvalidNetworkMaskConstraint | E::MalformedNameConstraint => {
+            "a CA above the leaf has malformed name constraints".into()
+        }
+        E::UnsupportedNameType => {
+            "the leaf has a name of a type that the name constraints above it cannot be checked against".into()
+        }
+        E::UnsupportedCertVersion => "a certificate is not version 3".into(),
+        E::UnsupportedCriticalExtension => {
+            "a certificate has a critical extension that is not processed".into()
+        }
+        E::CaUsedAsEndEntity => "the leaf is a CA certificate".into(),
+        E::EndEntityUsedAsCa => "an issuer is not a CA".into(),
+        E::PathLenConstraintViolated => "a pathLenConstraint is exceeded".into(),
+        E::EmptyEkuExtension => "a certificate has an empty extendedKeyUsage extension".into(),
+        E::RequiredEkuNotFoundContext(_) => {
+            "a certificate's extendedKeyUsage does not allow the purpose".into()
+        }
+        E::InvalidCertValidity => "a certificate's notBefore is after its notAfter".into(),
+        E::MaximumPathDepthExceeded => format!(
+            "the path is longer than {MAX_CHAIN_LENGTH} certificates"
+        ),
+        E::MaximumSignatureChecksExceeded | E::MaximumPathBuildCallsExceeded => {
+            "path building gave up: too many candidate certificates".into()
+        }
+        E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions | E::ExtensionValueInvalid => {
+            format!("a certificate is not well-formed for path validation ({e:?})")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The leaf as an end entity (webpki's rules, for messages): version 3 and
+/// not a CA.
+fn check_end_entity(leaf: &Certificate) -> Option<ChainError> {
+    let detail = if leaf.version != 3 {
+        format!(
+            "certificate \"{}\" is a version {} certificate; only version 3 is accepted",
+            leaf.label(),
+            leaf.version
+        )
+    } else if leaf.is_ca {
+        format!(
+            "signing certificate \"{}\" is a CA certificate (basicConstraints cA=true): a CA may not be the leaf",
+            leaf.label()
+        )
+    } else {
+        return None;
+    };
+    Some(ChainError::CertificateChainInvalid {
+        link: 0,
+        subject: leaf.label(),
+        issuer: leaf.issuer_label(),
+        detail,
+    })
 }
 
 /// Every certificate on a complete path must be valid at `at`.
@@ -567,6 +1018,8 @@ struct Rank {
     broken_link: bool,
 }
 
+/// The explaining walk: a depth-first search over the same certificates that
+/// records the furthest failure. It never accepts a path on its own.
 struct Search<'a> {
     /// Distinct certificates that may issue: (is a trusted root, certificate).
     candidates: Vec<(bool, &'a Certificate)>,
@@ -574,6 +1027,7 @@ struct Search<'a> {
     /// How many intermediates were given, for messages.
     intermediates: usize,
     at: Timestamp,
+    purpose: KeyPurpose,
     checks_left: usize,
     hint_checks_left: usize,
     best: Option<(Rank, ChainError)>,
@@ -588,8 +1042,9 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Depth-first search for an issuer of the last certificate of `path`.
-    fn extend(&mut self, path: &mut Vec<&'a Certificate>) -> Option<ValidatedChain> {
+    /// Depth-first search for an issuer of the last certificate of `path`;
+    /// Some(()) when a path passes every check the walk knows.
+    fn extend(&mut self, path: &mut Vec<&'a Certificate>) -> Option<()> {
         let depth = path.len() - 1;
         let current = path[depth];
         let dead_end = Rank {
@@ -643,14 +1098,14 @@ impl<'a> Search<'a> {
                 return None;
             }
             self.checks_left -= 1;
-            if let Err(e) = check_link(path, candidate) {
+            if let Err(e) = check_link(path, candidate, is_root, self.purpose) {
                 self.record(broken, e);
                 continue;
             }
             path.push(candidate);
             if is_root {
                 match check_validity(path, self.at) {
-                    Ok(chain) => return Some(chain),
+                    Ok(_) => return Some(()),
                     Err(e) => self.record(
                         Rank {
                             complete: true,
@@ -660,8 +1115,8 @@ impl<'a> Search<'a> {
                         e,
                     ),
                 }
-            } else if let Some(chain) = self.extend(path) {
-                return Some(chain);
+            } else if self.extend(path).is_some() {
+                return Some(());
             }
             path.pop();
         }
@@ -684,7 +1139,6 @@ impl<'a> Search<'a> {
     fn misnamed_issuer(&mut self, path: &[&'a Certificate]) -> Option<ChainError> {
         let depth = path.len() - 1;
         let current = path[depth];
-        let expected = expected_key_algorithm(current)?;
         let candidates = self.candidates.clone();
         for (_, candidate) in candidates {
             if self.hint_checks_left == 0 {
@@ -693,14 +1147,11 @@ impl<'a> Search<'a> {
             if path.iter().any(|p| p.der == candidate.der) {
                 continue;
             }
-            let Ok(key) = &candidate.public_key else {
+            let Ok(algorithm) = verification_algorithm(current, candidate) else {
                 continue;
             };
-            if key.algorithm() != expected {
-                continue;
-            }
             self.hint_checks_left -= 1;
-            if key.verify(&current.tbs, &current.signature).is_ok() {
+            if verify_signature(algorithm, current, candidate) {
                 return Some(ChainError::CertificateChainInvalid {
                     link: depth,
                     subject: current.label(),
@@ -753,94 +1204,144 @@ impl<'a> Search<'a> {
     }
 }
 
-/// The issuer key type a certificate's signature algorithm requires, if it is
-/// one we accept (parameters must be absent, RFC 5758 and RFC 8410).
-fn expected_key_algorithm(cert: &Certificate) -> Option<Algorithm> {
-    if cert.signature_algorithm_has_parameters {
-        return None;
-    }
-    match cert.signature_algorithm.as_str() {
-        OID_ECDSA_WITH_SHA256 => Some(Algorithm::EcdsaP256Sha256),
-        OID_ED25519 => Some(Algorithm::Ed25519),
-        _ => None,
-    }
+/// Why no webpki algorithm can check `child`'s signature by `issuer`'s key.
+enum NoAlgorithm {
+    /// No algorithm has the child's signature algorithm.
+    Signature,
+    /// Some do, for other key types; `issuer_key_supported` tells whether the
+    /// issuer's key type is supported with another signature algorithm.
+    Key { issuer_key_supported: bool },
 }
 
-/// Checks that `issuer` can be the issuer of the last certificate of `path`.
-fn check_link(path: &[&Certificate], issuer: &Certificate) -> Result<(), ChainError> {
+/// The webpki algorithm that verifies `child`'s signature with `issuer`'s
+/// key: matched on both AlgorithmIdentifiers, byte for byte, as webpki does.
+fn verification_algorithm(
+    child: &Certificate,
+    issuer: &Certificate,
+) -> Result<&'static dyn SignatureVerificationAlgorithm, NoAlgorithm> {
+    let issuer_key = issuer.spki.as_ref().map(|(alg, _)| alg.as_slice());
+    let mut by_signature = webpki::ALL_VERIFICATION_ALGS
+        .iter()
+        .filter(|a| a.signature_alg_id().as_ref() == child.signature_algorithm_id.as_slice())
+        .peekable();
+    if by_signature.peek().is_none() {
+        return Err(NoAlgorithm::Signature);
+    }
+    if let Some(algorithm) =
+        by_signature.find(|a| Some(a.public_key_alg_id().as_ref()) == issuer_key)
+    {
+        return Ok(*algorithm);
+    }
+    Err(NoAlgorithm::Key {
+        issuer_key_supported: webpki::ALL_VERIFICATION_ALGS
+            .iter()
+            .any(|a| Some(a.public_key_alg_id().as_ref()) == issuer_key),
+    })
+}
+
+fn verify_signature(
+    algorithm: &dyn SignatureVerificationAlgorithm,
+    child: &Certificate,
+    issuer: &Certificate,
+) -> bool {
+    issuer.spki.as_ref().is_some_and(|(_, key)| {
+        algorithm
+            .verify_signature(key, &child.tbs, &child.signature)
+            .is_ok()
+    })
+}
+
+/// The error of a broken link: the last certificate of `path` under `issuer`.
+fn broken_link<'a>(
+    path: &[&'a Certificate],
+    issuer: &'a Certificate,
+) -> impl Fn(String) -> ChainError + 'a {
     let link = path.len() - 1;
     let child = path[link];
-    let invalid = |detail: String| ChainError::CertificateChainInvalid {
+    move |detail| ChainError::CertificateChainInvalid {
         link,
         subject: child.label(),
         issuer: issuer.label(),
         detail,
-    };
+    }
+}
 
-    // The signature: can we check it, and does it verify?
-    let expected = match child.signature_algorithm.as_str() {
-        OID_ECDSA_WITH_SHA256 => Algorithm::EcdsaP256Sha256,
-        OID_ED25519 => Algorithm::Ed25519,
-        _ => {
+/// Checks that `issuer` can be the issuer of the last certificate of `path`:
+/// the signature, then [`check_issuer`].
+fn check_link(
+    path: &[&Certificate],
+    issuer: &Certificate,
+    is_root: bool,
+    purpose: KeyPurpose,
+) -> Result<(), ChainError> {
+    let child = path[path.len() - 1];
+    let invalid = broken_link(path, issuer);
+    let algorithm = match verification_algorithm(child, issuer) {
+        Ok(algorithm) => algorithm,
+        Err(NoAlgorithm::Signature) => {
             return Err(ChainError::AlgorithmNotSupported {
                 subject: child.label(),
                 algorithm: describe_signature_algorithm_str(&child.signature_algorithm),
             });
         }
-    };
-    if child.signature_algorithm_has_parameters {
-        return Err(invalid(format!(
-            "certificate \"{}\" has a malformed signature algorithm: {} must not carry parameters",
-            child.label(),
-            describe_signature_algorithm_str(&child.signature_algorithm)
-        )));
-    }
-    let key = match &issuer.public_key {
-        Ok(key) => key,
-        Err(KeyError::AlgorithmNotSupported { algorithm }) => {
-            return Err(ChainError::AlgorithmNotSupported {
-                subject: issuer.label(),
-                algorithm: format!("{algorithm} public key"),
-            });
-        }
-        Err(e) => {
+        Err(NoAlgorithm::Key {
+            issuer_key_supported: true,
+        }) => {
             return Err(invalid(format!(
-                "issuer \"{}\" of certificate \"{}\" has an unusable public key: {e}",
+                "certificate \"{}\" is not signed by \"{}\": its signature algorithm is {} but that certificate has an {} key",
+                child.label(),
                 issuer.label(),
-                child.label()
+                describe_signature_algorithm_str(&child.signature_algorithm),
+                issuer.key_description
             )));
         }
+        Err(NoAlgorithm::Key {
+            issuer_key_supported: false,
+        }) => {
+            return Err(ChainError::AlgorithmNotSupported {
+                subject: issuer.label(),
+                algorithm: format!("{} public key", issuer.key_description),
+            });
+        }
     };
-    if key.algorithm() != expected {
+    if !verify_signature(algorithm, child, issuer) {
         return Err(invalid(format!(
-            "certificate \"{}\" is not signed by \"{}\": its signature algorithm is {} but that certificate has an {} key",
+            "certificate \"{}\" is not signed by \"{}\": signature does not verify ({} issuer key{})",
             child.label(),
             issuer.label(),
-            describe_signature_algorithm_str(&child.signature_algorithm),
-            key.algorithm()
+            issuer.key_description,
+            issuer
+                .key_id()
+                .map(|id| format!(" {id}"))
+                .unwrap_or_default()
         )));
     }
-    // X.509 carries ECDSA signatures DER-encoded; `verify` also takes r||s.
-    if expected == Algorithm::EcdsaP256Sha256 && child.signature.first() != Some(&0x30) {
-        return Err(invalid(format!(
-            "certificate \"{}\" has a malformed signature: an ECDSA signature must be a DER SEQUENCE",
-            child.label()
-        )));
-    }
-    if key.verify(&child.tbs, &child.signature).is_err() {
-        return Err(invalid(format!(
-            "certificate \"{}\" is not signed by \"{}\": signature does not verify (issuer key {})",
-            child.label(),
-            issuer.label(),
-            key.key_id()
-        )));
-    }
+    check_issuer(path, issuer, is_root, purpose)
+}
 
-    // The issuer may issue certificates, and this one in particular.
+/// Checks that `issuer` may issue the last certificate of `path`, signature
+/// aside: a CA, allowed to sign certificates, within its pathLenConstraint,
+/// with no critical extension that is not processed; below the root also a
+/// version 3 certificate whose extendedKeyUsage (if any) allows `purpose`.
+fn check_issuer(
+    path: &[&Certificate],
+    issuer: &Certificate,
+    is_root: bool,
+    purpose: KeyPurpose,
+) -> Result<(), ChainError> {
+    let child = path[path.len() - 1];
+    let invalid = broken_link(path, issuer);
     if let Some(ext) = issuer.unprocessed_critical.first() {
         return Err(invalid(format!(
             "certificate \"{}\" has a critical extension this verifier does not process: {ext}",
             issuer.label()
+        )));
+    }
+    if !is_root && issuer.version != 3 {
+        return Err(invalid(format!(
+            "intermediate \"{}\" is a version {} certificate; only version 3 is accepted below the root",
+            issuer.label(),
+            issuer.version
         )));
     }
     if !issuer.is_ca {
@@ -871,6 +1372,9 @@ fn check_link(path: &[&Certificate], issuer: &Certificate) -> Result<(), ChainEr
                 issuer.label()
             )));
         }
+    }
+    if !is_root && let Some(why) = eku_refusal(issuer, purpose) {
+        return Err(invalid(format!("intermediate {why}")));
     }
     Ok(())
 }

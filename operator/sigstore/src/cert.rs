@@ -1,16 +1,21 @@
 //! X.509 as Sigstore uses it: short-lived Fulcio leaves (P-256 keys, P-384
 //! issuers), CA and TSA chains from the trusted root, and the identity a
-//! Fulcio leaf names. Chains are fixed by the trusted root (leaf, then the
-//! authority's `certChain` in order), so there is no path building: each link
-//! is checked (issuer name, signature, CA flags) and every certificate must be
-//! valid at the signing time the caller established.
+//! Fulcio leaf names (its SANs, Fulcio's OID extensions, embedded SCTs).
+//!
+//! Paths are not validated here: [`validate_chain`] and [`validate_tsa_chain`]
+//! hand the leaf and an authority's `certChain` of the trusted root to
+//! attestor_core's path validator (rustls-webpki), the authority's last
+//! certificate as the one trust anchor and the ones before it as the only
+//! intermediates: never certificates from the bundle.
 
 use jiff::Timestamp;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
-use crate::crypto::{self, CryptoError, Key};
+use attestor_core::x509::{Certificate, KeyPurpose, validate_path};
+
+use crate::crypto::{CryptoError, Key};
 use crate::der;
 
 pub const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
@@ -41,15 +46,12 @@ pub struct Cert {
     pub not_after: Timestamp,
     pub key: Result<Key, CryptoError>,
     pub spki_der: Vec<u8>,
+    /// The signed part, for the precertificate SCTs are issued over.
     pub tbs: Vec<u8>,
-    pub sig_alg: String,
-    pub signature: Vec<u8>,
     pub is_ca: bool,
-    pub key_cert_sign: Option<bool>,
     pub digital_signature: Option<bool>,
     /// None when there is no EKU extension.
     pub eku_code_signing: Option<bool>,
-    pub eku_time_stamping: Option<bool>,
     pub unknown_critical: Vec<String>,
     pub san_uris: Vec<String>,
     pub san_emails: Vec<String>,
@@ -85,19 +87,15 @@ impl Cert {
             key: Key::from_spki_der(x.public_key().raw),
             spki_der: x.public_key().raw.to_vec(),
             tbs: x.tbs_certificate.as_ref().to_vec(),
-            sig_alg: x.signature_algorithm.algorithm.to_id_string(),
-            signature: x.signature_value.data.to_vec(),
             is_ca: x
                 .basic_constraints()
                 .map_err(bad)?
                 .is_some_and(|b| b.value.ca),
-            key_cert_sign: x.key_usage().map_err(bad)?.map(|k| k.value.key_cert_sign()),
             digital_signature: x
                 .key_usage()
                 .map_err(bad)?
                 .map(|k| k.value.digital_signature()),
             eku_code_signing: None,
-            eku_time_stamping: None,
             unknown_critical: Vec::new(),
             san_uris: Vec::new(),
             san_emails: Vec::new(),
@@ -107,7 +105,6 @@ impl Cert {
         };
         if let Some(eku) = x.extended_key_usage().map_err(bad)? {
             c.eku_code_signing = Some(eku.value.code_signing || eku.value.any);
-            c.eku_time_stamping = Some(eku.value.time_stamping);
         }
         let mut v1_issuer = None;
         for ext in x.extensions() {
@@ -163,81 +160,73 @@ impl Cert {
             .map(String::as_str)
             .collect()
     }
-
-    /// Checks that `issuer` signed this certificate.
-    pub fn signed_by(&self, issuer: &Cert) -> Result<(), String> {
-        if self.issuer_raw != issuer.subject_raw {
-            return Err(format!(
-                "its issuer name is not the subject of \"{}\"",
-                issuer.subject
-            ));
-        }
-        let key = issuer
-            .key
-            .as_ref()
-            .map_err(|e| format!("issuer \"{}\" key: {e}", issuer.subject))?;
-        let (hash, _) = crypto::signature_algorithm(&self.sig_alg)
-            .ok_or_else(|| format!("signature algorithm {} is not supported", self.sig_alg))?;
-        key.verify(hash, &self.tbs, &self.signature)
-            .map_err(|e| format!("signature by \"{}\": {e}", issuer.subject))
-    }
-
-    pub fn valid_at(&self, at: Timestamp) -> bool {
-        self.not_before <= at && at <= self.not_after
-    }
 }
 
-/// Validates `leaf` through `chain` (issuer first, root last) at every time in `times`.
+/// Validates the Fulcio leaf `leaf` for code signing through `chain` (a
+/// certificate authority's `certChain` from the trusted root: intermediates,
+/// root last) at every time in `times`.
 pub fn validate_chain(leaf: &Cert, chain: &[Cert], times: &[Timestamp]) -> Result<(), String> {
     if chain.is_empty() {
         return Err("the authority has no certificates".into());
     }
-    let mut child = leaf;
-    for (i, ca) in chain.iter().enumerate() {
-        child.signed_by(ca).map_err(|e| {
+    validate(leaf, chain, times, KeyPurpose::CodeSigning)
+}
+
+/// Validates a timestamp authority's signing certificate `leaf` for
+/// timeStamping through the rest of its `certChain` (`chain`, root last) at
+/// `at`. A TSA given by its certificate alone is trusted directly (pinned).
+pub fn validate_tsa_chain(leaf: &Cert, chain: &[Cert], at: Timestamp) -> Result<(), String> {
+    if chain.is_empty() {
+        return validate(
+            leaf,
+            std::slice::from_ref(leaf),
+            &[at],
+            KeyPurpose::TimeStamping,
+        );
+    }
+    validate(leaf, chain, &[at], KeyPurpose::TimeStamping)
+}
+
+fn validate(
+    leaf: &Cert,
+    chain: &[Cert],
+    times: &[Timestamp],
+    purpose: KeyPurpose,
+) -> Result<(), String> {
+    let parse = |c: &Cert| {
+        Certificate::from_der(&c.der).map_err(|e| {
             format!(
-                "\"{}\" is not issued by \"{}\": {e}",
-                child.subject, ca.subject
+                "\"{}\": {e}",
+                if c.subject.is_empty() {
+                    "signing certificate"
+                } else {
+                    &c.subject
+                }
             )
-        })?;
-        if !ca.is_ca || ca.key_cert_sign == Some(false) {
-            return Err(format!(
-                "\"{}\" is not a CA allowed to sign certificates",
-                ca.subject
-            ));
-        }
-        if !ca.unknown_critical.is_empty() {
-            return Err(format!(
-                "\"{}\" has unprocessed critical extensions {}",
-                ca.subject,
-                ca.unknown_critical.join(", ")
-            ));
-        }
-        if i == chain.len() - 1 && ca.subject_raw != ca.issuer_raw {
-            return Err(format!(
-                "the chain ends at \"{}\", which is not a root",
-                ca.subject
-            ));
-        }
-        child = ca;
+        })
+    };
+    let Some((root, intermediates)) = chain.split_last() else {
+        return Err("the authority has no certificates".into());
+    };
+    if root.subject_raw != root.issuer_raw {
+        return Err(format!(
+            "the chain ends at \"{}\", which is not a root",
+            root.subject
+        ));
     }
-    for cert in std::iter::once(leaf).chain(chain.iter()) {
-        for &t in times {
-            if !cert.valid_at(t) {
-                return Err(format!(
-                    "\"{}\" is not valid at {t} (valid {} to {})",
-                    if cert.subject.is_empty() {
-                        "signing certificate"
-                    } else {
-                        &cert.subject
-                    },
-                    cert.not_before,
-                    cert.not_after
-                ));
-            }
-        }
-    }
-    Ok(())
+    let intermediates = intermediates
+        .iter()
+        .map(parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    validate_path(
+        &parse(leaf)?,
+        &intermediates,
+        &[parse(root)?],
+        times,
+        purpose,
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// SHA-256, for CT issuer key hashes and log ids.

@@ -9,7 +9,7 @@
 
 use jiff::Timestamp;
 
-use crate::cert::{Cert, validate_chain};
+use crate::cert::{Cert, validate_tsa_chain};
 use crate::crypto::{self, HashAlg};
 use crate::der::{self, Tlv};
 
@@ -268,21 +268,7 @@ impl Token {
                 ));
                 continue;
             }
-            if leaf.eku_time_stamping != Some(true) {
-                problems.push(
-                    "the timestamp authority's certificate does not allow timeStamping".into(),
-                );
-                continue;
-            }
-            let checked = if tsa.chain.len() == 1 {
-                if leaf.valid_at(t) {
-                    Ok(())
-                } else {
-                    Err(format!("the TSA certificate is not valid at {t}"))
-                }
-            } else {
-                validate_chain(leaf, &tsa.chain[1..], &[t])
-            };
+            let checked = validate_tsa_chain(leaf, &tsa.chain[1..], t);
             match checked {
                 Ok(()) => return Ok((t, index)),
                 Err(e) => problems.push(format!("timestamp authority chain: {e}")),
