@@ -318,7 +318,7 @@ impl Certificate {
             serial: hex::encode(x.raw_serial()),
             not_before,
             not_after,
-            public_key: PublicKey::from_spki(x.public_key()),
+            public_key: PublicKey::from_spki_product(x.public_key()),
             subject_der: x.subject().as_raw().to_vec(),
             issuer_der: x.issuer().as_raw().to_vec(),
             has_basic_constraints: basic_constraints.is_some(),
@@ -696,7 +696,7 @@ impl<'a> Search<'a> {
             let Ok(key) = &candidate.public_key else {
                 continue;
             };
-            if key.algorithm() != expected {
+            if key.key_type() != expected.key_type() {
                 continue;
             }
             self.hint_checks_left -= 1;
@@ -797,7 +797,7 @@ fn check_link(path: &[&Certificate], issuer: &Certificate) -> Result<(), ChainEr
     }
     let key = match &issuer.public_key {
         Ok(key) => key,
-        Err(KeyError::AlgorithmNotSupported { algorithm }) => {
+        Err(KeyError::AlgorithmNotSupported { algorithm, .. }) => {
             return Err(ChainError::AlgorithmNotSupported {
                 subject: issuer.label(),
                 algorithm: format!("{algorithm} public key"),
@@ -811,13 +811,13 @@ fn check_link(path: &[&Certificate], issuer: &Certificate) -> Result<(), ChainEr
             )));
         }
     };
-    if key.algorithm() != expected {
+    if key.key_type() != expected.key_type() {
         return Err(invalid(format!(
             "certificate \"{}\" is not signed by \"{}\": its signature algorithm is {} but that certificate has an {} key",
             child.label(),
             issuer.label(),
             describe_signature_algorithm_str(&child.signature_algorithm),
-            key.algorithm()
+            key.key_type()
         )));
     }
     // X.509 carries ECDSA signatures DER-encoded; `verify` also takes r||s.
