@@ -10,7 +10,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
-use crate::crypto::{self, CryptoError, Key};
+use attestor_core::keys::{KeyError, PublicKey, SchemeError, SignatureScheme};
+
 use crate::der;
 
 pub const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
@@ -39,10 +40,12 @@ pub struct Cert {
     pub issuer_raw: Vec<u8>,
     pub not_before: Timestamp,
     pub not_after: Timestamp,
-    pub key: Result<Key, CryptoError>,
+    pub key: Result<PublicKey, KeyError>,
     pub spki_der: Vec<u8>,
     pub tbs: Vec<u8>,
     pub sig_alg: String,
+    /// The scheme of the certificate's signature (its AlgorithmIdentifier, parameters included).
+    pub sig_scheme: Result<SignatureScheme, SchemeError>,
     pub signature: Vec<u8>,
     pub is_ca: bool,
     pub key_cert_sign: Option<bool>,
@@ -82,10 +85,11 @@ impl Cert {
             issuer_raw: x.issuer().as_raw().to_vec(),
             not_before: ts(&x.validity().not_before)?,
             not_after: ts(&x.validity().not_after)?,
-            key: Key::from_spki_der(x.public_key().raw),
+            key: PublicKey::from_spki_der(x.public_key().raw),
             spki_der: x.public_key().raw.to_vec(),
             tbs: x.tbs_certificate.as_ref().to_vec(),
             sig_alg: x.signature_algorithm.algorithm.to_id_string(),
+            sig_scheme: SignatureScheme::from_algorithm_identifier(&x.signature_algorithm, None),
             signature: x.signature_value.data.to_vec(),
             is_ca: x
                 .basic_constraints()
@@ -176,9 +180,8 @@ impl Cert {
             .key
             .as_ref()
             .map_err(|e| format!("issuer \"{}\" key: {e}", issuer.subject))?;
-        let (hash, _) = crypto::signature_algorithm(&self.sig_alg)
-            .ok_or_else(|| format!("signature algorithm {} is not supported", self.sig_alg))?;
-        key.verify(hash, &self.tbs, &self.signature)
+        let scheme = self.sig_scheme.clone().map_err(|e| e.to_string())?;
+        key.verify_signature(scheme, &self.tbs, &self.signature)
             .map_err(|e| format!("signature by \"{}\": {e}", issuer.subject))
     }
 

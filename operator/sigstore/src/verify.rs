@@ -15,7 +15,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::cert::{Cert, sha256, validate_chain};
-use crate::crypto::{HashAlg, Key};
+use attestor_core::keys::{HashAlg, PublicKey};
+
+use crate::crypto::{Content as Signed, verify_content, verify_content_prehashed};
 use crate::error::SigstoreError;
 use crate::model::{Bundle, TlogEntry};
 use crate::root::{Tlog, TrustedRoot};
@@ -96,7 +98,7 @@ pub struct Policy {
     /// of its SANs). Empty for key-signed bundles.
     pub identities: Vec<IdentityRule>,
     /// Instead of a certificate: a known public key (DER SubjectPublicKeyInfo).
-    pub key: Option<Key>,
+    pub key: Option<PublicKey>,
     pub artifact: Artifact,
     pub predicate_type: Option<String>,
 }
@@ -268,9 +270,9 @@ pub(crate) fn verify_parsed(
     let artifact_digest = policy.artifact.sha256();
     let content = match (&bundle.message_signature, &bundle.dsse_envelope) {
         (Some(ms), None) => {
-            // The hash is the one the bundle declares in messageDigest (a P-384 key signs over
-            // SHA-256 as often as over SHA-384), else the key's usual one: never implied from
-            // the curve when the bundle says otherwise.
+            // The signature is tried with the key's schemes (crypto::content_schemes: a P-384
+            // key over SHA-384, and SHA-256 for the clients that signed so), as sigstore-go;
+            // the declared messageDigest is only checked against the artifact.
             let declared = match &ms.message_digest {
                 Some(md) => Some((message_hash(&md.algorithm)?, md.digest.0.as_slice())),
                 None => None,
@@ -280,7 +282,6 @@ pub(crate) fn verify_parsed(
                     "a message signature needs the artifact or its digest".into(),
                 ));
             };
-            let hash = declared.map_or(key.default_hash(), |(h, _)| h);
             match &policy.artifact {
                 Artifact::Bytes(b) => {
                     if let Some((h, d)) = declared
@@ -291,8 +292,8 @@ pub(crate) fn verify_parsed(
                             h.name()
                         )));
                     }
-                    key.verify(hash, b, &ms.signature.0)
-                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?
+                    verify_content(&key, Signed::MessageSignature, version, b, &ms.signature.0)
+                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?;
                 }
                 _ => {
                     match declared {
@@ -309,8 +310,14 @@ pub(crate) fn verify_parsed(
                             )));
                         }
                     }
-                    key.verify_prehashed_sha256(&digest, &ms.signature.0)
-                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?
+                    verify_content_prehashed(
+                        &key,
+                        version,
+                        HashAlg::Sha256,
+                        &digest,
+                        &ms.signature.0,
+                    )
+                    .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?;
                 }
             }
             Content {
@@ -328,7 +335,7 @@ pub(crate) fn verify_parsed(
             }
             let pae = attestor_core::dsse::pae(&env.payload_type, &env.payload.0);
             let sig = &env.signatures[0].sig.0;
-            key.verify(key.default_hash(), &pae, sig)
+            verify_content(&key, Signed::Dsse, version, &pae, sig)
                 .map_err(|e| SigstoreError::SignatureInvalid(format!("DSSE envelope: {e}")))?;
             Content {
                 signed_digest: Some(sha256(&pae)),
@@ -379,7 +386,7 @@ pub(crate) fn verify_parsed(
     };
     let signer_der: &[u8] = match &leaf {
         Some(l) => &l.der,
-        None => &key.spki_der,
+        None => key.spki_der(),
     };
     let mut times = Vec::new();
     let mut entries = Vec::new();
@@ -458,7 +465,7 @@ pub(crate) fn verify_parsed(
         },
     };
     let Some(leaf) = leaf else {
-        verified.key_sha256 = Some(hex::encode(sha256(&key.spki_der)));
+        verified.key_sha256 = Some(hex::encode(sha256(key.spki_der())));
         return Ok(verified);
     };
     if times.is_empty() {
@@ -834,11 +841,7 @@ fn verify_entry(
             let signed = attestor_core::canonical::to_canonical_bytes(&set)
                 .map_err(|e| SigstoreError::SetInvalid(e.to_string()))?;
             tlog.key
-                .verify(
-                    crate::crypto::HashAlg::Sha256,
-                    &signed,
-                    &promise.signed_entry_timestamp.0,
-                )
+                .verify_signature(tlog.scheme, &signed, &promise.signed_entry_timestamp.0)
                 .map_err(|e| SigstoreError::SetInvalid(e.to_string()))?;
             if t < tlog.start || tlog.end.is_some_and(|e| t > e) {
                 return Err(SigstoreError::SetInvalid(format!(
@@ -875,7 +878,7 @@ fn verify_checkpoint(
     }
     let verifiers: Vec<NoteVerifier> = names
         .iter()
-        .filter_map(|name| NoteVerifier::from_spki_der(name, &tlog.key.spki_der).ok())
+        .filter_map(|name| NoteVerifier::from_public_key(name, &tlog.key).ok())
         .collect();
     if verifiers.is_empty() {
         return Err(cp(format!(
@@ -999,7 +1002,8 @@ mod checkpoint_tests {
             base_url: "https://rekor.internal.example".into(),
             name: "rekor.internal.example".into(),
             log_id: vec![],
-            key: Key::from_spki_der(signer.public_key().spki_der()).unwrap(),
+            scheme: signer.public_key().default_scheme(),
+            key: signer.public_key(),
             start: "2020-01-01T00:00:00Z".parse().unwrap(),
             end: None,
         }
@@ -1027,5 +1031,39 @@ mod checkpoint_tests {
             // And the tree must be the proof's.
             assert!(verify_checkpoint(&note, &log, 6, &root).is_err());
         }
+    }
+
+    #[test]
+    fn a_checkpoint_signature_in_r_s_form_is_refused() {
+        let root: merkle::Hash = [7; 32];
+        let signer = key("test-only-signing.pem");
+        let log = tlog(&signer);
+        let body = format!(
+            "rekor.internal.example - 42\n5\n{}\n",
+            STANDARD.encode(root)
+        );
+        let note = attestor_core::note::sign(&body, "rekor.internal.example", &signer).unwrap();
+        verify_checkpoint(&note, &log, 5, &root).unwrap();
+        // The same signature as a 64-byte r||s, as Go's verifiers refuse it.
+        let signed = SignedNote::parse(&note).unwrap();
+        let line = &signed.signatures[0];
+        let mut raw = line.key_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(
+            &p256::ecdsa::Signature::from_der(&line.signature)
+                .unwrap()
+                .to_bytes(),
+        );
+        let fixed = format!(
+            "{}\n\u{2014} {} {}\n",
+            signed.text,
+            line.name,
+            STANDARD.encode(raw)
+        );
+        let e = verify_checkpoint(&fixed, &log, 5, &root).unwrap_err();
+        assert!(matches!(e, SigstoreError::CheckpointInvalid(_)), "{e}");
+        assert!(
+            e.to_string().contains("not an ASN.1 DER ECDSA signature"),
+            "{e}"
+        );
     }
 }

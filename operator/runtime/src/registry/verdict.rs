@@ -104,14 +104,10 @@ pub fn signing_keys(store: &TrustStore, at: Timestamp) -> Vec<TrustedKey> {
         .filter(|a| a.purposes.contains(&Purpose::AttestationSigning))
         .filter(|a| a.not_before.is_none_or(|t| t <= at) && a.expires.is_none_or(|t| at < t))
         .filter_map(|a| match &a.material {
-            AnchorMaterial::Key(key) => {
-                attestor_sigstore::crypto::Key::from_spki_der(key.spki_der())
-                    .ok()
-                    .map(|key| TrustedKey {
-                        name: a.name.clone(),
-                        key,
-                    })
-            }
+            AnchorMaterial::Key(key) => Some(TrustedKey {
+                name: a.name.clone(),
+                key: key.clone(),
+            }),
             _ => None,
         })
         .collect()
