@@ -6,6 +6,7 @@
 //! timestamp), every RFC 3161 timestamp, then the signing certificate at each
 //! verified signing time (chain to a trusted CA, embedded SCT, identity).
 
+use attestor_core::keys::{HashAlg, PublicKey};
 use attestor_core::merkle;
 use attestor_core::note::{CheckpointBody, NoteVerifier, SignedNote};
 pub use attestor_core::verify::TlogPolicy;
@@ -15,8 +16,6 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::cert::{Cert, sha256, validate_chain};
-use attestor_core::keys::{HashAlg, PublicKey};
-
 use crate::crypto::{Content as Signed, verify_content, verify_content_prehashed};
 use crate::error::SigstoreError;
 use crate::model::{Bundle, TlogEntry};

@@ -330,34 +330,24 @@ impl PublicKey {
                     .as_ref()
                     .and_then(|p| x509_parser::der_parser::oid::Oid::try_from(p).ok())
                     .map(|o| o.to_id_string());
-                let not_on_curve = |name: &str| {
-                    KeyError::Malformed(format!("{name} public key is not a valid curve point"))
-                };
                 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+                // The curve crates check that the point is on the curve; the
+                // canonical form is the uncompressed point.
                 let (key_type, point) = match curve.as_deref() {
                     Some(OID_P256) => (
                         KeyType::EcdsaP256,
                         p256::PublicKey::from_sec1_bytes(key_bits)
-                            .map_err(|_| not_on_curve("P-256"))?
-                            .to_encoded_point(false)
-                            .as_bytes()
-                            .to_vec(),
+                            .map(|p| p.to_encoded_point(false).as_bytes().to_vec()),
                     ),
                     Some(OID_P384) => (
                         KeyType::EcdsaP384,
                         p384::PublicKey::from_sec1_bytes(key_bits)
-                            .map_err(|_| not_on_curve("P-384"))?
-                            .to_encoded_point(false)
-                            .as_bytes()
-                            .to_vec(),
+                            .map(|p| p.to_encoded_point(false).as_bytes().to_vec()),
                     ),
                     Some(OID_P521) => (
                         KeyType::EcdsaP521,
                         p521::PublicKey::from_sec1_bytes(key_bits)
-                            .map_err(|_| not_on_curve("P-521"))?
-                            .to_encoded_point(false)
-                            .as_bytes()
-                            .to_vec(),
+                            .map(|p| p.to_encoded_point(false).as_bytes().to_vec()),
                     ),
                     other => {
                         return Err(KeyError::AlgorithmNotSupported {
@@ -366,6 +356,12 @@ impl PublicKey {
                         });
                     }
                 };
+                let point = point.map_err(|_| {
+                    KeyError::Malformed(format!(
+                        "{} public key is not a valid curve point",
+                        &key_type.name()["ECDSA ".len()..]
+                    ))
+                })?;
                 Ok(Self::from_parts(key_type, point, None))
             }
             OID_ED25519 => {
