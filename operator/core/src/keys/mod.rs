@@ -585,6 +585,17 @@ impl PublicKey {
         }
     }
 
+    fn check_fits(&self, scheme: SignatureScheme) -> Result<(), SignatureError> {
+        if scheme.fits(self.key_type) {
+            Ok(())
+        } else {
+            Err(SignatureError::SchemeMismatch {
+                scheme,
+                key_type: self.key_type,
+            })
+        }
+    }
+
     /// Verifies `sig` over `message` with `scheme`. ECDSA signatures are ASN.1
     /// DER in the strict encoding (X.509, CMS, Sigstore and signed notes all
     /// carry DER); high-S values are accepted, as Go accepts them.
@@ -596,12 +607,7 @@ impl PublicKey {
     ) -> Result<(), SignatureError> {
         use HashAlg::*;
         use SignatureScheme as S;
-        if !scheme.fits(self.key_type) {
-            return Err(SignatureError::SchemeMismatch {
-                scheme,
-                key_type: self.key_type,
-            });
-        }
+        self.check_fits(scheme)?;
         let ring_alg: &dyn ring_sig::VerificationAlgorithm = match (self.key_type, scheme) {
             (KeyType::EcdsaP256, S::Ecdsa(Sha256)) => &ring_sig::ECDSA_P256_SHA256_ASN1,
             (KeyType::EcdsaP256, S::Ecdsa(Sha384)) => &ring_sig::ECDSA_P256_SHA384_ASN1,
@@ -638,12 +644,7 @@ impl PublicKey {
         sig: &[u8],
     ) -> Result<(), SignatureError> {
         use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-        if !scheme.fits(self.key_type) {
-            return Err(SignatureError::SchemeMismatch {
-                scheme,
-                key_type: self.key_type,
-            });
-        }
+        self.check_fits(scheme)?;
         let SignatureScheme::Ecdsa(hash) = scheme else {
             return Err(SignatureError::Unsupported(
                 "only ECDSA signatures can be verified from a digest alone; give the message",
