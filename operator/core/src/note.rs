@@ -14,7 +14,9 @@
 //!   `SHA-256(name || 0x0A || type || 32-byte key)[:4]`;
 //! - ECDSA (type 0x02, what Sigstore's Rekor v1 and the transparency-dev witness
 //!   sign with): the first four bytes of SHA-256 of the key's DER SubjectPublicKeyInfo,
-//!   i.e. of Rekor's log id. The signature is ASN.1 DER over the note text.
+//!   i.e. of Rekor's log id. The signature is ASN.1 DER (a fixed-size r||s is
+//!   refused) over the SHA-256 of the note text on every curve, P-384 and P-521
+//!   included, as Rekor's and transparency-dev's verifiers hash it.
 //!
 //! Everything is bounded before it is parsed: [`MAX_NOTE_LEN`] bytes and
 //! [`MAX_SIGNATURES`] signature lines (the spec asks for at least 16).
@@ -23,10 +25,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ring::signature::{self as ring_sig, UnparsedPublicKey};
 use sha2::{Digest as _, Sha256};
-use x509_parser::prelude::FromDer;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{HashAlg, KeyType, PublicKey, SignatureScheme, SigningKey, is_strict_ecdsa_der};
 use crate::merkle::Hash;
 
 /// A checkpoint with a few post-quantum signatures fits many times over.
@@ -40,11 +40,6 @@ const SIG_TYPE_ED25519: u8 = 0x01;
 const SIG_TYPE_ECDSA: u8 = 0x02;
 const SIG_TYPE_COSIGNATURE_V1: u8 = 0x04;
 
-const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_ED25519: &str = "1.3.101.112";
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
     #[error("signed note is {0} bytes, more than the {MAX_NOTE_LEN} accepted")]
@@ -55,6 +50,14 @@ pub enum NoteError {
     TooManySignatures,
     #[error("signature by note key {name} (key id {key_id:08x}) does not verify")]
     SignatureInvalid { name: String, key_id: u32 },
+    #[error(
+        "signature by note key {name} (key id {key_id:08x}) is {len} bytes that are not an ASN.1 DER ECDSA signature (a fixed-size r||s is refused, as Go refuses it)"
+    )]
+    EcdsaSignatureNotDer {
+        name: String,
+        key_id: u32,
+        len: usize,
+    },
     #[error("note key {name} signed the note more than once")]
     DuplicateSignature { name: String },
     #[error("the note carries no signature by a trusted key (it is signed by: {signers})")]
@@ -81,9 +84,9 @@ impl NoteError {
             | NoteError::Malformed(_)
             | NoteError::TooManySignatures
             | NoteError::BadCheckpoint(_) => "CheckpointMalformed",
-            NoteError::SignatureInvalid { .. } | NoteError::DuplicateSignature { .. } => {
-                "CheckpointSignatureInvalid"
-            }
+            NoteError::SignatureInvalid { .. }
+            | NoteError::EcdsaSignatureNotDer { .. }
+            | NoteError::DuplicateSignature { .. } => "CheckpointSignatureInvalid",
             NoteError::NoTrustedSignature { .. } => "LogKeyNotTrusted",
             NoteError::BadKey(_) => "KeyMalformed",
             NoteError::WitnessThresholdNotMet { .. } => "WitnessThresholdNotMet",
@@ -112,11 +115,9 @@ pub struct SignedNote {
 #[derive(Clone, PartialEq, Eq)]
 enum KeyKind {
     Ed25519([u8; 32]),
-    /// Uncompressed point and the ring algorithm for its curve.
-    Ecdsa {
-        point: Vec<u8>,
-        p384: bool,
-    },
+    /// Any ECDSA curve; the signature is ASN.1 DER over SHA-256 of the text,
+    /// whatever the curve, as Rekor and transparency-dev sign and verify.
+    Ecdsa(PublicKey),
     CosignatureV1([u8; 32]),
 }
 
@@ -130,10 +131,9 @@ pub struct NoteVerifier {
 
 impl std::fmt::Debug for NoteVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.kind {
-            KeyKind::Ed25519(_) => "ed25519",
-            KeyKind::Ecdsa { p384: false, .. } => "ecdsa-p256",
-            KeyKind::Ecdsa { p384: true, .. } => "ecdsa-p384",
+        let kind = match &self.kind {
+            KeyKind::Ed25519(_) => "Ed25519",
+            KeyKind::Ecdsa(key) => key.key_type().name(),
             KeyKind::CosignatureV1(_) => "cosignature/v1",
         };
         write!(f, "NoteVerifier({} {:08x} {kind})", self.name, self.key_id)
@@ -179,64 +179,40 @@ impl NoteVerifier {
         })
     }
 
-    /// The note key for one of the product's own keys.
+    /// The note key for a public key: Ed25519 as type 0x01 (its key id bound
+    /// to the name), ECDSA on any curve with the first four bytes of SHA-256
+    /// of its canonical SubjectPublicKeyInfo as key id, as Rekor computes it.
     pub fn from_public_key(name: &str, key: &PublicKey) -> Result<Self, NoteError> {
-        Self::from_spki_der(name, key.spki_der())
-    }
-
-    /// A key given as a DER SubjectPublicKeyInfo: ECDSA P-256 or P-384 (the key
-    /// id is SHA-256 of the SPKI, as Rekor computes it), or Ed25519 (type 0x01).
-    pub fn from_spki_der(name: &str, spki_der: &[u8]) -> Result<Self, NoteError> {
         check_name(name)?;
-        let (rest, spki) = SubjectPublicKeyInfo::from_der(spki_der)
-            .map_err(|e| NoteError::BadKey(format!("not a DER SubjectPublicKeyInfo: {e}")))?;
-        if !rest.is_empty() {
-            return Err(NoteError::BadKey(
-                "trailing bytes after the SubjectPublicKeyInfo".into(),
-            ));
-        }
-        let alg = spki.algorithm.algorithm.to_id_string();
-        let key = spki.subject_public_key.data.to_vec();
-        match alg.as_str() {
-            OID_ED25519 => {
-                let key: [u8; 32] = key
+        match key.key_type() {
+            KeyType::Ed25519 => {
+                let raw: [u8; 32] = key
+                    .raw()
                     .try_into()
                     .map_err(|_| NoteError::BadKey("an Ed25519 key is 32 bytes".into()))?;
-                Self::ed25519(name, key)
+                Self::ed25519(name, raw)
             }
-            OID_EC_PUBLIC_KEY => {
-                let curve = spki
-                    .algorithm
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.as_oid().ok())
-                    .map(|o| o.to_id_string());
-                let p384 = match curve.as_deref() {
-                    Some(OID_P256) => false,
-                    Some(OID_P384) => true,
-                    other => {
-                        return Err(NoteError::BadKey(format!(
-                            "ECDSA curve {other:?} is not supported for notes (P-256, P-384)"
-                        )));
-                    }
-                };
-                let expected = if p384 { 97 } else { 65 };
-                if key.len() != expected || key[0] != 0x04 {
-                    return Err(NoteError::BadKey(
-                        "the ECDSA point is not uncompressed or has the wrong length".into(),
-                    ));
-                }
-                let d = Sha256::digest(spki_der);
+            t if t.is_ecdsa() => {
+                let id = key.key_id();
+                let d = id.as_bytes();
                 Ok(Self {
                     name: name.to_string(),
                     key_id: u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
-                    kind: KeyKind::Ecdsa { point: key, p384 },
+                    kind: KeyKind::Ecdsa(key.clone()),
                 })
             }
             other => Err(NoteError::BadKey(format!(
-                "key algorithm {other} is not supported for notes"
+                "{other} keys do not sign notes (Ed25519, ECDSA)"
             ))),
         }
+    }
+
+    /// A key given as a DER SubjectPublicKeyInfo; see [`Self::from_public_key`].
+    pub fn from_spki_der(name: &str, spki_der: &[u8]) -> Result<Self, NoteError> {
+        check_name(name)?;
+        let key =
+            PublicKey::from_spki_der(spki_der).map_err(|e| NoteError::BadKey(e.to_string()))?;
+        Self::from_public_key(name, &key)
     }
 
     /// A verifier key in the `vkey` text form `<name>+<hex key id>+<base64(type || key)>`,
@@ -291,6 +267,22 @@ impl NoteVerifier {
         sig.name == self.name && sig.key_id == self.key_id
     }
 
+    /// Refuses an ECDSA signature that is not ASN.1 DER, as Go's note
+    /// verifiers do: a fixed-size r||s is a different encoding of the same
+    /// signature, and a note has one.
+    pub fn check_encoding(&self, sig: &NoteSignature) -> Result<(), NoteError> {
+        match &self.kind {
+            KeyKind::Ecdsa(key) if !is_strict_ecdsa_der(&sig.signature, key.key_type()) => {
+                Err(NoteError::EcdsaSignatureNotDer {
+                    name: sig.name.clone(),
+                    key_id: sig.key_id,
+                    len: sig.signature.len(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Checks one signature line against this key; for a cosignature, returns its timestamp.
     fn check(&self, text: &str, sig: &[u8]) -> Option<Option<u64>> {
         match &self.kind {
@@ -298,17 +290,14 @@ impl NoteVerifier {
                 .verify(text.as_bytes(), sig)
                 .ok()
                 .map(|_| None),
-            KeyKind::Ecdsa { point, p384 } => {
-                let alg = if *p384 {
-                    &ring_sig::ECDSA_P384_SHA384_ASN1
-                } else {
-                    &ring_sig::ECDSA_P256_SHA256_ASN1
-                };
-                UnparsedPublicKey::new(alg, point)
-                    .verify(text.as_bytes(), sig)
-                    .ok()
-                    .map(|_| None)
-            }
+            KeyKind::Ecdsa(key) => key
+                .verify_signature(
+                    SignatureScheme::Ecdsa(HashAlg::Sha256),
+                    text.as_bytes(),
+                    sig,
+                )
+                .ok()
+                .map(|_| None),
             KeyKind::CosignatureV1(key) => {
                 if sig.len() != 8 + 64 {
                     return None;
@@ -418,6 +407,7 @@ impl SignedNote {
                     name: sig.name.clone(),
                 });
             }
+            v.check_encoding(sig)?;
             let cosigned_at =
                 v.check(&self.text, &sig.signature)
                     .ok_or_else(|| NoteError::SignatureInvalid {

@@ -287,6 +287,9 @@ impl TlogEntry {
                         name: name.to_string(),
                     }));
                 }
+                // The bare signature is then verified like a legacy one, which may be
+                // r||s; a note's ECDSA signature is DER only.
+                verifier.check_encoding(line).map_err(TlogFailure::Note)?;
                 found = Some(line);
                 break;
             }
@@ -494,6 +497,55 @@ mod tests {
         odd.append(b"x");
         let e = odd.entry(0, &key).unwrap();
         assert!(e.checkpoint.note.is_none() && e.checkpoint.signature.is_some());
+    }
+
+    #[test]
+    fn a_note_signature_in_r_s_form_is_refused_but_a_legacy_one_is_not() {
+        let key = SigningKey::from_pem(P256_PKCS8).unwrap();
+        let anchor = TrustAnchor::from_key("log", key.public_key())
+            .with_purposes(vec![Purpose::TransparencyLog]);
+        let trust = TrustStore::new(vec![anchor]);
+        let mut log = LocalLog::new("test.local/log");
+        let idx = log.append(b"entry");
+        let entry = log.entry(idx, &key).unwrap();
+        let at = Timestamp::UNIX_EPOCH;
+        entry.verify(b"entry", &trust, at).unwrap();
+
+        // The same signature as a 64-byte r||s on the note's line.
+        let note = entry.checkpoint.note.clone().unwrap();
+        let signed = SignedNote::parse(&note).unwrap();
+        let line = &signed.signatures[0];
+        let fixed = p256::ecdsa::Signature::from_der(&line.signature)
+            .unwrap()
+            .to_bytes();
+        let mut raw = line.key_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(&fixed);
+        let mut bad = entry.clone();
+        bad.checkpoint.note = Some(format!(
+            "{}\n\u{2014} {} {}\n",
+            signed.text,
+            line.name,
+            STANDARD.encode(raw)
+        ));
+        let e = bad.verify(b"entry", &trust, at).unwrap_err();
+        assert_eq!(e.reason(), "CheckpointSignatureInvalid", "{e}");
+        assert!(
+            e.to_string().contains("not an ASN.1 DER ECDSA signature"),
+            "{e}"
+        );
+
+        // The legacy bare signature, the product's own format, still takes r||s.
+        let mut legacy = entry.clone();
+        let body = Checkpoint::body(
+            &legacy.checkpoint.origin,
+            legacy.checkpoint.tree_size,
+            &legacy.checkpoint.root_hash,
+        );
+        legacy.checkpoint.note = None;
+        let der = key.sign(body.as_bytes());
+        let fixed = p256::ecdsa::Signature::from_der(&der).unwrap().to_bytes();
+        legacy.checkpoint.signature = Some(STANDARD.encode(fixed));
+        legacy.verify(b"entry", &trust, at).unwrap();
     }
 
     #[test]

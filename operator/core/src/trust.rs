@@ -136,9 +136,9 @@ impl Purpose {
 /// A `PUBLIC KEY` block as anchor material; well-formed keys of other
 /// algorithms become `Unsupported` so that they are reported by name.
 fn key_material(name: &str, block: &crate::pem::PemBlock) -> Result<AnchorMaterial, AnchorError> {
-    match PublicKey::from_spki_der(&block.der) {
+    match PublicKey::from_spki_der_product(&block.der) {
         Ok(key) => Ok(AnchorMaterial::Key(key)),
-        Err(KeyError::AlgorithmNotSupported { algorithm }) => Ok(AnchorMaterial::Unsupported {
+        Err(KeyError::AlgorithmNotSupported { algorithm, .. }) => Ok(AnchorMaterial::Unsupported {
             key_id: Sha256Digest::of(&block.der),
             algorithm,
         }),
@@ -607,7 +607,7 @@ impl TrustStore {
                     anchor.check_window(key.key_id(), at).map_err(Some)?;
                     Ok(VerifiedSigner {
                         key_id: key.key_id(),
-                        algorithm: key.algorithm(),
+                        algorithm: Self::product_algorithm(key)?,
                         anchor: anchor.name.clone(),
                         certificate_path: Vec::new(),
                         valid_until: anchor.expires,
@@ -627,7 +627,7 @@ impl TrustStore {
                         .map_err(|e| Some(SignerFailure::Chain(e)))?;
                     Ok(VerifiedSigner {
                         key_id: key.key_id(),
-                        algorithm: key.algorithm(),
+                        algorithm: Self::product_algorithm(key)?,
                         anchor: anchor.name.clone(),
                         certificate_path: vec![cert.subject().to_string()],
                         valid_until: min_opt(anchor.expires, Some(chain.not_after)),
@@ -643,10 +643,11 @@ impl TrustStore {
                         anchor: format!("certificate \"{}\"", leaf.subject()),
                     })
                 })?;
+                let algorithm = Self::product_algorithm(key)?;
                 self.chain_to_anchor(leaf, shipped, purpose, at)
                     .map(|(anchor, chain)| VerifiedSigner {
                         key_id: key.key_id(),
-                        algorithm: key.algorithm(),
+                        algorithm,
                         anchor: anchor.name.clone(),
                         certificate_path: chain
                             .path
@@ -664,9 +665,24 @@ impl TrustStore {
         }
     }
 
+    /// The product's algorithm of a key that verified. Anchor and certificate
+    /// keys are parsed for the product only, so this is the typed guard of
+    /// that boundary rather than a check expected to fail.
+    fn product_algorithm(key: &PublicKey) -> Result<Algorithm, Option<SignerFailure>> {
+        key.product_algorithm().map_err(|e| match e {
+            KeyError::AlgorithmNotSupported { algorithm, .. } => {
+                Some(SignerFailure::AlgorithmNotSupported {
+                    key_id: key.key_id().to_string(),
+                    algorithm,
+                })
+            }
+            _ => None,
+        })
+    }
+
     fn cert_key(cert: &Certificate) -> Result<&PublicKey, Option<SignerFailure>> {
         cert.public_key().map_err(|e| match e {
-            KeyError::AlgorithmNotSupported { algorithm } => {
+            KeyError::AlgorithmNotSupported { algorithm, .. } => {
                 Some(SignerFailure::AlgorithmNotSupported {
                     key_id: format!("of certificate \"{}\"", cert.subject()),
                     algorithm: algorithm.clone(),

@@ -503,7 +503,7 @@ impl Certificate {
             version: x.version().0 + 1,
             not_before,
             not_after,
-            public_key: PublicKey::from_spki(x.public_key()),
+            public_key: PublicKey::from_spki_product(x.public_key()),
             spki: split_spki(x.public_key().raw),
             key_description: describe_key(x.public_key()),
             subject_der: x.subject().as_raw().to_vec(),

@@ -203,7 +203,14 @@ fn ed25519_and_p256_mixes() {
         } else {
             Algorithm::EcdsaP256Sha256
         };
-        assert_eq!(chain.path[0].public_key().unwrap().algorithm(), expected);
+        assert_eq!(
+            chain.path[0]
+                .public_key()
+                .unwrap()
+                .product_algorithm()
+                .unwrap(),
+            expected
+        );
     }
 }
 

@@ -85,10 +85,14 @@ impl ParsedAnchor {
             facts.key_id = anchor.key_id().map(|k| k.to_string());
             match &anchor.material {
                 AnchorMaterial::Key(key) => {
-                    facts.algorithm = Some(key.algorithm().as_str().to_string());
+                    facts.algorithm = key.product_algorithm().ok().map(|a| a.to_string());
                 }
                 AnchorMaterial::Certificate { cert, .. } => {
-                    facts.algorithm = cert.public_key().ok().map(|k| k.algorithm().to_string());
+                    facts.algorithm = cert
+                        .public_key()
+                        .ok()
+                        .and_then(|k| k.product_algorithm().ok())
+                        .map(|a| a.to_string());
                     facts.fingerprint = Some(Sha256Digest::of(cert.der()).to_string());
                     facts.not_before = Some(
                         facts

@@ -65,10 +65,13 @@ fn a_valid_directory_gives_its_keys_with_their_windows() {
     assert!(dir.unsupported.is_empty());
     assert_eq!(dir.keys.len(), 2);
     assert_eq!(dir.keys[0].key_id, a.id);
-    assert_eq!(dir.keys[0].key.algorithm(), Algorithm::EcdsaP256Sha256);
+    assert_eq!(
+        dir.keys[0].key.product_algorithm(),
+        Ok(Algorithm::EcdsaP256Sha256)
+    );
     assert_eq!(dir.keys[0].not_before, None);
     assert_eq!(dir.keys[1].key_id, b.id);
-    assert_eq!(dir.keys[1].key.algorithm(), Algorithm::Ed25519);
+    assert_eq!(dir.keys[1].key.product_algorithm(), Ok(Algorithm::Ed25519));
     assert_eq!(dir.keys[1].not_before, Some(ts("2026-01-01T00:00:00Z")));
     assert_eq!(dir.keys[1].expires, Some(ts("2026-12-31T23:00:00Z")));
 

@@ -13,9 +13,9 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
+use attestor_core::keys::{KeyError, PublicKey};
 use attestor_core::x509::{Certificate, KeyPurpose, validate_path};
 
-use crate::crypto::{CryptoError, Key};
 use crate::der;
 
 pub const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
@@ -44,7 +44,7 @@ pub struct Cert {
     pub issuer_raw: Vec<u8>,
     pub not_before: Timestamp,
     pub not_after: Timestamp,
-    pub key: Result<Key, CryptoError>,
+    pub key: Result<PublicKey, KeyError>,
     pub spki_der: Vec<u8>,
     /// The signed part, for the precertificate SCTs are issued over.
     pub tbs: Vec<u8>,
@@ -84,7 +84,7 @@ impl Cert {
             issuer_raw: x.issuer().as_raw().to_vec(),
             not_before: ts(&x.validity().not_before)?,
             not_after: ts(&x.validity().not_after)?,
-            key: Key::from_spki_der(x.public_key().raw),
+            key: PublicKey::from_spki_der(x.public_key().raw),
             spki_der: x.public_key().raw.to_vec(),
             tbs: x.tbs_certificate.as_ref().to_vec(),
             is_ca: x

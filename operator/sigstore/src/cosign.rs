@@ -36,7 +36,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cert::Cert;
-use crate::crypto::Key;
 use crate::error::SigstoreError;
 use crate::model::{
     B64, Bundle, CertificateChain, DsseEnvelope, InclusionPromise, Int64, KindVersion, LogId,
@@ -47,6 +46,7 @@ use crate::root::TrustedRoot;
 use crate::verify::{
     Artifact, IdentityRule, Options, Policy, TlogPolicy, Verified, parse_bundle, verify_parsed,
 };
+use attestor_core::keys::PublicKey;
 
 /// The layer of a `.sig` tag: cosign's simple-signing payload.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -135,7 +135,7 @@ impl Kind {
 #[derive(Debug, Clone)]
 pub struct TrustedKey {
     pub name: String,
-    pub key: Key,
+    pub key: PublicKey,
 }
 
 impl TrustedKey {
@@ -148,7 +148,7 @@ impl TrustedKey {
         if block.label != "PUBLIC KEY" {
             return Err(format!("expected a PUBLIC KEY, found {}", block.label));
         }
-        let key = Key::from_spki_der(&block.der).map_err(|e| e.to_string())?;
+        let key = PublicKey::from_spki_der(&block.der).map_err(|e| e.to_string())?;
         Ok(Self {
             name: name.to_string(),
             key,
@@ -161,8 +161,8 @@ impl TrustedKey {
     }
 }
 
-fn key_id(key: &Key) -> String {
-    format!("sha256:{}", hex::encode(crate::cert::sha256(&key.spki_der)))
+fn key_id(key: &PublicKey) -> String {
+    key.key_id().to_string()
 }
 
 /// An issuer's trust, as the bundle verifier takes it.

@@ -1,181 +1,195 @@
-//! Signature verification for the key types a Sigstore trusted root names:
-//! ECDSA P-256/P-384 with SHA-256/384 and Ed25519 through ring, RSA PKCS#1 v1.5
-//! (some TSAs and CT logs), and a prehashed ECDSA P-256 path for artifacts given
-//! only by digest. The product's own keys stay P-256/Ed25519 (attestor-core);
-//! the Fulcio and TSA roots are P-384, so this crate carries its own wider set.
+//! Which signature schemes Sigstore material is verified with. Keys, schemes
+//! and the algorithm registry are attestor-core's ([`attestor_core::keys`]);
+//! this module holds Sigstore's rules for choosing among them:
+//!
+//! - a bundle's signature (DSSE or message signature) is tried with the key's
+//!   default scheme, and for bundles 0.1 to 0.3 also with SHA-256 on P-384 and
+//!   P-521, as old clients signed (sigstore-go `compatSignatureVerifier`);
+//!   an Ed25519 message signature is Ed25519ph (hashedrekord logs only a
+//!   digest), a DSSE one pure Ed25519;
+//! - a log key's scheme is the trusted root's `keyDetails` when it names one,
+//!   else the key's default.
 
-use ring::signature::{self as rs, UnparsedPublicKey};
-use x509_parser::prelude::FromDer;
-use x509_parser::x509::SubjectPublicKeyInfo;
+use attestor_core::keys::{
+    HashAlg, KeyDetails, KeyType, PublicKey, SignatureError, SignatureScheme,
+};
 
-const OID_EC: &str = "1.2.840.10045.2.1";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_ED25519: &str = "1.3.101.112";
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
-
+/// What a bundle's signature signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlg {
-    Sha256,
-    Sha384,
-    Sha512,
+pub enum Content {
+    /// The PAE of a DSSE envelope.
+    Dsse,
+    /// The artifact itself (a `messageSignature`).
+    MessageSignature,
 }
 
-impl HashAlg {
-    pub fn from_oid(oid: &str) -> Option<Self> {
-        match oid {
-            "2.16.840.1.101.3.4.2.1" => Some(HashAlg::Sha256),
-            "2.16.840.1.101.3.4.2.2" => Some(HashAlg::Sha384),
-            "2.16.840.1.101.3.4.2.3" => Some(HashAlg::Sha512),
-            _ => None,
+/// The schemes a bundle signature by `key` is tried with, the default first
+/// (sigstore-go `getSignatureVerifier` and sigstore/sigstore
+/// `LoadDefaultVerifier`): P-256 with SHA-256, P-384 with SHA-384, P-521 with
+/// SHA-512, RSA PKCS#1 v1.5 with SHA-256, Ed25519 pure for DSSE and Ed25519ph
+/// for message signatures; and for bundle versions 1 to 3 (0.1 to 0.3, every
+/// version there is) P-384 and P-521 over SHA-256 too.
+pub fn content_schemes(
+    key: &PublicKey,
+    content: Content,
+    bundle_version: u8,
+) -> Vec<SignatureScheme> {
+    let default = match (key.key_type(), content) {
+        (KeyType::Ed25519, Content::MessageSignature) => SignatureScheme::Ed25519ph,
+        _ => key.default_scheme(),
+    };
+    let mut schemes = vec![default];
+    let compat = (1..=3).contains(&bundle_version);
+    if compat && matches!(key.key_type(), KeyType::EcdsaP384 | KeyType::EcdsaP521) {
+        schemes.push(SignatureScheme::Ecdsa(HashAlg::Sha256));
+    }
+    schemes
+}
+
+/// Verifies a bundle's signature over `message` with the first of
+/// [`content_schemes`] that verifies; returns that scheme.
+pub fn verify_content(
+    key: &PublicKey,
+    content: Content,
+    bundle_version: u8,
+    message: &[u8],
+    sig: &[u8],
+) -> Result<SignatureScheme, SignatureError> {
+    let mut last = SignatureError::Invalid;
+    for scheme in content_schemes(key, content, bundle_version) {
+        match key.verify_signature(scheme, message, sig) {
+            Ok(()) => return Ok(scheme),
+            Err(e) => last = e,
         }
     }
+    Err(last)
+}
 
-    /// `SHA-256`, `SHA-384`, `SHA-512`.
-    pub fn name(self) -> &'static str {
-        match self {
-            HashAlg::Sha256 => "SHA-256",
-            HashAlg::Sha384 => "SHA-384",
-            HashAlg::Sha512 => "SHA-512",
+/// Verifies a message signature from the artifact's `hash` digest alone,
+/// with the [`content_schemes`] over that hash (ECDSA only: Ed25519ph and RSA
+/// need the artifact, as in sigstore-go).
+pub fn verify_content_prehashed(
+    key: &PublicKey,
+    bundle_version: u8,
+    hash: HashAlg,
+    digest: &[u8],
+    sig: &[u8],
+) -> Result<SignatureScheme, SignatureError> {
+    let schemes = content_schemes(key, Content::MessageSignature, bundle_version);
+    let mut last = SignatureError::Unsupported(
+        "the signature is not over the digest given: give the artifact file",
+    );
+    for scheme in schemes.into_iter().filter(|s| s.hash() == Some(hash)) {
+        match key.verify_prehashed(scheme, digest, sig) {
+            Ok(()) => return Ok(scheme),
+            Err(e) => last = e,
         }
     }
+    Err(last)
+}
 
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        use sha2::Digest as _;
-        match self {
-            HashAlg::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            HashAlg::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            HashAlg::Sha512 => sha2::Sha512::digest(data).to_vec(),
-        }
+/// The scheme the trusted root declares for a log key in `keyDetails`:
+/// `None` when it declares nothing usable (absent, unspecified, or a
+/// registry name this verifier does not implement that fits the key), an
+/// error when the declaration contradicts the key.
+pub fn declared_scheme(
+    key: &PublicKey,
+    key_details: &str,
+) -> Result<Option<SignatureScheme>, String> {
+    if key_details.is_empty() || key_details == "PUBLIC_KEY_DETAILS_UNSPECIFIED" {
+        return Ok(None);
     }
-}
-
-/// The hash of a certificate or CMS signature algorithm OID, and whether it is ECDSA
-/// (true), RSA PKCS#1 (false). Ed25519 has no separate hash and is handled apart.
-pub fn signature_algorithm(oid: &str) -> Option<(HashAlg, bool)> {
-    match oid {
-        "1.2.840.10045.4.3.2" => Some((HashAlg::Sha256, true)),
-        "1.2.840.10045.4.3.3" => Some((HashAlg::Sha384, true)),
-        "1.2.840.10045.4.3.4" => Some((HashAlg::Sha512, true)),
-        "1.2.840.113549.1.1.11" => Some((HashAlg::Sha256, false)),
-        "1.2.840.113549.1.1.12" => Some((HashAlg::Sha384, false)),
-        "1.2.840.113549.1.1.13" => Some((HashAlg::Sha512, false)),
-        _ => None,
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CryptoError {
-    #[error("public key is malformed: {0}")]
-    BadKey(String),
-    #[error("{0} is not supported")]
-    Unsupported(String),
-    #[error("signature does not verify")]
-    Invalid,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    P256,
-    P384,
-    Ed25519,
-    Rsa,
-}
-
-/// A parsed SubjectPublicKeyInfo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
-    pub kind: KeyKind,
-    /// What ring wants: the EC point, the Ed25519 key, or the RSAPublicKey DER.
-    raw: Vec<u8>,
-    pub spki_der: Vec<u8>,
-}
-
-impl Key {
-    pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
-        let (rest, spki) = SubjectPublicKeyInfo::from_der(der)
-            .map_err(|e| CryptoError::BadKey(format!("not a SubjectPublicKeyInfo: {e}")))?;
-        if !rest.is_empty() {
-            return Err(CryptoError::BadKey("trailing bytes after the key".into()));
-        }
-        let alg = spki.algorithm.algorithm.to_id_string();
-        let raw = spki.subject_public_key.data.to_vec();
-        let kind = match alg.as_str() {
-            OID_EC => {
-                let curve = spki
-                    .algorithm
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.as_oid().ok())
-                    .map(|o| o.to_id_string());
-                match curve.as_deref() {
-                    Some(OID_P256) if raw.len() == 65 && raw[0] == 4 => KeyKind::P256,
-                    Some(OID_P384) if raw.len() == 97 && raw[0] == 4 => KeyKind::P384,
-                    Some(OID_P256 | OID_P384) => {
-                        return Err(CryptoError::BadKey("EC point is not uncompressed".into()));
-                    }
-                    other => {
-                        return Err(CryptoError::Unsupported(format!("ECDSA curve {other:?}")));
-                    }
-                }
+    let contradicts = || {
+        format!(
+            "keyDetails {key_details} does not fit its {} key",
+            describe(key)
+        )
+    };
+    match KeyDetails::lookup(key_details) {
+        Some(d) => {
+            if d.key_type != key.key_type() || d.rsa_bits.is_some_and(|b| Some(b) != key.rsa_bits())
+            {
+                return Err(contradicts());
             }
-            OID_ED25519 if raw.len() == 32 => KeyKind::Ed25519,
-            OID_RSA => KeyKind::Rsa,
-            other => return Err(CryptoError::Unsupported(format!("key algorithm {other}"))),
-        };
-        Ok(Self {
-            kind,
-            raw,
-            spki_der: der.to_vec(),
-        })
-    }
-
-    /// Verifies `sig` over `message`, hashing with `hash` (ignored for Ed25519).
-    pub fn verify(&self, hash: HashAlg, message: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-        let alg: &dyn rs::VerificationAlgorithm = match (self.kind, hash) {
-            (KeyKind::Ed25519, _) => &rs::ED25519,
-            (KeyKind::P256, HashAlg::Sha256) => &rs::ECDSA_P256_SHA256_ASN1,
-            (KeyKind::P256, HashAlg::Sha384) => &rs::ECDSA_P256_SHA384_ASN1,
-            (KeyKind::P384, HashAlg::Sha256) => &rs::ECDSA_P384_SHA256_ASN1,
-            (KeyKind::P384, HashAlg::Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
-            (KeyKind::Rsa, HashAlg::Sha256) => &rs::RSA_PKCS1_2048_8192_SHA256,
-            (KeyKind::Rsa, HashAlg::Sha384) => &rs::RSA_PKCS1_2048_8192_SHA384,
-            (KeyKind::Rsa, HashAlg::Sha512) => &rs::RSA_PKCS1_2048_8192_SHA512,
-            (kind, hash) => {
-                return Err(CryptoError::Unsupported(format!("{kind:?} with {hash:?}")));
-            }
-        };
-        UnparsedPublicKey::new(alg, &self.raw)
-            .verify(message, sig)
-            .map_err(|_| CryptoError::Invalid)
-    }
-
-    /// The default hash of a key for Sigstore message signatures.
-    pub fn default_hash(&self) -> HashAlg {
-        match self.kind {
-            KeyKind::P384 => HashAlg::Sha384,
-            _ => HashAlg::Sha256,
+            Ok(Some(d.scheme))
         }
+        None => match KeyDetails::key_family(key_details) {
+            Some(family) if !family.admits(key.key_type()) => Err(contradicts()),
+            _ => Ok(None),
+        },
+    }
+}
+
+fn describe(key: &PublicKey) -> String {
+    match key.rsa_bits() {
+        Some(bits) => format!("RSA-{bits}"),
+        None => key.key_type().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(pem_file: &str) -> PublicKey {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/keys")
+            .join(pem_file);
+        PublicKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
-    /// Verifies an ECDSA P-256 DER signature over a SHA-256 digest computed elsewhere
-    /// (an artifact given only as `sha256:<hex>`).
-    pub fn verify_prehashed_sha256(
-        &self,
-        digest: &[u8; 32],
-        sig: &[u8],
-    ) -> Result<(), CryptoError> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-        if self.kind != KeyKind::P256 {
-            return Err(CryptoError::Unsupported(format!(
-                "verifying a {:?} signature from the artifact digest alone (give the artifact file)",
-                self.kind
-            )));
+    #[test]
+    fn content_schemes_follow_sigstore_go() {
+        use HashAlg::*;
+        use SignatureScheme::*;
+        let p256 = key("test-only-signing.pub.pem");
+        let p384 = key("test-only-p384.pub.pem");
+        let ed = key("test-only-signing-ed25519.pub.pem");
+        assert_eq!(content_schemes(&p256, Content::Dsse, 3), [Ecdsa(Sha256)]);
+        for content in [Content::Dsse, Content::MessageSignature] {
+            assert_eq!(
+                content_schemes(&p384, content, 1),
+                [Ecdsa(Sha384), Ecdsa(Sha256)]
+            );
+            // A later bundle version would not get the compatibility scheme.
+            assert_eq!(content_schemes(&p384, content, 4), [Ecdsa(Sha384)]);
         }
-        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.raw)
-            .map_err(|_| CryptoError::BadKey("not a P-256 point".into()))?;
-        let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| CryptoError::Invalid)?;
-        vk.verify_prehash(digest, &sig)
-            .map_err(|_| CryptoError::Invalid)
+        assert_eq!(content_schemes(&ed, Content::Dsse, 3), [Ed25519]);
+        assert_eq!(
+            content_schemes(&ed, Content::MessageSignature, 3),
+            [Ed25519ph]
+        );
+    }
+
+    #[test]
+    fn key_details_select_or_contradict() {
+        let p256 = key("test-only-signing.pub.pem");
+        let p384 = key("test-only-p384.pub.pem");
+        assert_eq!(
+            declared_scheme(&p384, "PKIX_ECDSA_P384_SHA_384"),
+            Ok(Some(SignatureScheme::Ecdsa(HashAlg::Sha384)))
+        );
+        assert_eq!(
+            declared_scheme(&p384, "PKIX_ECDSA_P384_SHA_256"),
+            Ok(Some(SignatureScheme::Ecdsa(HashAlg::Sha256)))
+        );
+        assert_eq!(declared_scheme(&p256, ""), Ok(None));
+        // Unknown to this verifier but about the same key type: the default.
+        assert_eq!(
+            declared_scheme(&p256, "PKIX_ECDSA_P256_HMAC_SHA_256"),
+            Ok(None)
+        );
+        assert_eq!(declared_scheme(&p256, "ML_DSA_65"), Ok(None));
+        // Known or not, a declaration of another key type is an error.
+        for wrong in [
+            "PKIX_ECDSA_P384_SHA_384",
+            "PKIX_ED25519",
+            "PKIX_RSA_PKCS1V15_2048_SHA256",
+            "PKCS1_RSA_PKCS1V5",
+            "PKIX_ECDSA_P521_HMAC_SHA_512",
+        ] {
+            let e = declared_scheme(&p256, wrong).unwrap_err();
+            assert!(e.contains("ECDSA P-256"), "{wrong}: {e}");
+        }
     }
 }

@@ -5,8 +5,10 @@
 
 use jiff::Timestamp;
 
+use attestor_core::keys::{PublicKey, SignatureScheme};
+
 use crate::cert::Cert;
-use crate::crypto::Key;
+use crate::crypto::declared_scheme;
 use crate::error::SigstoreError;
 use crate::model::{CertificateAuthority, TimeRange, TransparencyLogInstance, TrustedRootDoc};
 use crate::sct::CtLog;
@@ -25,7 +27,9 @@ pub struct Tlog {
     /// The checkpoint key name: the base URL's host.
     pub name: String,
     pub log_id: Vec<u8>,
-    pub key: Key,
+    pub key: PublicKey,
+    /// What the log signs entry timestamps with: the root's `keyDetails`, else the key's default.
+    pub scheme: SignatureScheme,
     pub start: Timestamp,
     pub end: Option<Timestamp>,
 }
@@ -85,16 +89,30 @@ fn chain(what: &str, ca: &CertificateAuthority) -> Result<Vec<Cert>, SigstoreErr
         .collect()
 }
 
-fn log(
-    what: &str,
-    t: &TransparencyLogInstance,
-) -> Result<Option<(Key, Timestamp, Option<Timestamp>)>, SigstoreError> {
+/// A log's key, the scheme its `keyDetails` declares, and its validity.
+struct LogKey {
+    key: PublicKey,
+    declared: Option<SignatureScheme>,
+    start: Timestamp,
+    end: Option<Timestamp>,
+}
+
+fn log(what: &str, t: &TransparencyLogInstance) -> Result<Option<LogKey>, SigstoreError> {
     let (start, end) = window(what, &t.public_key.valid_for)?;
-    // Keys of a type this verifier does not support (e.g. a PKCS#1 RSA CT key of a
-    // retired staging log) cannot verify anything: skipped, not fatal.
-    Ok(Key::from_spki_der(&t.public_key.raw_bytes.0)
-        .ok()
-        .map(|k| (k, start, end)))
+    // Keys this verifier cannot read (e.g. the bare PKCS#1 RSA CT key of a retired
+    // staging log, which is no SubjectPublicKeyInfo) cannot verify anything: skipped,
+    // not fatal.
+    let Ok(key) = PublicKey::from_spki_der(&t.public_key.raw_bytes.0) else {
+        return Ok(None);
+    };
+    let declared = declared_scheme(&key, &t.public_key.key_details)
+        .map_err(|e| SigstoreError::TrustedRoot(format!("{what}: {e}")))?;
+    Ok(Some(LogKey {
+        key,
+        declared,
+        start,
+        end,
+    }))
 }
 
 impl TrustedRoot {
@@ -114,27 +132,29 @@ impl TrustedRoot {
         }
         let mut root = TrustedRoot::empty();
         for (i, t) in doc.tlogs.iter().enumerate() {
-            if let Some((key, start, end)) = log(&format!("tlogs[{i}]"), t)? {
+            if let Some(l) = log(&format!("tlogs[{i}]"), t)? {
                 root.tlogs.push(Tlog {
                     base_url: t.base_url.clone(),
                     name: host(&t.base_url),
                     log_id: t.log_id.key_id.0.clone(),
-                    key,
-                    start,
-                    end,
+                    scheme: l.declared.unwrap_or_else(|| l.key.default_scheme()),
+                    key: l.key,
+                    start: l.start,
+                    end: l.end,
                 });
             }
         }
         for (i, t) in doc.ctlogs.iter().enumerate() {
-            if let Some((key, start, end)) = log(&format!("ctlogs[{i}]"), t)? {
+            if let Some(l) = log(&format!("ctlogs[{i}]"), t)? {
                 let log_id: [u8; 32] = t.log_id.key_id.0.clone().try_into().map_err(|_| {
                     SigstoreError::TrustedRoot(format!("ctlogs[{i}].logId is not 32 bytes"))
                 })?;
                 root.ctlogs.push(CtLog {
                     log_id,
-                    key,
-                    start,
-                    end,
+                    key: l.key,
+                    declared: l.declared,
+                    start: l.start,
+                    end: l.end,
                 });
             }
         }
@@ -172,5 +192,69 @@ impl TrustedRoot {
 
     pub fn tlog(&self, log_id: &[u8]) -> Option<&Tlog> {
         self.tlogs.iter().find(|t| t.log_id == log_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use attestor_core::keys::HashAlg;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::*;
+
+    fn root_with_tlog_key(pem_file: &str, key_details: &str) -> Result<TrustedRoot, SigstoreError> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/keys")
+            .join(pem_file);
+        let key = PublicKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let doc = serde_json::json!({
+            "mediaType": MEDIA_TYPES[0],
+            "tlogs": [{
+                "baseUrl": "https://rekor.internal.example",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": STANDARD.encode(key.spki_der()),
+                    "keyDetails": key_details,
+                    "validFor": {"start": "2024-01-01T00:00:00Z"},
+                },
+                "logId": {"keyId": STANDARD.encode([1u8; 32])},
+            }],
+        });
+        TrustedRoot::from_json(&serde_json::to_vec(&doc).unwrap())
+    }
+
+    #[test]
+    fn key_details_select_the_log_scheme() {
+        use SignatureScheme::Ecdsa;
+        let scheme = |file, details| root_with_tlog_key(file, details).unwrap().tlogs[0].scheme;
+        assert_eq!(
+            scheme("test-only-p384.pub.pem", "PKIX_ECDSA_P384_SHA_384"),
+            Ecdsa(HashAlg::Sha384)
+        );
+        assert_eq!(
+            scheme("test-only-p384.pub.pem", "PKIX_ECDSA_P384_SHA_256"),
+            Ecdsa(HashAlg::Sha256)
+        );
+        // Absent, or unknown but about the same key type: the key's default.
+        assert_eq!(scheme("test-only-p384.pub.pem", ""), Ecdsa(HashAlg::Sha384));
+        assert_eq!(
+            scheme("test-only-log.pub.pem", "PKIX_ED25519"),
+            SignatureScheme::Ed25519
+        );
+        assert_eq!(
+            scheme("test-only-signing.pub.pem", "PKIX_ECDSA_P256_HMAC_SHA_256"),
+            Ecdsa(HashAlg::Sha256)
+        );
+        // A declaration that contradicts the key is a broken root.
+        for (file, details) in [
+            ("test-only-p384.pub.pem", "PKIX_ECDSA_P256_SHA_256"),
+            ("test-only-signing.pub.pem", "PKCS1_RSA_PKCS1V5"),
+            ("test-only-log.pub.pem", "PKIX_ECDSA_P521_SHA_512"),
+        ] {
+            let e = root_with_tlog_key(file, details).unwrap_err();
+            assert_eq!(e.reason(), "TrustedRootInvalid", "{details}: {e}");
+            assert!(e.to_string().contains("tlogs[0]"), "{e}");
+        }
     }
 }

@@ -6,15 +6,18 @@
 
 use jiff::Timestamp;
 
+use attestor_core::keys::{HashAlg, PublicKey, SignatureScheme};
+
 use crate::cert::{Cert, OID_SCT_LIST, sha256};
-use crate::crypto::{HashAlg, Key};
 use crate::der;
 
 /// A CT log from the trusted root.
 #[derive(Debug, Clone)]
 pub struct CtLog {
     pub log_id: [u8; 32],
-    pub key: Key,
+    pub key: PublicKey,
+    /// The scheme the trusted root's `keyDetails` declares; an SCT must use it.
+    pub declared: Option<SignatureScheme>,
     pub start: Timestamp,
     pub end: Option<Timestamp>,
 }
@@ -144,6 +147,7 @@ pub fn verify_embedded(leaf: &Cert, issuer: &Cert, logs: &[CtLog]) -> Result<usi
             ));
             continue;
         };
+        // RFC 5246 section 7.4.1.4.1: the SCT names its hash and signature algorithm.
         let hash = match sct.hash {
             4 => HashAlg::Sha256,
             5 => HashAlg::Sha384,
@@ -153,6 +157,23 @@ pub fn verify_embedded(leaf: &Cert, issuer: &Cert, logs: &[CtLog]) -> Result<usi
                 continue;
             }
         };
+        let scheme = match sct.sig_alg {
+            1 => SignatureScheme::RsaPkcs1v15(hash),
+            3 => SignatureScheme::Ecdsa(hash),
+            other => {
+                problems.push(format!("SCT signature algorithm {other} is not supported"));
+                continue;
+            }
+        };
+        if let Some(declared) = log.declared
+            && declared != scheme
+        {
+            problems.push(format!(
+                "SCT from CT log {} is signed with {scheme}, but the trusted root declares {declared}",
+                hex::encode(sct.log_id),
+            ));
+            continue;
+        }
         let mut msg = vec![0u8, 0u8];
         msg.extend_from_slice(&sct.timestamp_ms.to_be_bytes());
         msg.extend_from_slice(&1u16.to_be_bytes());
@@ -161,7 +182,11 @@ pub fn verify_embedded(leaf: &Cert, issuer: &Cert, logs: &[CtLog]) -> Result<usi
         msg.extend_from_slice(&tbs);
         msg.extend_from_slice(&(sct.extensions.len() as u16).to_be_bytes());
         msg.extend_from_slice(&sct.extensions);
-        if log.key.verify(hash, &msg, &sct.signature).is_err() {
+        if log
+            .key
+            .verify_signature(scheme, &msg, &sct.signature)
+            .is_err()
+        {
             problems.push(format!(
                 "SCT from CT log {} does not verify",
                 hex::encode(sct.log_id)

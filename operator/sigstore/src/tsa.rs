@@ -9,16 +9,15 @@
 
 use jiff::Timestamp;
 
+use attestor_core::keys::{HashAlg, SignatureScheme};
+
 use crate::cert::{Cert, validate_tsa_chain};
-use crate::crypto::{self, HashAlg};
 use crate::der::{self, Tlv};
 
 const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const OID_TST_INFO: &str = "1.2.840.113549.1.9.16.1.4";
 const OID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
 const OID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
-const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
 /// A token with a few embedded certificates is a few KiB.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
@@ -42,7 +41,8 @@ pub struct Token {
     signed_bytes: Vec<u8>,
     message_digest: Option<Vec<u8>>,
     digest_alg: HashAlg,
-    sig_alg: String,
+    /// The SignerInfo's signatureAlgorithm, DER.
+    sig_alg: Vec<u8>,
     signature: Vec<u8>,
 }
 
@@ -179,7 +179,10 @@ impl Token {
         if rest.len() < 2 {
             return bad("SignerInfo lacks its signature");
         }
-        let sig_alg = alg_oid(&rest[0])?;
+        let sig_alg = der::expect(rest[0], der::SEQUENCE)
+            .map_err(|e| e.to_string())?
+            .raw
+            .to_vec();
         let signature = der::expect(rest[1], der::OCTET_STRING)
             .map_err(|e| e.to_string())?
             .content
@@ -224,13 +227,11 @@ impl Token {
         })
     }
 
-    fn signature_hash(&self) -> Result<HashAlg, String> {
-        match self.sig_alg.as_str() {
-            OID_EC_PUBLIC_KEY | OID_RSA => Ok(self.digest_alg),
-            other => crypto::signature_algorithm(other)
-                .map(|(h, _)| h)
-                .ok_or_else(|| format!("signature algorithm {other} is not supported")),
-        }
+    /// The signature's scheme; a bare key algorithm (rsaEncryption, id-ecPublicKey)
+    /// signs over the SignerInfo's digestAlgorithm.
+    fn signature_scheme(&self) -> Result<SignatureScheme, String> {
+        SignatureScheme::from_algorithm_identifier_der(&self.sig_alg, Some(self.digest_alg))
+            .map_err(|e| e.to_string())
     }
 
     /// Verifies the token over `signature` against `authorities`; returns genTime and the
@@ -248,7 +249,7 @@ impl Token {
         {
             return bad("the timestamp's messageDigest attribute does not match its TSTInfo");
         }
-        let hash = self.signature_hash()?;
+        let scheme = self.signature_scheme()?;
         let mut problems = Vec::new();
         for (index, tsa) in authorities.iter().enumerate() {
             let Some(leaf) = tsa.chain.first() else {
@@ -256,7 +257,7 @@ impl Token {
             };
             let Ok(key) = &leaf.key else { continue };
             if key
-                .verify(hash, &self.signed_bytes, &self.signature)
+                .verify_signature(scheme, &self.signed_bytes, &self.signature)
                 .is_err()
             {
                 continue;

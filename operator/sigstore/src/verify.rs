@@ -6,6 +6,7 @@
 //! timestamp), every RFC 3161 timestamp, then the signing certificate at each
 //! verified signing time (chain to a trusted CA, embedded SCT, identity).
 
+use attestor_core::keys::{HashAlg, PublicKey};
 use attestor_core::merkle;
 use attestor_core::note::{CheckpointBody, NoteVerifier, SignedNote};
 pub use attestor_core::verify::TlogPolicy;
@@ -15,7 +16,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::cert::{Cert, sha256, validate_chain};
-use crate::crypto::{HashAlg, Key};
+use crate::crypto::{Content as Signed, verify_content, verify_content_prehashed};
 use crate::error::SigstoreError;
 use crate::model::{Bundle, TlogEntry};
 use crate::root::{Tlog, TrustedRoot};
@@ -187,40 +188,6 @@ fn proto_name(h: HashAlg) -> &'static str {
     }
 }
 
-/// The hashes a signature by `key` may have been made with, in the order tried: the one the
-/// bundle declares (messageDigest), the key's default (P-256: SHA-256, P-384: SHA-384,
-/// P-521: SHA-512, RSA: SHA-256), and SHA-256 for P-384 and P-521 keys, which older clients
-/// used (sigstore-go's compatibility verifier accepts it for bundles 0.1 to 0.3 too).
-fn message_hashes(key: &Key, declared: Option<HashAlg>) -> Vec<HashAlg> {
-    let mut hashes = Vec::with_capacity(3);
-    for h in declared
-        .into_iter()
-        .chain([key.default_hash(), HashAlg::Sha256])
-    {
-        if !hashes.contains(&h) {
-            hashes.push(h);
-        }
-    }
-    hashes
-}
-
-/// A message signature checked against the artifact's digest alone.
-fn verify_prehashed(
-    key: &Key,
-    alg: HashAlg,
-    digest: &[u8],
-    sig: &[u8],
-) -> Result<(), SigstoreError> {
-    let bad = |e: crate::crypto::CryptoError| SigstoreError::SignatureInvalid(e.to_string());
-    match (alg, <&[u8; 32]>::try_from(digest)) {
-        (HashAlg::Sha256, Ok(d)) => key.verify_prehashed_sha256(d, sig).map_err(bad),
-        _ => Err(SigstoreError::ArtifactRequired(format!(
-            "verifying a signature from the artifact's {} alone is not supported for this key: give the artifact file",
-            alg.name()
-        ))),
-    }
-}
-
 /// A keyless signer: an OIDC issuer and a subject (SAN) pattern, e.g. a GitHub Actions
 /// workflow ref under `https://token.actions.githubusercontent.com`.
 #[derive(Debug, Clone)]
@@ -236,7 +203,7 @@ pub struct Policy {
     /// of its SANs). Empty for key-signed bundles.
     pub identities: Vec<IdentityRule>,
     /// Instead of a certificate: a known public key (DER SubjectPublicKeyInfo).
-    pub key: Option<Key>,
+    pub key: Option<PublicKey>,
     pub artifact: Artifact,
     pub predicate_type: Option<String>,
 }
@@ -491,9 +458,9 @@ pub(crate) fn verify_parsed(
     // The content and its signature.
     let content = match (&bundle.message_signature, &bundle.dsse_envelope) {
         (Some(ms), None) => {
-            // messageDigest is an unauthenticated hint: it names what the log entry records
-            // and must match the artifact, but the signature is checked over the artifact
-            // itself with every hash the key may have been used with (see `message_hashes`).
+            // The signature is tried with the key's schemes (crypto::content_schemes: a P-384
+            // key over SHA-384, and SHA-256 for the clients that signed so), as sigstore-go;
+            // the declared messageDigest is only checked against the artifact.
             let declared = match &ms.message_digest {
                 Some(md) => Some((message_hash(&md.algorithm)?, md.digest.0.clone())),
                 None => None,
@@ -514,20 +481,8 @@ pub(crate) fn verify_parsed(
                             h.name()
                         )));
                     }
-                    let hashes = message_hashes(&key, declared.as_ref().map(|(h, _)| *h));
-                    let mut last = None;
-                    for hash in &hashes {
-                        match key.verify(*hash, b, sig) {
-                            Ok(()) => {
-                                last = None;
-                                break;
-                            }
-                            Err(e) => last = Some(e),
-                        }
-                    }
-                    if let Some(e) = last {
-                        return Err(SigstoreError::SignatureInvalid(e.to_string()));
-                    }
+                    verify_content(&key, Signed::MessageSignature, version, b, sig)
+                        .map_err(|e| SigstoreError::SignatureInvalid(e.to_string()))?;
                     declared.unwrap_or_else(|| (HashAlg::Sha256, sha256(b).to_vec()))
                 }
                 Artifact::Digest(alg, d) => {
@@ -548,7 +503,13 @@ pub(crate) fn verify_parsed(
                         }
                         _ => {}
                     }
-                    verify_prehashed(&key, *alg, d, sig)?;
+                    verify_content_prehashed(&key, version, *alg, d, sig).map_err(|e| match e {
+                        // Ed25519 and RSA signatures need the artifact's bytes.
+                        attestor_core::keys::SignatureError::Unsupported(why) => {
+                            SigstoreError::ArtifactRequired(why.to_string())
+                        }
+                        e => SigstoreError::SignatureInvalid(e.to_string()),
+                    })?;
                     (*alg, d.clone())
                 }
             };
@@ -567,21 +528,8 @@ pub(crate) fn verify_parsed(
             }
             let pae = attestor_core::dsse::pae(&env.payload_type, &env.payload.0);
             let sig = &env.signatures[0].sig.0;
-            let mut last = None;
-            for hash in message_hashes(&key, None) {
-                match key.verify(hash, &pae, sig) {
-                    Ok(()) => {
-                        last = None;
-                        break;
-                    }
-                    Err(e) => last = Some(e),
-                }
-            }
-            if let Some(e) = last {
-                return Err(SigstoreError::SignatureInvalid(format!(
-                    "DSSE envelope: {e}"
-                )));
-            }
+            verify_content(&key, Signed::Dsse, version, &pae, sig)
+                .map_err(|e| SigstoreError::SignatureInvalid(format!("DSSE envelope: {e}")))?;
             Content {
                 signed_digest: Some((HashAlg::Sha256, sha256(&pae).to_vec())),
                 signature: sig.clone(),
@@ -649,7 +597,7 @@ pub(crate) fn verify_parsed(
     }
     let signer_der: &[u8] = match &leaf {
         Some(l) => &l.der,
-        None => &key.spki_der,
+        None => key.spki_der(),
     };
     let mut times = Vec::new();
     let mut entries = Vec::new();
@@ -773,7 +721,7 @@ pub(crate) fn verify_parsed(
         unchecked,
     };
     let Some(leaf) = leaf else {
-        verified.key_sha256 = Some(hex::encode(sha256(&key.spki_der)));
+        verified.key_sha256 = Some(hex::encode(sha256(key.spki_der())));
         return Ok(verified);
     };
     if times.is_empty() {
@@ -1157,11 +1105,7 @@ fn verify_entry(
             let signed = attestor_core::canonical::to_canonical_bytes(&set)
                 .map_err(|e| SigstoreError::SetInvalid(e.to_string()))?;
             tlog.key
-                .verify(
-                    crate::crypto::HashAlg::Sha256,
-                    &signed,
-                    &promise.signed_entry_timestamp.0,
-                )
+                .verify_signature(tlog.scheme, &signed, &promise.signed_entry_timestamp.0)
                 .map_err(|e| SigstoreError::SetInvalid(e.to_string()))?;
             if t < tlog.start || tlog.end.is_some_and(|e| t > e) {
                 return Err(SigstoreError::SetInvalid(format!(
@@ -1198,7 +1142,7 @@ fn verify_checkpoint(
     }
     let verifiers: Vec<NoteVerifier> = names
         .iter()
-        .filter_map(|name| NoteVerifier::from_spki_der(name, &tlog.key.spki_der).ok())
+        .filter_map(|name| NoteVerifier::from_public_key(name, &tlog.key).ok())
         .collect();
     if verifiers.is_empty() {
         return Err(cp(format!(
@@ -1322,7 +1266,8 @@ mod checkpoint_tests {
             base_url: "https://rekor.internal.example".into(),
             name: "rekor.internal.example".into(),
             log_id: vec![],
-            key: Key::from_spki_der(signer.public_key().spki_der()).unwrap(),
+            scheme: signer.public_key().default_scheme(),
+            key: signer.public_key(),
             start: "2020-01-01T00:00:00Z".parse().unwrap(),
             end: None,
         }
@@ -1350,6 +1295,40 @@ mod checkpoint_tests {
             // And the tree must be the proof's.
             assert!(verify_checkpoint(&note, &log, 6, &root).is_err());
         }
+    }
+
+    #[test]
+    fn a_checkpoint_signature_in_r_s_form_is_refused() {
+        let root: merkle::Hash = [7; 32];
+        let signer = key("test-only-signing.pem");
+        let log = tlog(&signer);
+        let body = format!(
+            "rekor.internal.example - 42\n5\n{}\n",
+            STANDARD.encode(root)
+        );
+        let note = attestor_core::note::sign(&body, "rekor.internal.example", &signer).unwrap();
+        verify_checkpoint(&note, &log, 5, &root).unwrap();
+        // The same signature as a 64-byte r||s, as Go's verifiers refuse it.
+        let signed = SignedNote::parse(&note).unwrap();
+        let line = &signed.signatures[0];
+        let mut raw = line.key_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(
+            &p256::ecdsa::Signature::from_der(&line.signature)
+                .unwrap()
+                .to_bytes(),
+        );
+        let fixed = format!(
+            "{}\n\u{2014} {} {}\n",
+            signed.text,
+            line.name,
+            STANDARD.encode(raw)
+        );
+        let e = verify_checkpoint(&fixed, &log, 5, &root).unwrap_err();
+        assert!(matches!(e, SigstoreError::CheckpointInvalid(_)), "{e}");
+        assert!(
+            e.to_string().contains("not an ASN.1 DER ECDSA signature"),
+            "{e}"
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use attestor_sigstore::crypto::Key;
+use attestor_core::keys::PublicKey;
 use attestor_sigstore::{
     Artifact, IdentityRule, Matcher, Policy, SigstoreError, TrustedRoot, verify_bundle,
 };
@@ -20,10 +20,10 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn key(path: &Path) -> Option<Key> {
+fn key(path: &Path) -> Option<PublicKey> {
     let text = String::from_utf8(read(path)).unwrap();
     let blocks = attestor_core::pem::parse_pem(&text).ok()?;
-    Key::from_spki_der(&blocks[0].der).ok()
+    PublicKey::from_spki_der(&blocks[0].der).ok()
 }
 
 /// Runs one case; `Ok` when it verified.
@@ -74,8 +74,7 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ("bundle-negative-log-index_fail", "TlogEntryInvalid"),
     ("bundle-unknown-version_fail", "BundleVersionUnsupported"),
     // Its chain's root is ignored (only the leaf is used, as in sigstore-go); the signature
-    // verifies over the hash its messageDigest declares, and its inclusion proof then has no
-    // checkpoint.
+    // verifies with the key's scheme, and its inclusion proof then has no checkpoint.
     ("bundle-with-root-cert_fail", "CheckpointInvalid"),
     ("checkpoint-bad-keyhint_fail", "CheckpointInvalid"),
     ("checkpoint-wrong-roothash_fail", "CheckpointInvalid"),

@@ -2,8 +2,8 @@
 //! payload, a plain text): its signature is verified against the artifact-free policy given,
 //! and the result says what was not read. Signed with the P-256 test key.
 
+use attestor_core::keys::PublicKey;
 use attestor_core::keys::SigningKey;
-use attestor_sigstore::crypto::Key;
 use attestor_sigstore::{
     Artifact, Options, Policy, SigstoreError, TlogPolicy, TrustedRoot, verify_bundle_with,
 };
@@ -36,7 +36,7 @@ fn bundle(payload_type: &str, payload: &[u8], key: &SigningKey) -> Vec<u8> {
 fn policy(artifact: Artifact, predicate_type: Option<&str>) -> Policy {
     Policy {
         identities: vec![],
-        key: Some(Key::from_spki_der(key().public_key().spki_der()).unwrap()),
+        key: Some(PublicKey::from_spki_der(key().public_key().spki_der()).unwrap()),
         artifact,
         predicate_type: predicate_type.map(str::to_string),
     }

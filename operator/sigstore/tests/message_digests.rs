@@ -1,11 +1,12 @@
 //! Message signatures by a P-384 key over SHA-256 and over SHA-384, as real bundles carry both:
-//! the hash is the one the bundle's `messageDigest` declares, never implied from the curve.
+//! the signature is tried with the key's schemes (SHA-384, and SHA-256 for bundles 0.1 to 0.3,
+//! as sigstore-go), and the declared `messageDigest` must be the artifact's.
 //! Signed by openssl (the independent producer), from examples/keys/test-only-p384.pem.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use attestor_sigstore::crypto::Key;
+use attestor_core::keys::PublicKey;
 use attestor_sigstore::{
     Artifact, Options, Policy, SigstoreError, TlogPolicy, TrustedRoot, verify_bundle_with,
 };
@@ -44,7 +45,7 @@ fn bundle(algorithm: &str, digest: &[u8], signature: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn a_p384_key_verifies_over_the_declared_hash() {
+fn a_p384_key_verifies_over_sha384_and_sha256() {
     use sha2::Digest as _;
     let dir = std::env::temp_dir().join(format!("attestor-p384-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -52,7 +53,8 @@ fn a_p384_key_verifies_over_the_declared_hash() {
     let data = b"an artifact signed by a P-384 key\n";
     std::fs::write(&artifact, data).unwrap();
     let pem = std::fs::read_to_string(repo().join("examples/keys/test-only-p384.pub.pem")).unwrap();
-    let key = Key::from_spki_der(&attestor_core::pem::parse_pem(&pem).unwrap()[0].der).unwrap();
+    let key =
+        PublicKey::from_spki_der(&attestor_core::pem::parse_pem(&pem).unwrap()[0].der).unwrap();
     let root = TrustedRoot::from_json(
         &std::fs::read(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -89,20 +91,21 @@ fn a_p384_key_verifies_over_the_declared_hash() {
         &options,
     )
     .expect("P-384 over SHA-384");
-    // Older clients signed SHA-256 with every curve: a P-384 signature over SHA-256 passes
-    // whatever the bundle declares, as sigstore-go's compatibility verifier decides.
+    // The signature is tried with the key's schemes, not the declared digest's hash (as
+    // sigstore-go): P-384 over SHA-384, and over SHA-256 for the old clients that signed so.
     verify_bundle_with(
         &bundle("SHA2_384", &sha384, &over_256),
         &root,
         &policy,
         &options,
     )
-    .expect("P-384 over SHA-256, SHA-384 declared");
-    // A hash neither declared, nor the curve's, nor SHA-256 does not pass.
+    .expect("P-384 over SHA-256, whatever digest is declared");
+    // Over SHA-512 is neither, declared or not.
     let over_512 = openssl_sign("sha512", &artifact);
+    let sha512 = sha2::Sha512::digest(data).to_vec();
     assert!(matches!(
         verify_bundle_with(
-            &bundle("SHA2_384", &sha384, &over_512),
+            &bundle("SHA2_512", &sha512, &over_512),
             &root,
             &policy,
             &options
@@ -132,6 +135,23 @@ fn a_p384_key_verifies_over_the_declared_hash() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("give the artifact file"), "{e}");
+    // From the SHA-256 alone, the P-384 signature over SHA-256 verifies (prehashed); the one
+    // over SHA-384 cannot be checked from it.
+    verify_bundle_with(
+        &bundle("SHA2_256", &sha256, &over_256),
+        &root,
+        &by_digest,
+        &options,
+    )
+    .expect("P-384 over SHA-256 from the digest");
+    let e = verify_bundle_with(
+        &bundle("SHA2_256", &sha256, &over_384),
+        &root,
+        &by_digest,
+        &options,
+    )
+    .unwrap_err();
+    assert!(matches!(e, SigstoreError::SignatureInvalid(_)), "{e}");
     // An algorithm the specs do not name.
     assert!(
         verify_bundle_with(&bundle("MD5", &sha256, &over_256), &root, &policy, &options).is_err()

@@ -85,6 +85,6 @@ pub fn run(args: &KeysGenerateArgs) -> Result<(), CliError> {
     write_file(&pub_path, public.to_pem().as_bytes())?;
     println!("private key: {}", args.out.display());
     println!("public key:  {}", pub_path.display());
-    println!("key id:      {} ({})", public.key_id(), public.algorithm());
+    println!("key id:      {} ({})", public.key_id(), key.algorithm());
     Ok(())
 }

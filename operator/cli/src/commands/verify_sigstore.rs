@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use attestor_sigstore::crypto::Key;
+use attestor_core::keys::PublicKey;
 use attestor_sigstore::verify::anchoring_warning;
 use attestor_sigstore::{
     Artifact, IdentityRule, Matcher, Options, Policy, Thresholds, TlogPolicy, TrustedRoot,
@@ -59,7 +59,7 @@ fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
             let [block] = blocks.as_slice() else {
                 return Err(CliError::input(path, "give exactly one PEM public key"));
             };
-            Some(Key::from_spki_der(&block.der).map_err(|e| CliError::input(path, e))?)
+            Some(PublicKey::from_spki_der(&block.der).map_err(|e| CliError::input(path, e))?)
         }
         _ => {
             return Err(CliError::Usage(

@@ -252,3 +252,95 @@ fn real_rekor_v2_ed25519_checkpoint_verifies_and_its_witnesses_count_only_when_k
     );
     assert_eq!(SignedNote::parse(note).unwrap().signatures.len(), 3);
 }
+
+/// A note line for an ECDSA key: its SPKI key id and `sig`.
+fn ecdsa_line(name: &str, key: &PublicKey, sig: &[u8]) -> String {
+    let mut raw = key.key_id().as_bytes()[..4].to_vec();
+    raw.extend_from_slice(sig);
+    format!("\u{2014} {name} {}\n", STANDARD.encode(raw))
+}
+
+#[test]
+fn ecdsa_notes_are_signed_over_sha256_on_every_curve() {
+    use p384::ecdsa::signature::Signer as _;
+    use p384::ecdsa::signature::hazmat::PrehashSigner as _;
+    let sk = p384::ecdsa::SigningKey::from_slice(&[0x42; 48]).unwrap();
+    let point = sk.verifying_key().to_encoded_point(false);
+    let mut spki = hex::decode("3076301006072a8648ce3d020106052b81040022036200").unwrap();
+    spki.extend_from_slice(point.as_bytes());
+    let key = PublicKey::from_spki_der(&spki).unwrap();
+    let name = "p384.example/log";
+    let text = format!("{name}\n3\n{}\n", STANDARD.encode([1u8; 32]));
+    let v = NoteVerifier::from_spki_der(name, &spki).unwrap();
+    assert_eq!(v.key_id.to_be_bytes(), key.key_id().as_bytes()[..4]);
+    let policy = CheckpointPolicy {
+        log: vec![v],
+        witnesses: vec![],
+        threshold: 0,
+    };
+
+    // Over SHA-256, as Rekor and transparency-dev sign: verifies.
+    let over_256: p384::ecdsa::Signature =
+        sk.sign_prehash(&Sha256::digest(text.as_bytes())).unwrap();
+    let note = format!(
+        "{text}\n{}",
+        ecdsa_line(name, &key, over_256.to_der().as_bytes())
+    );
+    let cp = verify_checkpoint(&note, &policy).unwrap();
+    assert_eq!(cp.body.tree_size, 3);
+
+    // Over SHA-384, the curve's usual hash: does not.
+    let over_384: p384::ecdsa::Signature = sk.sign(text.as_bytes());
+    let note = format!(
+        "{text}\n{}",
+        ecdsa_line(name, &key, over_384.to_der().as_bytes())
+    );
+    let e = verify_checkpoint(&note, &policy).unwrap_err();
+    assert!(matches!(e, NoteError::SignatureInvalid { .. }), "{e}");
+}
+
+#[test]
+fn an_ecdsa_note_signature_must_be_der() {
+    let sk = SigningKey::from_pem(P256_PKCS8).unwrap();
+    let key = sk.public_key();
+    let name = "example.org/log";
+    let text = format!("{name}\n7\n{}\n", STANDARD.encode([9u8; 32]));
+    let der = sk.sign(text.as_bytes());
+    let policy = CheckpointPolicy {
+        log: vec![NoteVerifier::from_public_key(name, &key).unwrap()],
+        witnesses: vec![],
+        threshold: 0,
+    };
+    verify_checkpoint(
+        &format!("{text}\n{}", ecdsa_line(name, &key, &der)),
+        &policy,
+    )
+    .unwrap();
+    // The same signature as r||s: refused, and the reason says why.
+    let fixed = p256::ecdsa::Signature::from_der(&der).unwrap().to_bytes();
+    let note = format!("{text}\n{}", ecdsa_line(name, &key, &fixed));
+    let e = verify_checkpoint(&note, &policy).unwrap_err();
+    assert!(
+        matches!(e, NoteError::EcdsaSignatureNotDer { len: 64, .. }),
+        "{e}"
+    );
+    assert_eq!(e.reason(), "CheckpointSignatureInvalid");
+    assert!(e.to_string().contains("r||s"), "{e}");
+}
+
+#[test]
+fn rsa_keys_do_not_sign_notes() {
+    let rsa = STANDARD
+        .decode(concat!(
+            "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA8sRpO5cnoX+M6isGyrr2",
+            "QnXV2kxHebrrbASsVxtxGP/gKG2cIAlsd+i7bY8xDJP3iiLmhJA+NdzjD34K4DcR",
+            "RAcK7CWyJ5UVhIYc9U8Y+XcTWyHXrD0PvJ7V0TqYq6q0HpcV9QhasgTn9w/cKafq",
+            "FbrX7i9d7+fAHjH3NyvmIEzI2R8hscjF6F9foOlic3kMqOAdwSpWx2owizsiHWS8",
+            "LYXkWnWKU5ba0CSRkE0bk31JGKF7sD0UTWHOB+utNNAKZ9XZU/rrZoCrFP7MMpXW",
+            "FPmRVOCGax9L24ZMHCLr5H8cH97/ntgaYMqAQWt/ZBpF2lbk+q7+HBvW7Uo3v5R3",
+            "uwIDAQAB"
+        ))
+        .unwrap();
+    let e = NoteVerifier::from_spki_der("rsa.example", &rsa).unwrap_err();
+    assert!(e.to_string().contains("RSA keys do not sign notes"), "{e}");
+}

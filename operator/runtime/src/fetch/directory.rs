@@ -211,9 +211,12 @@ pub fn parse_directory(
             index,
             value: entry.key_id.clone(),
         })?;
-        let (computed, key) = match PublicKey::from_pem(&entry.public_key) {
+        // Issuer keys sign attestations: the product's own algorithms only.
+        let parsed =
+            PublicKey::from_pem(&entry.public_key).and_then(PublicKey::require_product_algorithm);
+        let (computed, key) = match parsed {
             Ok(key) => (key.key_id(), Ok(key)),
-            Err(KeyError::AlgorithmNotSupported { algorithm }) => {
+            Err(KeyError::AlgorithmNotSupported { algorithm, .. }) => {
                 // No canonical form for keys we do not parse: their id is the
                 // SHA-256 of the DER as published (what attestor-core does too).
                 let der = parse_pem(&entry.public_key)

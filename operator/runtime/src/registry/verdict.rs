@@ -109,17 +109,13 @@ pub fn signing_keys(store: &TrustStore, at: Timestamp) -> Vec<SigningKey> {
         .filter(|a| a.purposes.contains(&Purpose::AttestationSigning))
         .filter(|a| a.not_before.is_none_or(|t| t <= at) && a.expires.is_none_or(|t| at < t))
         .filter_map(|a| match &a.material {
-            AnchorMaterial::Key(key) => {
-                attestor_sigstore::crypto::Key::from_spki_der(key.spki_der())
-                    .ok()
-                    .map(|key| SigningKey {
-                        key: TrustedKey {
-                            name: a.name.clone(),
-                            key,
-                        },
-                        expires: a.expires,
-                    })
-            }
+            AnchorMaterial::Key(key) => Some(SigningKey {
+                key: TrustedKey {
+                    name: a.name.clone(),
+                    key: key.clone(),
+                },
+                expires: a.expires,
+            }),
             _ => None,
         })
         .collect()
