@@ -189,17 +189,38 @@ impl Cert {
 
 /// Validates `leaf` through `chain` (issuer first, root last) at every time in `times`.
 pub fn validate_chain(leaf: &Cert, chain: &[Cert], times: &[Timestamp]) -> Result<(), String> {
+    validate_checked_chain(leaf, chain, &check_ca_chain(chain), times)
+}
+
+/// [`validate_chain`] for an authority of the trusted root whose chain was checked once,
+/// when the root was loaded (`links` is [`check_ca_chain`]'s result for `chain`): the
+/// chain is fixed trust material, so only the leaf's link and the times are checked per
+/// bundle. The same errors, in the same order, as [`validate_chain`].
+pub fn validate_checked_chain(
+    leaf: &Cert,
+    chain: &[Cert],
+    links: &Result<(), String>,
+    times: &[Timestamp],
+) -> Result<(), String> {
+    let Some(issuer) = chain.first() else {
+        return Err("the authority has no certificates".into());
+    };
+    issued_by(leaf, issuer)?;
+    links.clone()?;
+    valid_at_all(std::iter::once(leaf).chain(chain), times)
+}
+
+/// The links of an authority's chain among themselves: each certificate a CA allowed to
+/// sign certificates, issued by the next, the last a root. What [`validate_chain`] checks
+/// past the leaf's own link, in its order.
+pub fn check_ca_chain(chain: &[Cert]) -> Result<(), String> {
     if chain.is_empty() {
         return Err("the authority has no certificates".into());
     }
-    let mut child = leaf;
     for (i, ca) in chain.iter().enumerate() {
-        child.signed_by(ca).map_err(|e| {
-            format!(
-                "\"{}\" is not issued by \"{}\": {e}",
-                child.subject, ca.subject
-            )
-        })?;
+        if i > 0 {
+            issued_by(&chain[i - 1], ca)?;
+        }
         if !ca.is_ca || ca.key_cert_sign == Some(false) {
             return Err(format!(
                 "\"{}\" is not a CA allowed to sign certificates",
@@ -219,9 +240,26 @@ pub fn validate_chain(leaf: &Cert, chain: &[Cert], times: &[Timestamp]) -> Resul
                 ca.subject
             ));
         }
-        child = ca;
     }
-    for cert in std::iter::once(leaf).chain(chain.iter()) {
+    Ok(())
+}
+
+/// `child` names `ca` as its issuer and carries its signature.
+pub(crate) fn issued_by(child: &Cert, ca: &Cert) -> Result<(), String> {
+    child.signed_by(ca).map_err(|e| {
+        format!(
+            "\"{}\" is not issued by \"{}\": {e}",
+            child.subject, ca.subject
+        )
+    })
+}
+
+/// Every certificate is valid at every time.
+pub(crate) fn valid_at_all<'a>(
+    certs: impl IntoIterator<Item = &'a Cert>,
+    times: &[Timestamp],
+) -> Result<(), String> {
+    for cert in certs {
         for &t in times {
             if !cert.valid_at(t) {
                 return Err(format!(

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::cert::{Cert, sha256, validate_chain};
+use crate::cert::{Cert, sha256, validate_checked_chain};
 use crate::crypto::{HashAlg, Key};
 use crate::error::SigstoreError;
 use crate::model::{Bundle, TlogEntry};
@@ -477,7 +477,7 @@ pub(crate) fn verify_parsed(
             ));
             continue;
         }
-        match validate_chain(&leaf, &ca.chain, &times) {
+        match validate_checked_chain(&leaf, &ca.chain, &ca.links, &times) {
             Ok(()) => {
                 issuer = Some(&ca.chain[0]);
                 break;
