@@ -23,7 +23,8 @@ help:
 	@echo "make cluster-up    start the local cluster with its node (e2e/kubeconfig; ATTESTOR_E2E_NODE=0:"
 	@echo "                   control plane only); cluster-down stops it and checks nothing is left"
 	@echo "make bench         verification throughput next to openssl speed ecdsap256, and peak RSS and"
-	@echo "                   time of verifying each hostile bundle (budget: 64 MiB, 1 s)"
+	@echo "                   time of verifying each hostile bundle (budget: 64 MiB, 1 s); Sigstore"
+	@echo "                   bundles/s per kind beside sigstore-go's, same bundles (e2e/bench-sigstore.sh)"
 	@echo "make bench-operator  5,000 ProofVerifications against the local control plane: time to"
 	@echo "                   Verified, API requests, operator peak RSS (COUNT=N to change)"
 	@echo "make bench-webhook  admission reviews over HTTPS at 1,000 req/s and at saturation, one server"
@@ -194,6 +195,7 @@ docs:
 bench:
 	$(CARGO) bench --locked -p attestor-core --bench verify
 	$(CARGO) bench --locked -p attestor-core --bench hostile
+	CARGO=$(CARGO) e2e/bench-sigstore.sh
 
 bench-replay: ; $(CARGO) run --release --locked -p attestor-runtime --example bench_replay
 

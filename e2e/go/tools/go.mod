@@ -5,8 +5,10 @@
 //   - ./refreg: an in-memory registry serving the OCI 1.1 referrers API natively
 //     (cuelabs.dev/go/oci/ociregistry, at the version cosign already requires), with
 //     test-only latency, auth and fault injection,
-//   - ./ociimage: assembles the operator and node images, and pushes them (e2e/image.sh).
-// e2e/tools.sh builds the first three into ~/.cache/attestor/tools/<fingerprint>/bin;
+//   - ./ociimage: assembles the operator and node images, and pushes them (e2e/image.sh),
+//   - ./sigstorebench: sigstore-go's bundle verifications per second on attestor's test
+//     bundles (e2e/bench-sigstore.sh, `make bench`), at the sigstore-go cosign requires.
+// e2e/tools.sh builds registry, cosign, refreg and sigstorebench into ~/.cache/attestor/tools/<fingerprint>/bin;
 // e2e/image.sh builds ociimage alone (its archives are byte-identical to those of the
 // former e2e/go/image module: same go-containerregistry v0.22.1 and klauspost/compress).
 module attestor.local/e2e/tools
@@ -21,6 +23,8 @@ tool (
 require (
 	cuelabs.dev/go/oci/ociregistry v0.0.0-20251212221603-3adeb8663819
 	github.com/google/go-containerregistry v0.22.1
+	github.com/sigstore/sigstore v1.10.8
+	github.com/sigstore/sigstore-go v1.2.2
 )
 
 require (
@@ -246,8 +250,6 @@ require (
 	github.com/sigstore/protobuf-specs v0.5.1 // indirect
 	github.com/sigstore/rekor v1.5.3 // indirect
 	github.com/sigstore/rekor-tiles/v2 v2.3.0 // indirect
-	github.com/sigstore/sigstore v1.10.8 // indirect
-	github.com/sigstore/sigstore-go v1.2.2 // indirect
 	github.com/sigstore/sigstore/pkg/signature/kms/aws v1.10.8 // indirect
 	github.com/sigstore/sigstore/pkg/signature/kms/azure v1.10.8 // indirect
 	github.com/sigstore/sigstore/pkg/signature/kms/gcp v1.10.8 // indirect
