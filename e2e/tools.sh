@@ -2,11 +2,12 @@
 # e2e/tools.sh: the Go test tools of the registry tests, built from their pinned Go module
 # (e2e/go/tools) into ~/.cache/attestor/tools/<registry>-<cosign>/bin once, like the
 # control plane (e2e/cluster.sh): distribution's `registry` (no referrers API), `cosign`,
-# and `refreg` (an in-memory registry with the OCI referrers API, e2e/go/tools/refreg).
+# `refreg` (an in-memory registry with the OCI referrers API, e2e/go/tools/refreg), and
+# go-tuf's `tuf` CLI (makes the TUF repositories of operator/runtime/tests/tuf.rs).
 #
 #   e2e/tools.sh build            build the set unless cached (prints the build time)
 #   e2e/tools.sh path             build if needed; print the bin directory
-#   e2e/tools.sh run TOOL ARGS... build if needed; run registry, cosign or refreg
+#   e2e/tools.sh run TOOL ARGS... build if needed; run registry, cosign, refreg or tuf
 #   e2e/tools.sh versions         the pinned versions
 #
 # A `.tools.fingerprint` next to the binaries holds a hash of go.mod, go.sum, refreg's
@@ -17,8 +18,8 @@ set -Eeuo pipefail
 
 E2E_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 readonly E2E_DIR MOD_DIR=$E2E_DIR/go/tools
-readonly TOOLS=(registry cosign refreg)
-readonly PKGS=(github.com/distribution/distribution/v3/cmd/registry github.com/sigstore/cosign/v3/cmd/cosign ./refreg)
+readonly TOOLS=(registry cosign refreg tuf)
+readonly PKGS=(github.com/distribution/distribution/v3/cmd/registry github.com/sigstore/cosign/v3/cmd/cosign ./refreg github.com/theupdateframework/go-tuf/cmd/tuf)
 
 log() { printf '[%(%H:%M:%S)T] tools: %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -85,7 +86,7 @@ build() {
     want=$(fingerprint)
     tmp=$(mktemp -d "$BIN_DIR/.build-XXXXXX")
     blog=$tmp/build.log
-    log "building registry $REGISTRY_VERSION, cosign $COSIGN_VERSION and refreg with $("$go" env GOVERSION) (go build log: $blog)"
+    log "building registry $REGISTRY_VERSION, cosign $COSIGN_VERSION, refreg and tuf with $("$go" env GOVERSION) (go build log: $blog)"
     (
         cd "$MOD_DIR"
         # -mod=readonly: exactly the committed go.mod/go.sum.
@@ -125,7 +126,7 @@ case ${1:-} in
            cached && log "ready: $BIN_DIR (${TOOLS[*]})" ;;
     path) [[ $# -eq 1 ]] || die "usage: e2e/tools.sh path"; build; printf '%s\n' "$BIN_DIR" ;;
     run)
-        [[ $# -ge 2 ]] || die "usage: e2e/tools.sh run registry|cosign|refreg ARGS..."
+        [[ $# -ge 2 ]] || die "usage: e2e/tools.sh run registry|cosign|refreg|tuf ARGS..."
         [[ " ${TOOLS[*]} " == *" $2 "* ]] || die "unknown tool $2 (one of: ${TOOLS[*]})"
         build
         t=$2; shift 2
