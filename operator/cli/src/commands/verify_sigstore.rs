@@ -3,9 +3,7 @@
 use std::fmt::Write as _;
 
 use attestor_sigstore::crypto::Key;
-use attestor_sigstore::{
-    Artifact, IdentityRule, Matcher, Policy, TrustedRoot, Verified, verify_bundle,
-};
+use attestor_sigstore::{Artifact, IdentityRule, Matcher, Policy, Verified, verify_bundle};
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::error::{read_file, read_text};
@@ -141,9 +139,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
                 .into(),
         ));
     }
-    let root_path = args.trusted_root.as_ref().expect("sigstore mode");
-    let root = TrustedRoot::from_json(&read_file(root_path)?)
-        .map_err(|e| CliError::input(root_path, e))?;
+    let root = super::tuf::trusted_root(args)?.expect("sigstore mode");
     let bundle = read_file(bundle_path(args))?;
     match verify_bundle(&bundle, &root, &policy) {
         Ok(v) => {
