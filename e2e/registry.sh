@@ -23,7 +23,7 @@
 # ATTESTOR_REGISTRY_PLAIN_PORT / ATTESTOR_REGISTRY_REFERRERS_PORT: fixed ports (else random
 # free ones); ATTESTOR_REFREG_ARGS: extra refreg flags (e.g. "-latency 50ms", see refreg -h).
 # The env file (e2e/.run/registry/env) holds KEY=VALUE lines: ATTESTOR_REGISTRY_PLAIN,
-# ATTESTOR_REGISTRY_REFERRERS (HOST:PORT each) and ATTESTOR_TOOLS_BIN (cosign, registry, refreg).
+# ATTESTOR_REGISTRY_REFERRERS (HOST:PORT each) and ATTESTOR_TOOLS_BIN (cosign, registry, refreg, tuf).
 set -Eeuo pipefail
 
 E2E_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)

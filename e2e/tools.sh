@@ -3,11 +3,12 @@
 # (e2e/go/tools) into ~/.cache/attestor/tools/<registry>-<cosign>/bin once, like the
 # control plane (e2e/cluster.sh): distribution's `registry` (no referrers API), `cosign`,
 # `refreg` (an in-memory registry with the OCI referrers API, e2e/go/tools/refreg), and
+# go-tuf's `tuf` CLI (makes the TUF repositories of operator/runtime/tests/tuf.rs) and
 # `sigstorebench` (sigstore-go's verifications per second, e2e/bench-sigstore.sh).
 #
 #   e2e/tools.sh build            build the set unless cached (prints the build time)
 #   e2e/tools.sh path             build if needed; print the bin directory
-#   e2e/tools.sh run TOOL ARGS... build if needed; run registry, cosign, refreg or sigstorebench
+#   e2e/tools.sh run TOOL ARGS... build if needed; run registry, cosign, refreg, tuf or sigstorebench
 #   e2e/tools.sh versions         the pinned versions
 #
 # A `.tools.fingerprint` next to the binaries holds a hash of go.mod, go.sum, the sources
@@ -18,8 +19,8 @@ set -Eeuo pipefail
 
 E2E_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 readonly E2E_DIR MOD_DIR=$E2E_DIR/go/tools
-readonly TOOLS=(registry cosign refreg sigstorebench)
-readonly PKGS=(github.com/distribution/distribution/v3/cmd/registry github.com/sigstore/cosign/v3/cmd/cosign ./refreg ./sigstorebench)
+readonly TOOLS=(registry cosign refreg tuf sigstorebench)
+readonly PKGS=(github.com/distribution/distribution/v3/cmd/registry github.com/sigstore/cosign/v3/cmd/cosign ./refreg github.com/theupdateframework/go-tuf/cmd/tuf ./sigstorebench)
 readonly OWN=(refreg sigstorebench)    # the module's own tools: their sources are fingerprinted
 
 log() { printf '[%(%H:%M:%S)T] tools: %s\n' -1 "$*" >&2; }
@@ -89,7 +90,7 @@ build() {
     want=$(fingerprint)
     tmp=$(mktemp -d "$BIN_DIR/.build-XXXXXX")
     blog=$tmp/build.log
-    log "building registry $REGISTRY_VERSION, cosign $COSIGN_VERSION, refreg and sigstorebench with $("$go" env GOVERSION) (go build log: $blog)"
+    log "building registry $REGISTRY_VERSION, cosign $COSIGN_VERSION, refreg, tuf and sigstorebench with $("$go" env GOVERSION) (go build log: $blog)"
     (
         cd "$MOD_DIR"
         # -mod=readonly: exactly the committed go.mod/go.sum.

@@ -5,10 +5,13 @@
 //   - ./refreg: an in-memory registry serving the OCI 1.1 referrers API natively
 //     (cuelabs.dev/go/oci/ociregistry, at the version cosign already requires), with
 //     test-only latency, auth and fault injection,
+//   - go-tuf v0.7.0's `tuf` CLI (the v1 module, already required by cosign's dependencies:
+//     adding the tool only added go-docopt), which makes real TUF repositories for the
+//     TUF client tests (operator/runtime/tests/tuf.rs),
 //   - ./ociimage: assembles the operator and node images, and pushes them (e2e/image.sh),
 //   - ./sigstorebench: sigstore-go's bundle verifications per second on attestor's test
 //     bundles (e2e/bench-sigstore.sh, `make bench`), at the sigstore-go cosign requires.
-// e2e/tools.sh builds registry, cosign, refreg and sigstorebench into ~/.cache/attestor/tools/<fingerprint>/bin;
+// e2e/tools.sh builds registry, cosign, refreg, tuf and sigstorebench into ~/.cache/attestor/tools/<fingerprint>/bin;
 // e2e/image.sh builds ociimage alone (its archives are byte-identical to those of the
 // former e2e/go/image module: same go-containerregistry v0.22.1 and klauspost/compress).
 module attestor.local/e2e/tools
@@ -18,6 +21,7 @@ go 1.26.0
 tool (
 	github.com/distribution/distribution/v3/cmd/registry
 	github.com/sigstore/cosign/v3/cmd/cosign
+	github.com/theupdateframework/go-tuf/cmd/tuf
 )
 
 require (
@@ -131,6 +135,7 @@ require (
 	github.com/envoyproxy/go-control-plane/envoy v1.37.0 // indirect
 	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
 	github.com/felixge/httpsnoop v1.0.4 // indirect
+	github.com/flynn/go-docopt v0.0.0-20140912013429-f6dd2ebbb31e // indirect
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.0 // indirect
 	github.com/go-chi/chi/v5 v5.3.0 // indirect

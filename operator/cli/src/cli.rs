@@ -19,6 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify a proof bundle against trust anchors, with no network access.
+    // Boxed: the largest arguments by far (clippy::large_enum_variant).
     Verify(Box<VerifyArgs>),
     /// Show what a proof bundle holds and optionally extract its files.
     Inspect(InspectArgs),
@@ -121,8 +122,29 @@ pub struct VerifyArgs {
     pub artifact: Option<String>,
     /// Verify a Sigstore bundle (`*.sigstore.json`, v0.1-v0.3) against this Sigstore
     /// trusted root (trusted_root.json) instead of a proof bundle against trust anchors.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tuf_mirror", "tuf_repository"])]
     pub trusted_root: Option<PathBuf>,
+    /// Instead of --trusted-root: fetch the Sigstore trusted root (trusted_root.json) through
+    /// TUF from this mirror (metadata at the URL, targets under targets/), every TUF rule
+    /// enforced (root rotation, expiry, rollback, thresholds, target hashes). Needs --tuf-root.
+    /// Fetched under the address policy (--fetch-allow-network for private mirrors).
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "tuf_repository",
+        requires = "tuf_root"
+    )]
+    pub tuf_mirror: Option<String>,
+    /// Like --tuf-mirror, from an offline copy of the repository in this directory.
+    #[arg(long, value_name = "DIR", requires = "tuf_root")]
+    pub tuf_repository: Option<PathBuf>,
+    /// The TUF root.json trusted to start from (obtained out of band).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
+    /// Where the TUF state (newest root, last timestamp and snapshot) is kept between runs,
+    /// against rollback. Default: ~/.cache/attestor/tuf/<hash of the mirror or directory>.
+    #[arg(long, value_name = "DIR")]
+    pub tuf_state: Option<PathBuf>,
     /// Sigstore: the signing certificate's SAN (URI or email) must be exactly this.
     #[arg(
         long,

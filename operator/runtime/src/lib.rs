@@ -7,6 +7,7 @@
 //! - [`trust`], [`verification`], [`scope`], [`conditions`]: pure decisions (what an anchor or
 //!   issuer amounts to now, what a verification's status and Events should be), tested without
 //!   an API server.
+//! - [`tuf`]: Sigstore trusted roots fetched through TUF (a mirror, a directory or a ConfigMap).
 //! - [`controllers`]: the TrustAnchor, TrustedIssuer and ProofVerification controllers.
 //! - [`operator`]: the process: probes, metrics, leader election, shutdown.
 //! - [`webhook`]: the validating admission webhook, served by every replica.
@@ -27,6 +28,7 @@ pub mod snapshot_store;
 pub mod source;
 pub mod telemetry;
 pub mod trust;
+pub mod tuf;
 pub mod verification;
 pub mod webhook;
 

@@ -16,6 +16,7 @@ pub mod model;
 pub mod root;
 pub mod sct;
 pub mod tsa;
+pub mod tuf;
 pub mod verify;
 
 pub use error::SigstoreError;

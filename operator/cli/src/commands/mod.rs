@@ -7,6 +7,7 @@ pub mod registry;
 pub mod replay;
 pub mod run;
 pub mod score;
+pub mod tuf;
 pub mod verify;
 pub mod verify_image;
 pub mod verify_sigstore;

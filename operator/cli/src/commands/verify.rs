@@ -81,7 +81,7 @@ fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let Some(bundle) = &args.bundle else {
         return super::verify_image::verify(args);
     };
-    if args.trusted_root.is_some() {
+    if super::tuf::given(args) {
         return super::verify_sigstore::verify(args);
     }
     for (flag, given) in [

@@ -17,7 +17,6 @@ use super::registry::{client, credentials, pinned_image, registry_failure, runti
 use super::verify_sigstore::identity_flags;
 use crate::anchors::load_trust_store;
 use crate::cli::{OutputFormat, VerifyArgs};
-use crate::error::read_file;
 use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED};
 
 /// The kinds a user may ask for; `Unknown` referrers are always listed, never verified.
@@ -77,12 +76,10 @@ fn trust(args: &VerifyArgs) -> Result<RegistryTrust, CliError> {
             ));
         }
     };
-    let roots = match &args.trusted_root {
-        Some(path) => vec![Arc::new(
-            TrustedRoot::from_json(&read_file(path)?).map_err(|e| CliError::input(path, e))?,
-        )],
-        None => Vec::new(),
-    };
+    let roots: Vec<Arc<TrustedRoot>> = super::tuf::trusted_root(args)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     if !identities.is_empty() && roots.is_empty() {
         return Err(CliError::Usage(
             "--certificate-identity needs --trusted-root (the trusted_root.json of the Sigstore \

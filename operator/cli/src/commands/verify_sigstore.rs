@@ -191,9 +191,7 @@ fn warn_unanchored(args: &VerifyArgs) {
 pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let policy = policy(args)?;
     warn_unanchored(args);
-    let root_path = args.trusted_root.as_ref().expect("sigstore mode");
-    let root = TrustedRoot::from_json(&read_file(root_path)?)
-        .map_err(|e| CliError::input(root_path, e))?;
+    let root = super::tuf::trusted_root(args)?.expect("sigstore mode");
     let bundle = read_file(bundle_path(args))?;
     match verify_bundle_with(&bundle, &root, &policy, &options(args, &root)) {
         Ok(v) => {

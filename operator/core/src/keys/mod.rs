@@ -442,6 +442,17 @@ impl PublicKey {
     }
 
     /// Parses exactly one `PUBLIC KEY` PEM block (any supported type).
+    /// An Ed25519 key from its 32 raw bytes (TUF and signed-note key formats carry it bare).
+    pub fn from_ed25519_bytes(raw: &[u8]) -> Result<Self, KeyError> {
+        if raw.len() != 32 {
+            return Err(KeyError::Malformed(format!(
+                "Ed25519 public key must be 32 bytes, found {}",
+                raw.len()
+            )));
+        }
+        Ok(Self::from_parts(KeyType::Ed25519, raw.to_vec(), None))
+    }
+
     pub fn from_pem(text: &str) -> Result<Self, KeyError> {
         let blocks = parse_pem(text)?;
         if blocks.len() != 1 {
