@@ -67,6 +67,14 @@ pub struct TrustedIssuerSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub identities: Vec<KeylessIdentity>,
+    /// GitHub artifact attestations, named as `gh attestation verify` names the signer
+    /// (`--owner`, `--repo`, `--signer-repo`, `--signer-workflow`, `--cert-oidc-issuer`,
+    /// `--deny-self-hosted-runners`): one more keyless identity, which also requires the
+    /// certificate's SourceRepositoryOwnerURI (and SourceRepositoryURI) as gh does. Needs a
+    /// `sigstoreTrustedRoot` anchor: public-good Sigstore for public repositories, GitHub's
+    /// own trusted root for private ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GitHubAttestations>,
     /// A key directory the issuer publishes its current public keys at, fetched every
     /// `refreshInterval`. Give `anchors`, `directory` or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +127,46 @@ pub struct Discovery {
 
 fn default_true() -> bool {
     true
+}
+
+/// The signer of GitHub artifact attestations, as `gh attestation verify` names it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("has(self.owner) || has(self.repo)")
+    .message("github needs owner or repo (OWNER/REPO): the repository the artifact was built from"))]
+#[x_kube(validation = Rule::new("!(has(self.signerRepo) && has(self.signerWorkflow))")
+    .message("github: give at most one of signerRepo and signerWorkflow"))]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubAttestations {
+    /// The owner (user or organisation) of the repository the artifact was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"^[A-Za-z0-9_.-]+$"))]
+    pub owner: Option<String>,
+    /// `OWNER/REPO`: the repository the artifact was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 3, max = 200),
+        regex(pattern = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    )]
+    pub repo: Option<String>,
+    /// `OWNER/REPO` of the reusable workflow that signs (default: the build repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 3, max = 200),
+        regex(pattern = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    )]
+    pub signer_repo: Option<String>,
+    /// `[HOST/]OWNER/REPO/.github/workflows/FILE`: the workflow that signs, a pattern as gh
+    /// takes it (matched from the start of the SAN after `https://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub signer_workflow: Option<String>,
+    /// The OIDC issuer; default GitHub Actions' (`https://token.actions.githubusercontent.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub cert_oidc_issuer: Option<String>,
+    /// Only attestations made on GitHub-hosted runners.
+    #[serde(default)]
+    pub deny_self_hosted_runners: bool,
 }
 
 /// A keyless signer: an OIDC issuer and the certificate subject it vouches for.

@@ -194,6 +194,21 @@ async fn examples_trust_yaml_files_are_valid_trust_anchors() {
     assert!(seen >= 3, "examples/trust holds the TrustAnchor YAML files");
 }
 
+#[tokio::test]
+async fn the_github_attestations_example_is_accepted() {
+    let Some(client) = setup().await else { return };
+    let mut kinds = Vec::new();
+    for path in yaml_files(&repo_root().join("examples/github")) {
+        for doc in yaml_documents(&path) {
+            apply(&client, &doc, true)
+                .await
+                .unwrap_or_else(|e| panic!("{} was refused: {e}", path.display()));
+            kinds.push(doc["kind"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    assert_eq!(kinds, ["TrustAnchor", "TrustedIssuer"]);
+}
+
 /// The `# expect:` phrase on the first line of an invalid example.
 fn expectation(path: &Path) -> String {
     let text = std::fs::read_to_string(path).expect("read");

@@ -169,6 +169,8 @@ pub struct VerifyArgs {
     pub certificate_oidc_issuer_regexp: Option<String>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub github: GitHubArgs,
     /// Sigstore: the signed artifact file (for DSSE, a subject of the in-toto statement).
     #[arg(long, value_name = "FILE", conflicts_with = "artifact")]
     pub artifact_file: Option<PathBuf>,
@@ -190,6 +192,44 @@ pub struct VerifyArgs {
     /// Add the evidence behind each check: key ids, hashes compared.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+/// GitHub artifact attestations: the signer named as `gh attestation verify` names it,
+/// instead of --certificate-identity and --certificate-oidc-issuer.
+#[derive(Debug, Args, Default, Clone)]
+pub struct GitHubArgs {
+    /// The artifact was built from a repository of this GitHub owner (the certificate's
+    /// SourceRepositoryOwnerURI), signed by a workflow under it unless --signer-* say otherwise.
+    #[arg(long, value_name = "OWNER")]
+    pub owner: Option<String>,
+    /// The artifact was built from this repository (SourceRepositoryURI).
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repo: Option<String>,
+    /// A reusable workflow of this repository signed.
+    #[arg(long, value_name = "OWNER/REPO", conflicts_with = "signer_workflow")]
+    pub signer_repo: Option<String>,
+    /// This workflow signed: [HOST/]OWNER/REPO/.github/workflows/FILE, a pattern as gh takes it.
+    #[arg(long, value_name = "WORKFLOW")]
+    pub signer_workflow: Option<String>,
+    /// The OIDC issuer (default GitHub Actions'; a GHE.com tenant has its own).
+    #[arg(long, value_name = "URL")]
+    pub cert_oidc_issuer: Option<String>,
+    /// Only attestations signed on GitHub-hosted runners (RunnerEnvironment github-hosted).
+    #[arg(long)]
+    pub deny_self_hosted_runners: bool,
+}
+
+impl GitHubArgs {
+    pub fn policy(&self) -> attestor_sigstore::github::GitHubPolicy {
+        attestor_sigstore::github::GitHubPolicy {
+            owner: self.owner.clone(),
+            repo: self.repo.clone(),
+            signer_repo: self.signer_repo.clone(),
+            signer_workflow: self.signer_workflow.clone(),
+            cert_oidc_issuer: self.cert_oidc_issuer.clone(),
+            deny_self_hosted_runners: self.deny_self_hosted_runners,
+        }
+    }
 }
 
 /// How much evidence a Sigstore bundle must carry, named as sigstore-go's verifier options

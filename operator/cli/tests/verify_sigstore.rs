@@ -370,3 +370,99 @@ fn min_bundle_version_refuses_older_bundles_as_a_verdict() {
     );
     assert_eq!(code(&out), 2);
 }
+
+/// gh's flags: the owner and repository are the certificate's Fulcio extensions, not only its
+/// SAN; the flags do not mix with --certificate-identity.
+#[test]
+fn github_attestation_flags_check_the_source_repository() {
+    let dir = repo().join("operator/cli/tests/data/real-clients");
+    let case = dir.join("cli/owner-sigstore");
+    let c: Value = serde_json::from_slice(&std::fs::read(case.join("case.json")).unwrap()).unwrap();
+    let root = dir.join("roots").join(c["root"].as_str().unwrap());
+    let bundle = case.join("bundle.json");
+    let (bundle, root) = (bundle.to_str().unwrap(), root.to_str().unwrap());
+    let digest = c["digest"].as_str().map(String::from);
+    let artifact = case.join("artifact");
+    let mut base = vec!["verify", "--bundle", bundle, "--trusted-root", root];
+    let artifact = artifact.to_str().unwrap().to_string();
+    match &digest {
+        Some(d) => base.extend(["--artifact", d.as_str()]),
+        None => base.extend(["--artifact-file", artifact.as_str()]),
+    }
+    let run = |extra: &[&str]| {
+        let mut args = base.clone();
+        args.extend_from_slice(extra);
+        attestor(&args)
+    };
+    for ok in [
+        &["--owner", "sigstore"][..],
+        &["--owner", "Sigstore"][..],
+        &["--repo", "sigstore/sigstore-js"][..],
+        &[
+            "--owner",
+            "sigstore",
+            "--signer-workflow",
+            "sigstore/sigstore-js/.github/workflows/",
+        ][..],
+    ] {
+        let out = run(ok);
+        assert_eq!(
+            code(&out),
+            0,
+            "{ok:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    for (bad, why) in [
+        (&["--owner", "fakeowner"][..], "IdentityMismatch"),
+        (&["--repo", "sigstore/fakerepo"][..], "IdentityMismatch"),
+        (
+            &["--owner", "sigstore", "--signer-repo", "sigstore/other"][..],
+            "IdentityMismatch",
+        ),
+        (
+            &[
+                "--owner",
+                "sigstore",
+                "--cert-oidc-issuer",
+                "https://token.actions.acme.ghe.com",
+            ][..],
+            "IdentityMismatch",
+        ),
+    ] {
+        let out = run(bad);
+        assert_eq!(code(&out), 1, "{bad:?}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains(why),
+            "{bad:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    // The owner check reads the certificate, not the SAN: an owner whose workflows signed but
+    // whose repository did not build the artifact is refused with the extension named.
+    let out = run(&[
+        "--owner",
+        "sigstore",
+        "--repo",
+        "sigstore/sigstore-js",
+        "--signer-repo",
+        "sigstore/sigstore-js",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    for usage in [
+        &["--owner", "a/b"][..],
+        &["--owner", "x", "--repo", "y/z"][..],
+        &[
+            "--owner",
+            "sigstore",
+            "--certificate-identity",
+            "x",
+            "--certificate-oidc-issuer",
+            "y",
+        ][..],
+        &["--cert-oidc-issuer", "https://x"][..],
+    ] {
+        assert_eq!(code(&run(usage)), 2, "{usage:?}");
+    }
+}

@@ -384,9 +384,10 @@ pub struct UsableRoot {
 
 /// Why `spec.identities` cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("spec.identities[{index}]: {detail}")]
+#[error("{field}: {detail}")]
 pub struct IdentityError {
-    pub index: usize,
+    /// `spec.identities[i]` or `spec.github`.
+    pub field: String,
     pub detail: String,
 }
 
@@ -406,14 +407,15 @@ pub fn identity_warnings(spec: &TrustedIssuerSpec) -> Vec<String> {
 
 /// Compiles `spec.identities` into the rules the Sigstore verifier applies.
 pub fn compile_identities(spec: &TrustedIssuerSpec) -> Result<Vec<IdentityRule>, IdentityError> {
-    spec.identities
+    let mut rules = spec
+        .identities
         .iter()
         .enumerate()
         .map(|(index, id)| {
             let subject = match (&id.subject, &id.subject_reg_exp) {
                 (Some(exact), None) => Matcher::Exact(exact.clone()),
                 (None, Some(pattern)) => Matcher::regex(pattern).map_err(|e| IdentityError {
-                    index,
+                    field: format!("spec.identities[{index}]"),
                     detail: format!(
                         "subjectRegExp {pattern:?} is not a valid regular expression: {e}"
                     ),
@@ -422,7 +424,7 @@ pub fn compile_identities(spec: &TrustedIssuerSpec) -> Result<Vec<IdentityRule>,
                 // everything (or an arbitrary one of the two) either.
                 _ => {
                     return Err(IdentityError {
-                        index,
+                        field: format!("spec.identities[{index}]"),
                         detail: "give exactly one of subject or subjectRegExp".into(),
                     });
                 }
@@ -430,9 +432,25 @@ pub fn compile_identities(spec: &TrustedIssuerSpec) -> Result<Vec<IdentityRule>,
             Ok(IdentityRule {
                 issuer: Matcher::Exact(id.issuer.clone()),
                 subject,
+                extensions: Vec::new(),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(github) = &spec.github {
+        let policy = attestor_sigstore::github::GitHubPolicy {
+            owner: github.owner.clone(),
+            repo: github.repo.clone(),
+            signer_repo: github.signer_repo.clone(),
+            signer_workflow: github.signer_workflow.clone(),
+            cert_oidc_issuer: github.cert_oidc_issuer.clone(),
+            deny_self_hosted_runners: github.deny_self_hosted_runners,
+        };
+        rules.push(policy.rule().map_err(|detail| IdentityError {
+            field: "spec.github".into(),
+            detail,
+        })?);
+    }
+    Ok(rules)
 }
 
 impl IssuerEvaluation {
@@ -506,7 +524,7 @@ pub fn evaluate_issuer(
     let directory_error = directory.and_then(|d| d.last_error.as_ref());
     let keyless = !roots.is_empty() && identities.as_ref().is_ok_and(|i| !i.is_empty());
     let mut notes = identity_warnings(spec);
-    if !roots.is_empty() && spec.identities.is_empty() {
+    if !roots.is_empty() && spec.identities.is_empty() && spec.github.is_none() {
         notes.push(
             "its Sigstore trusted roots verify nothing until spec.identities names the keyless signers"
                 .to_string(),
@@ -573,7 +591,10 @@ pub fn evaluate_issuer(
                         spec.issuer
                     ),
                 )
-            } else if !spec.identities.is_empty() && missing.is_empty() && not_ready.is_empty() {
+            } else if (!spec.identities.is_empty() || spec.github.is_some())
+                && missing.is_empty()
+                && not_ready.is_empty()
+            {
                 (
                     "TrustedRootMissing",
                     "spec.identities name keyless signers, but no TrustAnchor in spec.anchors holds a spec.sigstoreTrustedRoot: add one (e.g. the Sigstore public-good trusted_root.json) and list it".to_string(),
@@ -727,6 +748,7 @@ mod tests {
             issuer: "https://ci.example".into(),
             anchors: anchors.iter().map(|s| s.to_string()).collect(),
             identities: Vec::new(),
+            github: None,
             directory: None,
             approval: approved.then(|| Approval {
                 approved_by: "sec".into(),
@@ -911,6 +933,30 @@ mod tests {
                 .subject
                 .matches("https://evil.example/?https://github.com/o/")
         );
+
+        // gh's shorthand: one more identity, alone enough for keyless trust.
+        spec.identities = Vec::new();
+        spec.github = Some(attestor_api::trusted_issuer::GitHubAttestations {
+            owner: None,
+            repo: Some("sigstore/sigstore-js".into()),
+            signer_repo: None,
+            signer_workflow: None,
+            cert_oidc_issuer: None,
+            deny_self_hosted_runners: false,
+        });
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert!(e.is_trusted(), "{:?}", e.trusted);
+        assert_eq!(e.identities.len(), 1);
+        assert_eq!(e.identities[0].extensions.len(), 2);
+        spec.github.as_mut().unwrap().owner = Some("other".into());
+        let e = evaluate_issuer("i", &spec, &lookup, None, now);
+        assert_eq!(e.trusted.reason, "IdentityInvalid");
+        assert!(
+            e.trusted.message.contains("spec.github: repo"),
+            "{}",
+            e.trusted.message
+        );
+        spec.github = None;
 
         spec.identities = vec![keyless(None, Some("https://github.com/o/(r"))];
         let e = evaluate_issuer("i", &spec, &lookup, None, now);

@@ -136,6 +136,7 @@ fn conformance_case(dir: &Path, public_good: &[u8]) -> Case {
         let rule = IdentityRule {
             issuer: Matcher::Exact(text("issuer", ISSUER)),
             subject: Matcher::Exact(text("identity", IDENTITY)),
+            extensions: Vec::new(),
         };
         (vec![rule], None)
     };

@@ -48,6 +48,7 @@ fn main() {
             identities: vec![IdentityRule {
                 issuer: Matcher::regex(".*").expect("pattern"),
                 subject: Matcher::regex(".*").expect("pattern"),
+                extensions: Vec::new(),
             }],
             key: None,
             artifact: Artifact::Bytes(artifact.clone()),

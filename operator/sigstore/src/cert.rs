@@ -26,6 +26,27 @@ const OID_CT_POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
 const KNOWN_CRITICAL: [&str; 4] = ["2.5.29.15", "2.5.29.37", "2.5.29.17", "2.5.29.19"];
 /// Certificates are a few KiB; Fulcio's with many claims are under 4 KiB.
 pub const MAX_CERT_LEN: usize = 32 * 1024;
+/// Fulcio's otherName SAN for usernames (`foo!oidc.example`).
+const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+
+/// Fulcio's v2 extensions, all DER UTF8String: 1.3.6.1.4.1.57264.1.9 (BuildSignerURI) to
+/// .1.22 (SourceRepositoryVisibilityAtSigning). `.1.8` is the issuer, read apart.
+fn is_fulcio_v2(oid: &str) -> bool {
+    oid.strip_prefix("1.3.6.1.4.1.57264.1.")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| (9..=22).contains(&n))
+}
+
+/// The value of an otherName: `[0] EXPLICIT UTF8String`, as Fulcio writes it (x509-parser
+/// hands over the explicit tag's bytes, or only its content, depending on the version).
+fn other_name_utf8(value: &[u8]) -> Option<String> {
+    let inner = match der::read_only(value, 0xa0) {
+        Ok(tlv) => tlv.content,
+        Err(_) => value,
+    };
+    let s = der::read_only(inner, der::UTF8_STRING).ok()?;
+    String::from_utf8(s.content.to_vec()).ok()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertError {
@@ -55,6 +76,11 @@ pub struct Cert {
     pub unknown_critical: Vec<String>,
     pub san_uris: Vec<String>,
     pub san_emails: Vec<String>,
+    /// Fulcio's username identity: an otherName SAN of type 1.3.6.1.4.1.57264.1.7.
+    pub san_other: Vec<String>,
+    /// Fulcio's v2 extensions (1.3.6.1.4.1.57264.1.9 to .22, DER UTF8String): source
+    /// repository, build signer, runner environment, ... by OID.
+    pub fulcio: std::collections::BTreeMap<String, String>,
     pub oidc_issuer: Option<String>,
     /// The raw OCTET STRING content of the embedded SCT list extension.
     pub sct_list: Option<Vec<u8>>,
@@ -99,6 +125,8 @@ impl Cert {
             unknown_critical: Vec::new(),
             san_uris: Vec::new(),
             san_emails: Vec::new(),
+            san_other: Vec::new(),
+            fulcio: Default::default(),
             oidc_issuer: None,
             sct_list: None,
             has_poison: false,
@@ -131,6 +159,15 @@ impl Cert {
                     c.sct_list = Some(tlv.content.to_vec());
                 }
                 OID_CT_POISON => c.has_poison = true,
+                other if is_fulcio_v2(other) => {
+                    let tlv = der::read_only(ext.value, der::UTF8_STRING).map_err(|e| {
+                        CertError::Malformed(format!("Fulcio extension {other}: {e}"))
+                    })?;
+                    let value = String::from_utf8(tlv.content.to_vec()).map_err(|_| {
+                        CertError::Malformed(format!("Fulcio extension {other} is not UTF-8"))
+                    })?;
+                    c.fulcio.insert(other.to_string(), value);
+                }
                 _ => {}
             }
             if ext.critical && !KNOWN_CRITICAL.contains(&oid.as_str()) {
@@ -141,6 +178,16 @@ impl Cert {
                     match name {
                         GeneralName::URI(u) => c.san_uris.push(u.to_string()),
                         GeneralName::RFC822Name(e) => c.san_emails.push(e.to_string()),
+                        GeneralName::OtherName(oid, value)
+                            if oid.to_id_string() == OID_OTHERNAME_USERNAME =>
+                        {
+                            c.san_other.push(other_name_utf8(value).ok_or_else(|| {
+                                CertError::Malformed(
+                                    "the otherName SAN is not an explicitly tagged UTF8String"
+                                        .into(),
+                                )
+                            })?);
+                        }
                         _ => {}
                     }
                 }
@@ -152,11 +199,12 @@ impl Cert {
         Ok(c)
     }
 
-    /// The SAN identities: URIs, then emails.
+    /// The SAN identities: URIs, then emails, then Fulcio usernames (otherName).
     pub fn identities(&self) -> Vec<&str> {
         self.san_uris
             .iter()
             .chain(self.san_emails.iter())
+            .chain(self.san_other.iter())
             .map(String::as_str)
             .collect()
     }

@@ -12,6 +12,7 @@ pub mod cosign;
 pub mod crypto;
 pub mod der;
 pub mod error;
+pub mod github;
 pub mod model;
 pub mod root;
 pub mod sct;

@@ -194,6 +194,42 @@ fn proto_name(h: HashAlg) -> &'static str {
 pub struct IdentityRule {
     pub issuer: Matcher,
     pub subject: Matcher,
+    /// Fulcio extensions the certificate must also carry, by OID (`gh attestation verify
+    /// --owner` checks SourceRepositoryOwnerURI, `--repo` SourceRepositoryURI): see
+    /// [`fulcio`].
+    pub extensions: Vec<(&'static str, Matcher)>,
+}
+
+impl IdentityRule {
+    /// A signer named by its OIDC issuer and subject alone.
+    pub fn new(issuer: Matcher, subject: Matcher) -> Self {
+        Self {
+            issuer,
+            subject,
+            extensions: Vec::new(),
+        }
+    }
+}
+
+/// The Fulcio certificate extensions an [`IdentityRule`] can require, and their names.
+pub mod fulcio {
+    pub const BUILD_SIGNER_URI: &str = "1.3.6.1.4.1.57264.1.9";
+    pub const RUNNER_ENVIRONMENT: &str = "1.3.6.1.4.1.57264.1.11";
+    pub const SOURCE_REPOSITORY_URI: &str = "1.3.6.1.4.1.57264.1.12";
+    pub const SOURCE_REPOSITORY_REF: &str = "1.3.6.1.4.1.57264.1.14";
+    pub const SOURCE_REPOSITORY_OWNER_URI: &str = "1.3.6.1.4.1.57264.1.16";
+
+    /// The name Fulcio's documentation gives an extension, for messages.
+    pub fn name(oid: &str) -> &str {
+        match oid {
+            BUILD_SIGNER_URI => "BuildSignerURI",
+            RUNNER_ENVIRONMENT => "RunnerEnvironment",
+            SOURCE_REPOSITORY_URI => "SourceRepositoryURI",
+            SOURCE_REPOSITORY_REF => "SourceRepositoryRef",
+            SOURCE_REPOSITORY_OWNER_URI => "SourceRepositoryOwnerURI",
+            other => other,
+        }
+    }
 }
 
 /// Who must have signed, and what.
@@ -804,19 +840,37 @@ fn check_leaf(leaf: &Cert) -> Result<(), SigstoreError> {
 fn check_identity(leaf: &Cert, policy: &Policy) -> Result<(String, Option<String>), SigstoreError> {
     let ids = leaf.identities();
     let issuer = leaf.oidc_issuer.as_deref();
+    let mut extension_problem = None;
     for rule in &policy.identities {
         if !issuer.is_some_and(|i| rule.issuer.matches(i)) {
             continue;
         }
-        if let Some(identity) = ids.iter().find(|i| rule.subject.matches(i)) {
-            return Ok((identity.to_string(), leaf.oidc_issuer.clone()));
+        let Some(identity) = ids.iter().find(|i| rule.subject.matches(i)) else {
+            continue;
+        };
+        let unmet = rule
+            .extensions
+            .iter()
+            .find(|(oid, want)| !leaf.fulcio.get(*oid).is_some_and(|have| want.matches(have)));
+        match unmet {
+            None => return Ok((identity.to_string(), leaf.oidc_issuer.clone())),
+            Some((oid, want)) => {
+                extension_problem.get_or_insert_with(|| {
+                    format!(
+                        "the certificate's {} is {}, expected {}",
+                        fulcio::name(oid),
+                        leaf.fulcio
+                            .get(*oid)
+                            .map_or("absent".to_string(), |v| v.clone()),
+                        want.describe()
+                    )
+                });
+            }
         }
     }
-    Err(SigstoreError::IdentityMismatch(identity_mismatch(
-        &ids,
-        issuer,
-        &policy.identities,
-    )))
+    Err(SigstoreError::IdentityMismatch(
+        extension_problem.unwrap_or_else(|| identity_mismatch(&ids, issuer, &policy.identities)),
+    ))
 }
 
 /// What the certificate names and what the policy expected, in plain values: the reader
@@ -1182,6 +1236,7 @@ mod message_tests {
         let exact = |issuer: &str, subject: &str| IdentityRule {
             issuer: Matcher::Exact(issuer.into()),
             subject: Matcher::Exact(subject.into()),
+            extensions: Vec::new(),
         };
         let gha = "https://token.actions.githubusercontent.com";
         let wf = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1";
@@ -1203,6 +1258,7 @@ mod message_tests {
                     IdentityRule {
                         issuer: Matcher::Exact(gha.into()),
                         subject: Matcher::regex("https://github\\.com/org/.*").unwrap(),
+                        extensions: Vec::new(),
                     },
                 ],
                 "the certificate names https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1, ci@example.com and no OIDC issuer, expected https://github.com/org/other/.github/workflows/release.yml@refs/tags/v1 from issuer https://token.actions.githubusercontent.com or /https://github\\.com/org/.*/ from issuer https://token.actions.githubusercontent.com",

@@ -53,6 +53,7 @@ fn run(name: &str) -> Result<(), SigstoreError> {
         let rule = IdentityRule {
             issuer: Matcher::Exact(text("issuer", ISSUER)),
             subject: Matcher::Exact(text("identity", IDENTITY)),
+            extensions: Vec::new(),
         };
         (vec![rule], None)
     };
@@ -205,6 +206,7 @@ fn identity_policies_exact_and_unanchored_regex_as_in_cosign() {
         identities: vec![IdentityRule {
             issuer,
             subject: identity,
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::Bytes(artifact.clone()),
@@ -292,6 +294,7 @@ fn any_of_several_identity_rules_may_match() {
     let rule = |issuer: &str, subject: &str| IdentityRule {
         issuer: Matcher::Exact(issuer.into()),
         subject: Matcher::Exact(subject.into()),
+        extensions: Vec::new(),
     };
     let mut p = Policy {
         identities: vec![
@@ -321,6 +324,7 @@ fn dsse_statements_must_name_the_artifact_and_may_require_a_predicate_type() {
         identities: vec![IdentityRule {
             issuer: Matcher::regex(".*").unwrap(),
             subject: Matcher::regex(".*").unwrap(),
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),
@@ -353,6 +357,7 @@ fn oversized_and_hostile_inputs_are_refused_before_parsing() {
         identities: vec![IdentityRule {
             issuer: Matcher::Exact(ISSUER.into()),
             subject: Matcher::Exact(IDENTITY.into()),
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::sha256([0; 32]),
@@ -407,6 +412,7 @@ fn real_npm_publish_attestation_verifies_with_the_npm_registry_key() {
     p.identities = vec![IdentityRule {
         issuer: Matcher::Exact(ISSUER.into()),
         subject: Matcher::Exact(IDENTITY.into()),
+        extensions: Vec::new(),
     }];
     assert_eq!(
         verify_bundle(&bundle, &root, &p).unwrap_err().reason(),
@@ -426,6 +432,7 @@ fn rekor_v2_log_key_windows_are_checked_at_the_timestamp() {
         identities: vec![IdentityRule {
             issuer: Matcher::Exact(ISSUER.into()),
             subject: Matcher::Exact(IDENTITY.into()),
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),
@@ -471,6 +478,7 @@ fn certificates_after_the_leaf_are_ignored_not_trusted() {
         identities: vec![IdentityRule {
             issuer: Matcher::Exact(ISSUER.into()),
             subject: Matcher::Exact(IDENTITY.into()),
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::Bytes(read(&data().join("cases/a.txt"))),

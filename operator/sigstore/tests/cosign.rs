@@ -272,6 +272,7 @@ fn keyless_trust(root: TrustedRoot) -> Trust {
         identities: vec![IdentityRule {
             issuer: Matcher::Exact(ISSUER.into()),
             subject: Matcher::regex(r"https://github\.com/example/shop/.*").unwrap(),
+            extensions: Vec::new(),
         }],
         predicate_type: None,
         tlog: TlogPolicy::Required,
@@ -922,6 +923,7 @@ fn an_rfc3161_annotation_gives_a_keyless_signature_its_signing_time() {
     trust.identities = vec![IdentityRule {
         issuer: Matcher::Exact(ISSUER.into()),
         subject: Matcher::regex("https://github.com/sigstore-conformance/.*").unwrap(),
+        extensions: Vec::new(),
     }];
     trust.tlog = TlogPolicy::IfPresent;
     let out = cosign::verify_simple_signing(&ann, &artifact, &image(), &trust);

@@ -49,6 +49,7 @@ fn policy() -> Policy {
         identities: vec![IdentityRule {
             issuer: Matcher::regex(".*").unwrap(),
             subject: Matcher::regex(".*").unwrap(),
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::Bytes(data("cases/a.txt")),

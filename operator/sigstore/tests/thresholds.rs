@@ -43,6 +43,7 @@ fn policy() -> Policy {
         identities: vec![IdentityRule {
             issuer: Matcher::Exact(ISSUER.into()),
             subject: Matcher::Exact(IDENTITY.into()),
+            extensions: Vec::new(),
         }],
         key: None,
         artifact: Artifact::Bytes(std::fs::read(data().join("cases/a.txt")).unwrap()),

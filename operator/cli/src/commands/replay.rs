@@ -208,6 +208,7 @@ fn verify_first(args: &ReplayArgs, bundle: &Bundle) -> Result<(), CliError> {
         certificate_oidc_issuer: None,
         certificate_oidc_issuer_regexp: None,
         evidence: Default::default(),
+        github: Default::default(),
         artifact_file: None,
         predicate_type: None,
         max_age: None,

@@ -11,10 +11,10 @@ use attestor_runtime::registry::Discovery;
 use attestor_runtime::registry::verdict::{
     CandidateVerdict, Keyless, RegistryTrust, Summary, summarize, verify_candidates,
 };
-use attestor_sigstore::{IdentityRule, TrustedRoot};
+use attestor_sigstore::TrustedRoot;
 
 use super::registry::{client, credentials, pinned_image, registry_failure, runtime};
-use super::verify_sigstore::identity_flags;
+use super::verify_sigstore::keyless_rules;
 use crate::anchors::load_trust_store;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::{CliError, EXIT_FAILED, EXIT_VERIFIED};
@@ -64,18 +64,7 @@ fn trust(args: &VerifyArgs) -> Result<RegistryTrust, CliError> {
     } else {
         load_trust_store(&args.trust_anchors, &args.public_keys)?
     };
-    let (subject, issuer) = identity_flags(args)?;
-    let identities = match (subject, issuer) {
-        (Some(subject), Some(issuer)) => vec![IdentityRule { issuer, subject }],
-        (None, None) => Vec::new(),
-        _ => {
-            return Err(CliError::Usage(
-                "keyless verification needs both --certificate-identity (or -regexp) and \
-                 --certificate-oidc-issuer (or -regexp)"
-                    .into(),
-            ));
-        }
-    };
+    let identities = keyless_rules(args)?;
     let roots: Vec<Arc<TrustedRoot>> = super::tuf::trusted_root(args)?
         .into_iter()
         .map(Arc::new)

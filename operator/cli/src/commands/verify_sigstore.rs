@@ -48,8 +48,41 @@ pub(crate) fn identity_flags(
     ))
 }
 
-fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
+/// The keyless signers the flags name: --certificate-identity[-regexp] with
+/// --certificate-oidc-issuer[-regexp], or gh's --owner/--repo/--signer-* (not both). Empty when
+/// none is given; both halves of the first form are needed.
+pub(crate) fn keyless_rules(args: &VerifyArgs) -> Result<Vec<IdentityRule>, CliError> {
     let (identity, issuer) = identity_flags(args)?;
+    let github = args.github.policy();
+    if github.is_set() {
+        if identity.is_some() || issuer.is_some() {
+            return Err(CliError::Usage(
+                "--owner/--repo/--signer-repo/--signer-workflow name the signer as gh attestation verify does: \
+                 leave out --certificate-identity and --certificate-oidc-issuer (use --cert-oidc-issuer)"
+                    .into(),
+            ));
+        }
+        return Ok(vec![github.rule().map_err(CliError::Usage)?]);
+    }
+    if github.cert_oidc_issuer.is_some() || github.deny_self_hosted_runners {
+        return Err(CliError::Usage(
+            "--cert-oidc-issuer and --deny-self-hosted-runners go with --owner or --repo".into(),
+        ));
+    }
+    match (identity, issuer) {
+        (Some(subject), Some(issuer)) => Ok(vec![IdentityRule::new(issuer, subject)]),
+        (None, None) => Ok(Vec::new()),
+        (Some(_), None) => Err(CliError::Usage(
+            "keyless verification needs --certificate-oidc-issuer (or -regexp) too".into(),
+        )),
+        (None, Some(_)) => Err(CliError::Usage(
+            "keyless verification needs --certificate-identity (or -regexp) too".into(),
+        )),
+    }
+}
+
+fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
+    let identities = keyless_rules(args)?;
     let key = match args.public_keys.as_slice() {
         [] => None,
         [path] => {
@@ -67,22 +100,18 @@ fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
             ));
         }
     };
-    match (&key, &identity) {
-        (None, None) => {
+    match (&key, identities.is_empty()) {
+        (None, true) => {
             return Err(CliError::Usage(
                 "Sigstore bundles need --certificate-identity (or --certificate-identity-regexp) \
-                 and --certificate-oidc-issuer, or --public-key for a bundle signed with a key"
+                 and --certificate-oidc-issuer, gh's --owner or --repo, or --public-key for a \
+                 bundle signed with a key"
                     .into(),
             ));
         }
-        (Some(_), Some(_)) => {
+        (Some(_), false) => {
             return Err(CliError::Usage(
                 "--public-key and --certificate-identity exclude each other".into(),
-            ));
-        }
-        (None, Some(_)) if issuer.is_none() => {
-            return Err(CliError::Usage(
-                "keyless verification needs --certificate-oidc-issuer (or -regexp) too".into(),
             ));
         }
         _ => {}
@@ -113,10 +142,6 @@ fn policy(args: &VerifyArgs) -> Result<Policy, CliError> {
             Artifact::parse_digest(d).map_err(|e| CliError::Usage(format!("--artifact: {e}")))?
         }
         (None, None) => Artifact::None,
-    };
-    let identities = match (identity, issuer) {
-        (Some(subject), Some(issuer)) => vec![IdentityRule { issuer, subject }],
-        _ => Vec::new(),
     };
     Ok(Policy {
         identities,

@@ -35,6 +35,7 @@ fn identity(subject: Matcher) -> Vec<IdentityRule> {
     vec![IdentityRule {
         issuer: Matcher::Exact(ISSUER.into()),
         subject,
+        extensions: Vec::new(),
     }]
 }
 
