@@ -662,21 +662,19 @@ pub fn validate_path(
         }
         return chain.ok_or(ChainError::NoVerificationTime);
     }
-    let mut chain: Option<ValidatedChain> = None;
-    for &at in times {
-        match decide(leaf, intermediates, roots, at, purpose) {
-            Ok(path) => {
-                if chain.is_none() {
-                    let refs: Vec<&Certificate> = path.iter().collect();
-                    chain = Some(check_validity(&refs, at)?);
-                }
-            }
-            Err(refusal) => {
-                return Err(explain(leaf, intermediates, roots, at, purpose, *refusal));
-            }
-        }
+    // webpki builds and checks the path at the first time; signatures, constraints and usages
+    // do not depend on the time, so at the others only the validity of the same path's
+    // certificates is checked (a path valid at one time and another path valid at the next
+    // would not do: stricter than asking webpki again, and half the signature checks).
+    let first = times[0];
+    let path = decide(leaf, intermediates, roots, first, purpose)
+        .map_err(|refusal| explain(leaf, intermediates, roots, first, purpose, *refusal))?;
+    let refs: Vec<&Certificate> = path.iter().collect();
+    let chain = check_validity(&refs, first)?;
+    for &at in &times[1..] {
+        check_validity(&refs, at)?;
     }
-    chain.ok_or(ChainError::NoVerificationTime)
+    Ok(chain)
 }
 
 /// What the leaf itself must allow, checked before any path: webpki does not
@@ -826,8 +824,16 @@ fn decide(
             }
         }
     };
+    // The signatures worth remembering: those over the authorities' own certificates, which
+    // every path through them checks again (a timestamp authority's signing certificate is
+    // one of them); a code-signing leaf is new with each signature.
+    let mut authorities: Vec<&Certificate> = intermediates.iter().collect();
+    if purpose == KeyPurpose::TimeStamping {
+        authorities.push(leaf);
+    }
+    let _remember = sig_cache::remember_signatures_over(&authorities);
     let verdict = end_entity.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
+        sig_cache::ALGORITHMS.as_slice(),
         &anchors,
         &intermediate_ders,
         unix_time(at),
@@ -1649,5 +1655,209 @@ mod tests {
             describe_signature_algorithm_str("1.2.3.4"),
             "unknown signature algorithm (1.2.3.4)"
         );
+    }
+}
+
+/// webpki's signature algorithms with a memory of the signatures they verified over
+/// certificate authorities' certificates.
+///
+/// Every path through a trusted root checks the same authority signatures again: the Fulcio
+/// intermediate under its root for every leaf, a timestamp authority's certificate under its
+/// root for every timestamp. Each is an ECDSA P-384 verification, about half of a keyless
+/// bundle's cost. Verification is a pure function of the algorithm, the key, the message and
+/// the signature, so a success over a certificate [`decide`] names as an authority's is
+/// remembered under the SHA-256 of all four and not computed again; signatures over leaves
+/// and failures are never remembered. The memory is bounded (cleared when full), and every
+/// verdict is the one ring gives.
+mod sig_cache {
+    use std::cell::RefCell;
+    use std::collections::HashSet;
+    use std::sync::{LazyLock, Mutex};
+
+    use rustls_pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm};
+    use sha2::{Digest as _, Sha256};
+
+    const ALL: &[&dyn SignatureVerificationAlgorithm] = webpki::ALL_VERIFICATION_ALGS;
+    const N: usize = ALL.len();
+    /// Successes remembered before the memory is cleared: a few hundred distinct CA and TSA
+    /// certificates at most in practice; leaves come and go.
+    const CAPACITY: usize = 4096;
+
+    static VERIFIED: LazyLock<Mutex<HashSet<[u8; 32]>>> =
+        LazyLock::new(|| Mutex::new(HashSet::new()));
+
+    thread_local! {
+        /// SHA-256 of the TBSCertificates whose signatures may be remembered, for the
+        /// path validation running on this thread.
+        static AUTHORITIES: RefCell<Vec<[u8; 32]>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// While the guard lives, signatures over these certificates are remembered.
+    pub struct Remember;
+
+    impl Drop for Remember {
+        fn drop(&mut self) {
+            AUTHORITIES.with(|a| a.borrow_mut().clear());
+        }
+    }
+
+    pub fn remember_signatures_over(certs: &[&super::Certificate]) -> Remember {
+        AUTHORITIES.with(|a| {
+            *a.borrow_mut() = certs
+                .iter()
+                .map(|c| Sha256::digest(&c.tbs).into())
+                .collect();
+        });
+        Remember
+    }
+
+    fn is_authority(message: &[u8]) -> bool {
+        AUTHORITIES.with(|a| {
+            let a = a.borrow();
+            !a.is_empty() && a.contains(&<[u8; 32]>::from(Sha256::digest(message)))
+        })
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Remembering(&'static dyn SignatureVerificationAlgorithm);
+
+    impl std::fmt::Debug for Remembering {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    static WRAPPED: [Remembering; N] = {
+        let mut out = [Remembering(ALL[0]); N];
+        let mut i = 0;
+        while i < N {
+            out[i] = Remembering(ALL[i]);
+            i += 1;
+        }
+        out
+    };
+
+    pub static ALGORITHMS: [&dyn SignatureVerificationAlgorithm; N] = {
+        let mut out: [&dyn SignatureVerificationAlgorithm; N] = [&WRAPPED[0]; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = &WRAPPED[i];
+            i += 1;
+        }
+        out
+    };
+
+    fn key(
+        alg: &dyn SignatureVerificationAlgorithm,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> [u8; 32] {
+        let mut h = Sha256::new();
+        // Length-prefixed, so that no two inputs share an encoding.
+        for part in [
+            alg.public_key_alg_id().as_ref(),
+            alg.signature_alg_id().as_ref(),
+            public_key,
+            message,
+            signature,
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
+
+    impl SignatureVerificationAlgorithm for Remembering {
+        fn verify_signature(
+            &self,
+            public_key: &[u8],
+            message: &[u8],
+            signature: &[u8],
+        ) -> Result<(), InvalidSignature> {
+            if !is_authority(message) {
+                return self.0.verify_signature(public_key, message, signature);
+            }
+            let k = key(self.0, public_key, message, signature);
+            if VERIFIED.lock().is_ok_and(|set| set.contains(&k)) {
+                return Ok(());
+            }
+            self.0.verify_signature(public_key, message, signature)?;
+            if let Ok(mut set) = VERIFIED.lock() {
+                if set.len() >= CAPACITY {
+                    set.clear();
+                }
+                set.insert(k);
+            }
+            Ok(())
+        }
+
+        fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+            self.0.public_key_alg_id()
+        }
+
+        fn signature_alg_id(&self) -> AlgorithmIdentifier {
+            self.0.signature_alg_id()
+        }
+
+        fn fips(&self) -> bool {
+            self.0.fips()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Remembering changes no verdict: a signature verifies the second time (from memory)
+        /// exactly when it did the first, and a bit flipped anywhere is refused every time.
+        #[test]
+        fn remembered_verdicts_are_ring_s() {
+            use ring::rand::SystemRandom;
+            use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+            let rng = SystemRandom::new();
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+                    .unwrap();
+            let msg = b"tbsCertificate";
+            let sig = pair.sign(&rng, msg).unwrap();
+            let public = pair.public_key().as_ref();
+            let _remember = AUTHORITIES.with(|a| {
+                *a.borrow_mut() = vec![
+                    Sha256::digest(msg).into(),
+                    Sha256::digest(b"tbsCertificatE").into(),
+                ];
+                Remember
+            });
+            let alg = ALGORITHMS
+                .iter()
+                .find(|a| {
+                    a.signature_alg_id() == webpki::ring::ECDSA_P256_SHA256.signature_alg_id()
+                        && a.public_key_alg_id()
+                            == webpki::ring::ECDSA_P256_SHA256.public_key_alg_id()
+                })
+                .unwrap();
+            for _ in 0..3 {
+                alg.verify_signature(public, msg, sig.as_ref()).unwrap();
+                let mut other = sig.as_ref().to_vec();
+                let last = other.len() - 1;
+                other[last] ^= 1;
+                assert!(alg.verify_signature(public, msg, &other).is_err());
+                assert!(
+                    alg.verify_signature(public, b"tbsCertificatE", sig.as_ref())
+                        .is_err()
+                );
+            }
+            // Another algorithm never answers from this one's memory.
+            let p384 = ALGORITHMS
+                .iter()
+                .find(|a| {
+                    a.signature_alg_id() == webpki::ring::ECDSA_P384_SHA384.signature_alg_id()
+                })
+                .unwrap();
+            assert!(p384.verify_signature(public, msg, sig.as_ref()).is_err());
+        }
     }
 }
