@@ -559,30 +559,44 @@ impl TrustedMetadata {
         Ok(())
     }
 
+    /// Metadata `role` as the entry of `named_by` describes it: its length and hashes when
+    /// listed, the root's signatures for the role, and the version named.
+    fn take_named<T: for<'de> Deserialize<'de> + Versioned>(
+        &self,
+        role: Role,
+        named_by: Role,
+        named: &MetaFile,
+        bytes: &[u8],
+    ) -> Result<Parsed<T>, TufError> {
+        check_length_and_hashes(bytes, named.length, named.hashes.as_ref(), false).map_err(
+            |detail| TufError::Mismatch {
+                role,
+                named_by,
+                detail,
+            },
+        )?;
+        let new = parse::<T>(role, bytes)?;
+        verify_role(role, &self.root, &new)?;
+        if new.version != named.version {
+            return Err(TufError::Mismatch {
+                role,
+                named_by,
+                detail: format!(
+                    "version {}, the {named_by} names version {}",
+                    new.version, named.version
+                ),
+            });
+        }
+        Ok(new)
+    }
+
     /// Takes the snapshot the timestamp names: its length and hashes when the timestamp lists
     /// them, its signature, its version, no targets metadata older than in the previous
     /// snapshot, and its expiry.
     pub fn update_snapshot(&mut self, bytes: &[u8], now: Timestamp) -> Result<(), TufError> {
         let named = self.snapshot_meta()?.clone();
-        check_length_and_hashes(bytes, named.length, named.hashes.as_ref(), false).map_err(
-            |detail| TufError::Mismatch {
-                role: Role::Snapshot,
-                named_by: Role::Timestamp,
-                detail,
-            },
-        )?;
-        let new = parse::<MetaListing>(Role::Snapshot, bytes)?;
-        verify_role(Role::Snapshot, &self.root, &new)?;
-        if new.version != named.version {
-            return Err(TufError::Mismatch {
-                role: Role::Snapshot,
-                named_by: Role::Timestamp,
-                detail: format!(
-                    "version {}, the timestamp names version {}",
-                    new.version, named.version
-                ),
-            });
-        }
+        let new: Parsed<MetaListing> =
+            self.take_named(Role::Snapshot, Role::Timestamp, &named, bytes)?;
         for (name, &trusted) in &self.previous.targets {
             match new.meta.meta.get(name) {
                 Some(m) if m.version >= trusted => {}
@@ -612,25 +626,8 @@ impl TrustedMetadata {
     /// signature, version, expiry.
     pub fn update_targets(&mut self, bytes: &[u8], now: Timestamp) -> Result<(), TufError> {
         let named = self.targets_meta()?.clone();
-        check_length_and_hashes(bytes, named.length, named.hashes.as_ref(), false).map_err(
-            |detail| TufError::Mismatch {
-                role: Role::Targets,
-                named_by: Role::Snapshot,
-                detail,
-            },
-        )?;
-        let new = parse::<TargetsMeta>(Role::Targets, bytes)?;
-        verify_role(Role::Targets, &self.root, &new)?;
-        if new.version != named.version {
-            return Err(TufError::Mismatch {
-                role: Role::Targets,
-                named_by: Role::Snapshot,
-                detail: format!(
-                    "version {}, the snapshot names version {}",
-                    new.version, named.version
-                ),
-            });
-        }
+        let new: Parsed<TargetsMeta> =
+            self.take_named(Role::Targets, Role::Snapshot, &named, bytes)?;
         check_expiry(Role::Targets, &new, now)?;
         self.targets = Some(new);
         Ok(())
