@@ -97,15 +97,19 @@ pub(crate) fn credentials(args: &RegistryArgs) -> Result<Vec<DockerConfig>, CliE
     Ok(vec![config])
 }
 
-pub(crate) fn client(args: &RegistryArgs) -> Result<RegistryClient, CliError> {
-    let allowed = args
-        .fetch_allow_network
+/// `--fetch-allow-network`: the networks the address policy lets the command reach.
+pub(crate) fn allowed_networks(args: &RegistryArgs) -> Result<Vec<IpNetwork>, CliError> {
+    args.fetch_allow_network
         .iter()
         .map(|n| {
             n.parse::<IpNetwork>()
                 .map_err(|e| CliError::Usage(format!("--fetch-allow-network: {e}")))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+pub(crate) fn client(args: &RegistryArgs) -> Result<RegistryClient, CliError> {
+    let allowed = allowed_networks(args)?;
     let config = registry_config(&args.registry_mirror, &args.plain_http, "--plain-http")?;
     let fetcher = Fetcher::new(FetchConfig {
         allowed_networks: allowed,

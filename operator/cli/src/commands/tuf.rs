@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use attestor_runtime::fetch::{FetchConfig, Fetcher, IpNetwork};
+use attestor_runtime::fetch::{FetchConfig, Fetcher};
 use attestor_runtime::tuf::{TufSource, TufState, refresh};
 use attestor_sigstore::TrustedRoot;
 use attestor_sigstore::tuf::SIGSTORE_TRUSTED_ROOT;
@@ -31,15 +31,7 @@ pub(crate) fn trusted_root(args: &VerifyArgs) -> Result<Option<TrustedRoot>, Cli
     }
     let (source, id, shown) = match (&args.tuf_mirror, &args.tuf_repository) {
         (Some(url), None) => {
-            let allowed = args
-                .registry
-                .fetch_allow_network
-                .iter()
-                .map(|n| {
-                    n.parse::<IpNetwork>()
-                        .map_err(|e| CliError::Usage(format!("--fetch-allow-network: {e}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let allowed = super::registry::allowed_networks(&args.registry)?;
             let fetcher = Fetcher::new(FetchConfig {
                 allowed_networks: allowed,
                 ..FetchConfig::default()
